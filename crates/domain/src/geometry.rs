@@ -1,0 +1,142 @@
+//! Plain geometric values: a WGS-84/GCJ-02 point and a bounding box.
+
+use serde::{Deserialize, Serialize};
+
+/// Mean Earth radius in metres, used for distances at city scale.
+const EARTH_RADIUS_M: f64 = 6_371_008.8;
+
+/// A longitude/latitude pair in degrees.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Point {
+    /// Longitude in degrees east.
+    pub lon: f64,
+    /// Latitude in degrees north.
+    pub lat: f64,
+}
+
+impl Point {
+    /// A point, if both coordinates are finite and within the globe.
+    pub fn new(lon: f64, lat: f64) -> Option<Self> {
+        let ok = lon.is_finite()
+            && lat.is_finite()
+            && (-180.0..=180.0).contains(&lon)
+            && (-90.0..=90.0).contains(&lat);
+        ok.then_some(Self { lon, lat })
+    }
+
+    /// Great-circle distance in metres (haversine).
+    pub fn distance_m(&self, other: &Point) -> f64 {
+        let (p1, p2) = (self.lat.to_radians(), other.lat.to_radians());
+        let dp = p2 - p1;
+        let dl = (other.lon - self.lon).to_radians();
+        let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+        2.0 * EARTH_RADIUS_M * a.sqrt().asin()
+    }
+
+    /// The box of all points within `radius_m` metres (a slight over-estimate).
+    pub fn bbox_around(&self, radius_m: f64) -> BBox {
+        let dlat = (radius_m / EARTH_RADIUS_M).to_degrees();
+        let cos = self.lat.to_radians().cos().max(1e-6);
+        let dlon = dlat / cos;
+        BBox {
+            min_lon: self.lon - dlon,
+            min_lat: self.lat - dlat,
+            max_lon: self.lon + dlon,
+            max_lat: self.lat + dlat,
+        }
+    }
+}
+
+/// An axis-aligned box in degrees.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BBox {
+    /// West edge.
+    pub min_lon: f64,
+    /// South edge.
+    pub min_lat: f64,
+    /// East edge.
+    pub max_lon: f64,
+    /// North edge.
+    pub max_lat: f64,
+}
+
+impl BBox {
+    /// Parses `min_lon,min_lat,max_lon,max_lat`.
+    pub fn parse(s: &str) -> Option<Self> {
+        let v: Vec<f64> = s
+            .split(',')
+            .map(|p| p.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .ok()?;
+        let [min_lon, min_lat, max_lon, max_lat] = v.as_slice() else {
+            return None;
+        };
+        let b = BBox {
+            min_lon: *min_lon,
+            min_lat: *min_lat,
+            max_lon: *max_lon,
+            max_lat: *max_lat,
+        };
+        (Point::new(b.min_lon, b.min_lat).is_some()
+            && Point::new(b.max_lon, b.max_lat).is_some()
+            && b.min_lon <= b.max_lon
+            && b.min_lat <= b.max_lat)
+            .then_some(b)
+    }
+
+    /// Whether the box contains the point (edges included).
+    pub fn contains(&self, p: &Point) -> bool {
+        (self.min_lon..=self.max_lon).contains(&p.lon)
+            && (self.min_lat..=self.max_lat).contains(&p.lat)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distance_of_one_degree_of_latitude_is_about_111_km() {
+        let a = Point {
+            lon: 118.4,
+            lat: 31.0,
+        };
+        let b = Point {
+            lon: 118.4,
+            lat: 32.0,
+        };
+        let d = a.distance_m(&b);
+        assert!((d - 111_195.0).abs() < 200.0, "{d}");
+    }
+
+    #[test]
+    fn bbox_around_contains_the_circle() {
+        let c = Point {
+            lon: 118.38,
+            lat: 31.33,
+        };
+        let b = c.bbox_around(500.0);
+        let east = Point {
+            lon: b.max_lon,
+            lat: c.lat,
+        };
+        assert!(c.distance_m(&east) >= 499.0);
+    }
+
+    #[test]
+    fn bbox_parse_rejects_inverted_and_garbage() {
+        assert!(BBox::parse("118,31,119,32").is_some());
+        assert!(BBox::parse("119,31,118,32").is_none());
+        assert!(BBox::parse("a,b,c,d").is_none());
+        assert!(BBox::parse("1,2,3").is_none());
+        assert!(BBox::parse("0,0,200,1").is_none());
+    }
+
+    #[test]
+    fn point_rejects_non_finite() {
+        assert!(Point::new(f64::NAN, 1.0).is_none());
+        assert!(Point::new(181.0, 1.0).is_none());
+    }
+}

@@ -1,0 +1,20 @@
+//! CityGrid's domain: the words and rules of city grid governance, with no I/O
+//! and no async, so that every rule can be tested by itself.
+//!
+//! - [`territory`]: the division tree and its codes (GB/T 2260, GB/T 10114,
+//!   statistical codes, grid and micro-grid codes).
+//! - [`category`]: the two-level event/component taxonomy and its time limits.
+//! - [`calendar`]: the working calendar that deadlines run on.
+//! - [`case`]: the closed case loop of GB/T 30428: actions, states, timeline.
+//! - [`geometry`]: the few plain geometric values the domain needs.
+
+pub mod calendar;
+pub mod case;
+pub mod category;
+pub mod geometry;
+pub mod territory;
+
+pub use calendar::WorkingCalendar;
+pub use category::{Category, CategoryCode, CategoryKind, TimeLimit, TimeLimits};
+pub use geometry::{BBox, Point};
+pub use territory::{Level, Unit, UnitCode};
