@@ -6,15 +6,20 @@
 //! - [`category`]: the two-level event/component taxonomy and its time limits.
 //! - [`calendar`]: the working calendar that deadlines run on.
 //! - [`case`]: the closed case loop of GB/T 30428: actions, states, timeline.
+//! - [`department`]: departments and how a default one is chosen.
+//! - [`audit`]: the hash-chained audit trail.
 //! - [`geometry`]: the few plain geometric values the domain needs.
 
+pub mod audit;
 pub mod calendar;
 pub mod case;
 pub mod category;
+pub mod department;
 pub mod geometry;
 pub mod territory;
 
 pub use calendar::WorkingCalendar;
 pub use category::{Category, CategoryCode, CategoryKind, TimeLimit, TimeLimits};
+pub use department::Department;
 pub use geometry::{BBox, Point};
 pub use territory::{Level, Unit, UnitCode};

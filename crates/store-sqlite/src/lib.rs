@@ -1,0 +1,264 @@
+//! CityGrid's embedded store: one SQLite file in WAL mode.
+//!
+//! Writes go through a single group-committing writer thread
+//! ([`writer`]); reads use a pool of read-only connections on blocking
+//! threads ([`readers`]). The schema is created and migrated on open.
+
+mod migrate;
+mod readers;
+mod sql;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use citygrid_domain::audit::{AuditEvent, AuditRecord};
+use citygrid_domain::case::{Case, CaseId, CaseState, TimelineEntry};
+use citygrid_domain::{Category, Department};
+use citygrid_store::{
+    AttachmentMeta, AuditFilter, CaseFilter, CasePage, CaseRecord, CaseScope, CreatedCase,
+    NearbyQuery, Result, Store, StoreError, StoredUnit,
+};
+use rusqlite::Connection;
+
+use crate::readers::Readers;
+use crate::sql::backend;
+use crate::writer::Writer;
+
+/// The database file's name inside the data directory.
+pub const DB_FILE: &str = "citygrid.db";
+
+/// How the store trades durability and memory.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// `FULL` (default) fsyncs the log on every commit, so an acknowledged
+    /// write survives power loss; `NORMAL` survives only process crashes.
+    pub synchronous_full: bool,
+    /// Writes that may wait for the writer before callers get `Overloaded`.
+    pub queue: usize,
+    /// Most writes committed together.
+    pub max_batch: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            synchronous_full: true,
+            queue: 20_000,
+            max_batch: 1_000,
+        }
+    }
+}
+
+/// The SQLite-backed [`Store`].
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Writer,
+    readers: Arc<Readers>,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating as needed) the store in `dir`.
+    pub fn open_dir(dir: &Path, options: SqliteOptions) -> Result<SqliteStore> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Backend(format!(
+                "cannot create data directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        SqliteStore::open(&dir.join(DB_FILE), options)
+    }
+
+    /// Opens (creating and migrating as needed) the database file at `path`.
+    pub fn open(path: &Path, options: SqliteOptions) -> Result<SqliteStore> {
+        let conn = Connection::open(path).map_err(backend)?;
+        let sync = if options.synchronous_full {
+            "FULL"
+        } else {
+            "NORMAL"
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;
+             PRAGMA cache_size = -32000; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 4000;"
+        ))
+        .map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(backend)?;
+        migrate::migrate(&conn)?;
+        let head = sql::audit_head(&conn)?;
+        let writer = Writer::start(conn, head, options.queue.max(1), options.max_batch.max(1))?;
+        Ok(SqliteStore {
+            path: path.to_owned(),
+            writer,
+            readers: Readers::new(path.to_owned()),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Store for SqliteStore {
+    async fn meta(&self, key: &str) -> Result<Option<String>> {
+        let key = key.to_owned();
+        self.readers.read(move |c| sql::meta(c, &key)).await
+    }
+
+    async fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.writer
+            .write(move |w| sql::set_meta(w.conn, &key, &value))
+            .await
+    }
+
+    async fn territory(&self) -> Result<Vec<StoredUnit>> {
+        self.readers.read(sql::territory).await
+    }
+
+    async fn upsert_units(&self, units: Vec<StoredUnit>, audit: AuditEvent) -> Result<usize> {
+        self.writer
+            .write(move |w| {
+                let n = sql::upsert_units(w.conn, &units)?;
+                sql::append_audit(w, audit)?;
+                Ok(n)
+            })
+            .await
+    }
+
+    async fn categories(&self) -> Result<Vec<Category>> {
+        self.readers.read(|c| sql::bodies(c, "categories")).await
+    }
+
+    async fn put_categories(&self, categories: Vec<Category>, audit: AuditEvent) -> Result<()> {
+        self.writer
+            .write(move |w| {
+                sql::put_categories(w.conn, &categories)?;
+                sql::append_audit(w, audit)
+            })
+            .await
+    }
+
+    async fn departments(&self) -> Result<Vec<Department>> {
+        self.readers.read(|c| sql::bodies(c, "departments")).await
+    }
+
+    async fn put_departments(&self, departments: Vec<Department>, audit: AuditEvent) -> Result<()> {
+        self.writer
+            .write(move |w| {
+                sql::put_departments(w.conn, &departments)?;
+                sql::append_audit(w, audit)
+            })
+            .await
+    }
+
+    async fn create_case(
+        &self,
+        mut case: Case,
+        mut report: TimelineEntry,
+        nearby: NearbyQuery,
+        mut audit: AuditEvent,
+    ) -> Result<CreatedCase> {
+        self.writer
+            .write(move |w| {
+                case.id = sql::next_case_id(w.conn)?;
+                let near = sql::nearby(w.conn, &case, nearby)?;
+                report.seq = 1;
+                sql::insert_case(w.conn, &case, std::slice::from_ref(&report))?;
+                audit.resource = format!("case/{}", case.id);
+                sql::append_audit(w, audit)?;
+                Ok(CreatedCase {
+                    case,
+                    entry: report,
+                    nearby: near,
+                })
+            })
+            .await
+    }
+
+    async fn append_entry(
+        &self,
+        case: Case,
+        entry: TimelineEntry,
+        audit: AuditEvent,
+    ) -> Result<()> {
+        self.writer
+            .write(move |w| {
+                if let Some(target) = entry.data.merged_into {
+                    if sql::case_open(w.conn, target)? != Some(true) {
+                        return Err(StoreError::Invalid(format!(
+                            "case {target} does not exist or is no longer open; a duplicate can only be merged into an open case"
+                        )));
+                    }
+                }
+                sql::append_entry(w.conn, &case, &entry)?;
+                sql::append_audit(w, audit)
+            })
+            .await
+    }
+
+    async fn case(&self, id: CaseId) -> Result<Option<CaseRecord>> {
+        self.readers.read(move |c| sql::case(c, id)).await
+    }
+
+    async fn list_cases(&self, filter: CaseFilter) -> Result<CasePage> {
+        self.readers
+            .read(move |c| sql::list_cases(c, &filter))
+            .await
+    }
+
+    async fn count_by_state(&self, scope: CaseScope) -> Result<Vec<(CaseState, u64)>> {
+        self.readers
+            .read(move |c| sql::count_by_state(c, &scope))
+            .await
+    }
+
+    async fn import_cases(&self, cases: Vec<CaseRecord>) -> Result<Vec<CaseId>> {
+        self.writer
+            .write(move |w| {
+                let mut next = sql::next_case_id(w.conn)?;
+                let mut ids = Vec::with_capacity(cases.len());
+                for mut rec in cases {
+                    rec.case.id = next;
+                    sql::insert_case(w.conn, &rec.case, &rec.timeline)?;
+                    ids.push(next);
+                    next += 1;
+                }
+                Ok(ids)
+            })
+            .await
+    }
+
+    async fn put_attachment(&self, meta: AttachmentMeta, audit: AuditEvent) -> Result<()> {
+        self.writer
+            .write(move |w| {
+                sql::put_attachment(w.conn, &meta)?;
+                sql::append_audit(w, audit)
+            })
+            .await
+    }
+
+    async fn attachment(&self, sha256: &str) -> Result<Option<AttachmentMeta>> {
+        let sha = sha256.to_owned();
+        self.readers.read(move |c| sql::attachment(c, &sha)).await
+    }
+
+    async fn missing_attachments(&self, hashes: Vec<String>) -> Result<Vec<String>> {
+        self.readers
+            .read(move |c| sql::missing_attachments(c, &hashes))
+            .await
+    }
+
+    async fn append_audit(&self, event: AuditEvent) -> Result<()> {
+        self.writer
+            .write(move |w| sql::append_audit(w, event))
+            .await
+    }
+
+    async fn audit_records(&self, filter: AuditFilter) -> Result<Vec<AuditRecord>> {
+        self.readers
+            .read(move |c| sql::audit_records(c, &filter))
+            .await
+    }
+}

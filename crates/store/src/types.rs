@@ -1,0 +1,161 @@
+//! The values that cross the storage contract.
+
+use chrono::{DateTime, Utc};
+use citygrid_domain::case::{Case, CaseId, CaseState, TimelineEntry};
+use citygrid_domain::{BBox, CategoryCode, Unit, UnitCode};
+use serde::{Deserialize, Serialize};
+
+/// A territory unit with its boundary as a GeoJSON geometry object (text),
+/// which the store keeps opaque.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredUnit {
+    /// The unit.
+    pub unit: Unit,
+    /// Its boundary, a GeoJSON `Polygon` or `MultiPolygon` geometry.
+    pub geometry: String,
+}
+
+/// A case with its whole timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseRecord {
+    /// The case as its timeline folds up.
+    pub case: Case,
+    /// Every entry, in order.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// Which open cases count as near a new report.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NearbyQuery {
+    /// Search radius in metres; 0 disables the search.
+    pub radius_m: f64,
+    /// How many to return at most.
+    pub limit: usize,
+}
+
+/// A case near a new report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NearbyCase {
+    /// The case.
+    pub id: CaseId,
+    /// Its state.
+    pub state: CaseState,
+    /// How far it is, in metres.
+    pub distance_m: f64,
+    /// Its description.
+    pub description: String,
+}
+
+/// What [`crate::Store::create_case`] gives back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatedCase {
+    /// The stored case, with its id.
+    pub case: Case,
+    /// Its report entry.
+    pub entry: TimelineEntry,
+    /// Open cases of the same category nearby, nearest first.
+    pub nearby: Vec<NearbyCase>,
+}
+
+/// Whose cases a caller may see; applied inside the store's query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseScope {
+    /// Every case.
+    All,
+    /// Cases located in this unit's subtree.
+    Territory(UnitCode),
+    /// Cases currently or previously dispatched to this department.
+    Department(String),
+    /// Cases this user reported.
+    Reporter(String),
+    /// No case at all.
+    Nothing,
+}
+
+/// A filtered, paged list query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseFilter {
+    /// The caller's visibility.
+    pub scope: CaseScope,
+    /// Any of these states (empty = all).
+    pub states: Vec<CaseState>,
+    /// This category.
+    pub category: Option<CategoryCode>,
+    /// Within this unit's subtree.
+    pub territory: Option<UnitCode>,
+    /// Only cases overdue at this instant.
+    pub overdue_at: Option<DateTime<Utc>>,
+    /// Reported at or after.
+    pub reported_from: Option<DateTime<Utc>>,
+    /// Reported before.
+    pub reported_to: Option<DateTime<Utc>>,
+    /// Inside this box.
+    pub bbox: Option<BBox>,
+    /// Continue after this id (ids descend).
+    pub after: Option<CaseId>,
+    /// Page size.
+    pub limit: usize,
+}
+
+impl CaseFilter {
+    /// Everything visible in `scope`, first page of `limit`.
+    pub fn scoped(scope: CaseScope, limit: usize) -> Self {
+        CaseFilter {
+            scope,
+            states: vec![],
+            category: None,
+            territory: None,
+            overdue_at: None,
+            reported_from: None,
+            reported_to: None,
+            bbox: None,
+            after: None,
+            limit,
+        }
+    }
+}
+
+/// One page of cases.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CasePage {
+    /// The cases, newest first.
+    pub cases: Vec<Case>,
+    /// The id to continue after, when there may be more.
+    pub next_after: Option<CaseId>,
+}
+
+/// An uploaded file, stored by content hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AttachmentMeta {
+    /// Hex SHA-256 of the bytes.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// MIME type, as detected from the bytes.
+    pub content_type: String,
+    /// Who uploaded it first.
+    pub uploaded_by: String,
+    /// When.
+    pub uploaded_at: DateTime<Utc>,
+}
+
+/// Which audit records to read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditFilter {
+    /// Records with `seq` greater than this.
+    pub after_seq: Option<u64>,
+    /// By this actor.
+    pub actor: Option<String>,
+    /// With this action.
+    pub action: Option<String>,
+    /// About this resource.
+    pub resource: Option<String>,
+    /// At or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Before.
+    pub to: Option<DateTime<Utc>>,
+    /// At most this many (0 = no limit).
+    pub limit: usize,
+}
