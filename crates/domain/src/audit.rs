@@ -36,9 +36,7 @@ impl Outcome {
 
     /// Parses the snake_case name.
     pub fn parse(s: &str) -> Option<Outcome> {
-        [Outcome::Ok, Outcome::Denied, Outcome::Failed]
-            .into_iter()
-            .find(|o| o.as_str() == s)
+        [Outcome::Ok, Outcome::Denied, Outcome::Failed].into_iter().find(|o| o.as_str() == s)
     }
 }
 
@@ -68,13 +66,7 @@ pub struct AuditEvent {
 
 impl AuditEvent {
     /// An event by `actor` in `role` about `resource`, at `at`, that succeeded.
-    pub fn ok(
-        at: DateTime<Utc>,
-        actor: &str,
-        role: &str,
-        action: &str,
-        resource: impl Into<String>,
-    ) -> Self {
+    pub fn ok(at: DateTime<Utc>, actor: &str, role: &str, action: &str, resource: impl Into<String>) -> Self {
         AuditEvent {
             at,
             actor: actor.to_owned(),
@@ -113,10 +105,7 @@ fn field(h: &mut Sha256, s: &str) {
 pub fn chain_hash(seq: u64, event: &AuditEvent, prev_hash: &str) -> String {
     let mut h = Sha256::new();
     h.update(seq.to_be_bytes());
-    field(
-        &mut h,
-        &event.at.to_rfc3339_opts(SecondsFormat::Micros, true),
-    );
+    field(&mut h, &event.at.to_rfc3339_opts(SecondsFormat::Micros, true));
     field(&mut h, &event.actor);
     field(&mut h, &event.role);
     field(&mut h, &event.action);
@@ -133,12 +122,7 @@ impl AuditRecord {
     pub fn chain(event: AuditEvent, prev_seq: u64, prev_hash: &str) -> AuditRecord {
         let seq = prev_seq + 1;
         let hash = chain_hash(seq, &event, prev_hash);
-        AuditRecord {
-            seq,
-            event,
-            prev_hash: prev_hash.to_owned(),
-            hash,
-        }
+        AuditRecord { seq, event, prev_hash: prev_hash.to_owned(), hash }
     }
 }
 
@@ -155,40 +139,29 @@ pub struct ChainBreak {
 
 impl fmt::Display for ChainBreak {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "audit record {} (position {}): {}",
-            self.seq, self.position, self.reason
-        )
+        write!(f, "audit record {} (position {}): {}", self.seq, self.position, self.reason)
     }
 }
 
 /// Checks records in stored order: numbering without gaps from 1, each
 /// linked to its predecessor, each hash matching its content.
-pub fn verify_chain<'a>(
-    records: impl IntoIterator<Item = &'a AuditRecord>,
-) -> Result<u64, ChainBreak> {
+pub fn verify_chain<'a>(records: impl IntoIterator<Item = &'a AuditRecord>) -> Result<u64, ChainBreak> {
     let mut prev_hash = GENESIS_HASH.to_owned();
     let mut expect_seq = 1u64;
     let mut count = 0;
     for (position, r) in records.into_iter().enumerate() {
-        let fail = |reason: String| ChainBreak {
-            seq: r.seq,
-            position,
-            reason,
-        };
+        let fail = |reason: String| ChainBreak { seq: r.seq, position, reason };
         if r.seq != expect_seq {
-            return Err(fail(format!(
-                "expected record {expect_seq} here: a record was removed or reordered"
-            )));
+            return Err(fail(format!("expected record {expect_seq} here: a record was removed or reordered")));
         }
         if r.prev_hash != prev_hash {
-            return Err(fail("its link to the previous record does not match: a record before it was removed, reordered or altered".into()));
+            return Err(fail(
+                "its link to the previous record does not match: a record before it was removed, reordered or altered"
+                    .into(),
+            ));
         }
         if chain_hash(r.seq, &r.event, &r.prev_hash) != r.hash {
-            return Err(fail(
-                "its content does not match its hash: it was altered".into(),
-            ));
+            return Err(fail("its content does not match its hash: it was altered".into()));
         }
         prev_hash = r.hash.clone();
         expect_seq += 1;
@@ -204,16 +177,8 @@ mod tests {
     fn chain(n: u64) -> Vec<AuditRecord> {
         let mut out: Vec<AuditRecord> = vec![];
         for i in 0..n {
-            let (seq, prev) = out
-                .last()
-                .map_or((0, GENESIS_HASH.to_owned()), |r| (r.seq, r.hash.clone()));
-            let e = AuditEvent::ok(
-                DateTime::<Utc>::UNIX_EPOCH,
-                "u1",
-                "operator",
-                "case.create",
-                format!("case/{i}"),
-            );
+            let (seq, prev) = out.last().map_or((0, GENESIS_HASH.to_owned()), |r| (r.seq, r.hash.clone()));
+            let e = AuditEvent::ok(DateTime::<Utc>::UNIX_EPOCH, "u1", "operator", "case.create", format!("case/{i}"));
             out.push(AuditRecord::chain(e, seq, &prev));
         }
         out

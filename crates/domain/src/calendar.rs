@@ -10,9 +10,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{
-    DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc, Weekday,
-};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -49,9 +47,7 @@ pub struct WorkPeriod {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CalendarError {
     /// No working periods, or periods that are empty, unordered or overlapping.
-    #[error(
-        "working periods must be non-empty, each start before its end, in order and not overlapping"
-    )]
+    #[error("working periods must be non-empty, each start before its end, in order and not overlapping")]
     BadPeriods,
     /// A date in a year file that belongs to another year.
     #[error("year file {year}: date {date} is not in that year")]
@@ -109,16 +105,7 @@ fn hm(h: u32, m: u32) -> NaiveTime {
 
 /// 08:30–12:00 and 13:30–17:30 (7.5 h): the usual office hours of government bodies.
 pub fn default_periods() -> Vec<WorkPeriod> {
-    vec![
-        WorkPeriod {
-            start: hm(8, 30),
-            end: hm(12, 0),
-        },
-        WorkPeriod {
-            start: hm(13, 30),
-            end: hm(17, 30),
-        },
-    ]
+    vec![WorkPeriod { start: hm(8, 30), end: hm(12, 0) }, WorkPeriod { start: hm(13, 30), end: hm(17, 30) }]
 }
 
 impl WorkingCalendar {
@@ -130,10 +117,7 @@ impl WorkingCalendar {
         if !ordered {
             return Err(CalendarError::BadPeriods);
         }
-        let mut cal = WorkingCalendar {
-            periods,
-            ..WorkingCalendar::default()
-        };
+        let mut cal = WorkingCalendar { periods, ..WorkingCalendar::default() };
         for y in years {
             if !cal.years.insert(y.year) {
                 return Err(CalendarError::DuplicateYear(y.year));
@@ -166,10 +150,7 @@ impl WorkingCalendar {
 
     /// Working minutes in a full working day.
     pub fn minutes_per_day(&self) -> i64 {
-        self.periods
-            .iter()
-            .map(|p| (p.end - p.start).num_minutes())
-            .sum()
+        self.periods.iter().map(|p| (p.end - p.start).num_minutes()).sum()
     }
 
     /// Whether `day` is a working day.
@@ -239,16 +220,8 @@ impl WorkingCalendar {
         while day <= last {
             if self.is_working_day(day) {
                 for p in &self.periods {
-                    let s = if day == la.date_naive() {
-                        p.start.max(la.time())
-                    } else {
-                        p.start
-                    };
-                    let e = if day == last {
-                        p.end.min(lb.time())
-                    } else {
-                        p.end
-                    };
+                    let s = if day == la.date_naive() { p.start.max(la.time()) } else { p.start };
+                    let e = if day == last { p.end.min(lb.time()) } else { p.end };
                     if s < e {
                         total += e - s;
                     }
@@ -265,20 +238,12 @@ impl WorkingCalendar {
     /// The deadline `minutes` after `start`: natural time if `urgent`,
     /// working time otherwise.
     pub fn deadline(&self, start: DateTime<Utc>, minutes: i64, urgent: bool) -> DateTime<Utc> {
-        if urgent {
-            start + Duration::minutes(minutes.max(0))
-        } else {
-            self.add_working(start, minutes)
-        }
+        if urgent { start + Duration::minutes(minutes.max(0)) } else { self.add_working(start, minutes) }
     }
 
     /// Time left before `deadline` on the same clock [`Self::deadline`] uses.
     pub fn remaining(&self, now: DateTime<Utc>, deadline: DateTime<Utc>, urgent: bool) -> i64 {
-        if urgent {
-            (deadline - now).num_minutes().max(0)
-        } else {
-            self.working_minutes_between(now, deadline)
-        }
+        if urgent { (deadline - now).num_minutes().max(0) } else { self.working_minutes_between(now, deadline) }
     }
 }
 
@@ -293,9 +258,7 @@ mod tests {
 
     /// Local (CST) wall-clock time as a UTC instant.
     fn t(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_str(&format!("{s} +0800"), "%Y-%m-%d %H:%M %z")
-            .unwrap()
-            .with_timezone(&Utc)
+        DateTime::parse_from_str(&format!("{s} +0800"), "%Y-%m-%d %H:%M %z").unwrap().with_timezone(&Utc)
     }
 
     /// 2026's official holidays around Qingming (清明) and Labour Day, as a
@@ -303,16 +266,9 @@ mod tests {
     fn cal_2026() -> WorkingCalendar {
         let y = YearCalendar {
             year: 2026,
-            holidays: [
-                "2026-04-04",
-                "2026-04-05",
-                "2026-04-06",
-                "2026-05-01",
-                "2026-05-04",
-                "2026-05-05",
-            ]
-            .map(d)
-            .to_vec(),
+            holidays: ["2026-04-04", "2026-04-05", "2026-04-06", "2026-05-01", "2026-05-04", "2026-05-05"]
+                .map(d)
+                .to_vec(),
             workdays: vec![d("2026-05-09")],
         };
         WorkingCalendar::new(default_periods(), vec![y]).unwrap()
@@ -324,36 +280,21 @@ mod tests {
         // Saturday–Monday are the Qingming holiday; the other 210 of a
         // 240-minute limit use up Tuesday's 08:30–12:00 exactly.
         let cal = cal_2026();
-        assert_eq!(
-            cal.add_working(t("2026-04-03 17:00"), 240),
-            t("2026-04-07 12:00")
-        );
+        assert_eq!(cal.add_working(t("2026-04-03 17:00"), 240), t("2026-04-07 12:00"));
         // One more minute runs into the afternoon period.
-        assert_eq!(
-            cal.add_working(t("2026-04-03 17:00"), 241),
-            t("2026-04-07 13:31")
-        );
+        assert_eq!(cal.add_working(t("2026-04-03 17:00"), 241), t("2026-04-07 13:31"));
         // A full working day (450 min) ends Tuesday 17:00.
-        assert_eq!(
-            cal.add_working(t("2026-04-03 17:00"), 450),
-            t("2026-04-07 17:00")
-        );
+        assert_eq!(cal.add_working(t("2026-04-03 17:00"), 450), t("2026-04-07 17:00"));
         // Without the holiday file, Monday would have been a working day.
         let plain = WorkingCalendar::default();
-        assert_eq!(
-            plain.add_working(t("2026-04-03 17:00"), 240),
-            t("2026-04-06 12:00")
-        );
+        assert_eq!(plain.add_working(t("2026-04-03 17:00"), 240), t("2026-04-06 12:00"));
     }
 
     #[test]
     fn adjusted_working_saturday_counts() {
         let cal = cal_2026();
         // Friday 8 May 17:00 + 60: 30 on Friday, 30 on the adjusted Saturday.
-        assert_eq!(
-            cal.add_working(t("2026-05-08 17:00"), 60),
-            t("2026-05-09 09:00")
-        );
+        assert_eq!(cal.add_working(t("2026-05-08 17:00"), 60), t("2026-05-09 09:00"));
         assert!(cal.is_working_day(d("2026-05-09")));
         assert!(!cal.is_working_day(d("2026-05-01")));
         assert!(!cal.is_working_day(d("2026-05-10")));
@@ -362,100 +303,42 @@ mod tests {
     #[test]
     fn outside_hours_starts_at_next_period() {
         let cal = WorkingCalendar::default();
-        assert_eq!(
-            cal.add_working(t("2026-11-23 07:00"), 30),
-            t("2026-11-23 09:00")
-        );
-        assert_eq!(
-            cal.add_working(t("2026-11-23 12:15"), 30),
-            t("2026-11-23 14:00")
-        );
-        assert_eq!(
-            cal.add_working(t("2026-11-23 11:45"), 30),
-            t("2026-11-23 13:45")
-        );
+        assert_eq!(cal.add_working(t("2026-11-23 07:00"), 30), t("2026-11-23 09:00"));
+        assert_eq!(cal.add_working(t("2026-11-23 12:15"), 30), t("2026-11-23 14:00"));
+        assert_eq!(cal.add_working(t("2026-11-23 11:45"), 30), t("2026-11-23 13:45"));
         // A deadline that uses up the morning falls at noon, not at 13:30.
-        assert_eq!(
-            cal.add_working(t("2026-11-23 09:00"), 180),
-            t("2026-11-23 12:00")
-        );
+        assert_eq!(cal.add_working(t("2026-11-23 09:00"), 180), t("2026-11-23 12:00"));
         // Saturday night → Monday.
-        assert_eq!(
-            cal.add_working(t("2026-11-28 22:00"), 60),
-            t("2026-11-30 09:30")
-        );
+        assert_eq!(cal.add_working(t("2026-11-28 22:00"), 60), t("2026-11-30 09:30"));
         // Three full working days from a Thursday morning end on Monday evening.
-        assert_eq!(
-            cal.add_working(t("2026-11-26 08:30"), 3 * 450),
-            t("2026-11-30 17:30")
-        );
+        assert_eq!(cal.add_working(t("2026-11-26 08:30"), 3 * 450), t("2026-11-30 17:30"));
     }
 
     #[test]
     fn urgent_runs_on_natural_time() {
         let cal = cal_2026();
-        assert_eq!(
-            cal.deadline(t("2026-04-03 17:00"), 240, true),
-            t("2026-04-03 21:00")
-        );
-        assert_eq!(
-            cal.remaining(t("2026-04-03 18:00"), t("2026-04-03 21:00"), true),
-            180
-        );
+        assert_eq!(cal.deadline(t("2026-04-03 17:00"), 240, true), t("2026-04-03 21:00"));
+        assert_eq!(cal.remaining(t("2026-04-03 18:00"), t("2026-04-03 21:00"), true), 180);
     }
 
     #[test]
     fn minutes_between_skips_nights_and_holidays() {
         let cal = cal_2026();
-        assert_eq!(
-            cal.working_minutes_between(t("2026-04-03 17:00"), t("2026-04-07 12:00")),
-            240
-        );
-        assert_eq!(
-            cal.working_minutes_between(t("2026-04-07 12:00"), t("2026-04-03 17:00")),
-            0
-        );
+        assert_eq!(cal.working_minutes_between(t("2026-04-03 17:00"), t("2026-04-07 12:00")), 240);
+        assert_eq!(cal.working_minutes_between(t("2026-04-07 12:00"), t("2026-04-03 17:00")), 0);
         assert_eq!(cal.minutes_per_day(), 450);
     }
 
     #[test]
     fn bad_definitions_are_refused() {
-        assert_eq!(
-            WorkingCalendar::new(vec![], vec![]),
-            Err(CalendarError::BadPeriods)
-        );
-        let overlapping = vec![
-            WorkPeriod {
-                start: hm(9, 0),
-                end: hm(13, 0),
-            },
-            WorkPeriod {
-                start: hm(12, 0),
-                end: hm(17, 0),
-            },
-        ];
-        assert_eq!(
-            WorkingCalendar::new(overlapping, vec![]),
-            Err(CalendarError::BadPeriods)
-        );
-        let stray = YearCalendar {
-            year: 2026,
-            holidays: vec![d("2025-10-01")],
-            workdays: vec![],
-        };
-        assert!(matches!(
-            WorkingCalendar::new(default_periods(), vec![stray]),
-            Err(CalendarError::WrongYear { .. })
-        ));
-        let both = YearCalendar {
-            year: 2026,
-            holidays: vec![d("2026-10-01")],
-            workdays: vec![d("2026-10-01")],
-        };
-        assert!(matches!(
-            WorkingCalendar::new(default_periods(), vec![both]),
-            Err(CalendarError::Both { .. })
-        ));
+        assert_eq!(WorkingCalendar::new(vec![], vec![]), Err(CalendarError::BadPeriods));
+        let overlapping =
+            vec![WorkPeriod { start: hm(9, 0), end: hm(13, 0) }, WorkPeriod { start: hm(12, 0), end: hm(17, 0) }];
+        assert_eq!(WorkingCalendar::new(overlapping, vec![]), Err(CalendarError::BadPeriods));
+        let stray = YearCalendar { year: 2026, holidays: vec![d("2025-10-01")], workdays: vec![] };
+        assert!(matches!(WorkingCalendar::new(default_periods(), vec![stray]), Err(CalendarError::WrongYear { .. })));
+        let both = YearCalendar { year: 2026, holidays: vec![d("2026-10-01")], workdays: vec![d("2026-10-01")] };
+        assert!(matches!(WorkingCalendar::new(default_periods(), vec![both]), Err(CalendarError::Both { .. })));
     }
 
     fn any_instant() -> impl Strategy<Value = DateTime<Utc>> {

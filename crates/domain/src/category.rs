@@ -34,9 +34,7 @@ impl CategoryKind {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CategoryError {
     /// Not `E`/`C` and four digits with non-zero major and minor.
-    #[error(
-        "category code {0:?} must be E or C followed by a 2-digit major and a 2-digit minor class, e.g. E0101"
-    )]
+    #[error("category code {0:?} must be E or C followed by a 2-digit major and a 2-digit minor class, e.g. E0101")]
     BadCode(String),
     /// A time limit of zero or an urgent limit longer than the normal one.
     #[error("category {code}: {reason}")]
@@ -63,11 +61,7 @@ impl CategoryCode {
             && b[1..].iter().all(u8::is_ascii_digit)
             && &s[1..3] != "00"
             && &s[3..5] != "00";
-        if ok {
-            Ok(CategoryCode(s.to_owned()))
-        } else {
-            Err(CategoryError::BadCode(s.to_owned()))
-        }
+        if ok { Ok(CategoryCode(s.to_owned())) } else { Err(CategoryError::BadCode(s.to_owned())) }
     }
 
     /// Builds a code from its parts.
@@ -82,11 +76,7 @@ impl CategoryCode {
 
     /// Event or component.
     pub fn kind(&self) -> CategoryKind {
-        if self.0.starts_with('E') {
-            CategoryKind::Event
-        } else {
-            CategoryKind::Component
-        }
+        if self.0.starts_with('E') { CategoryKind::Event } else { CategoryKind::Component }
     }
 
     /// The major class part, e.g. `E01`.
@@ -161,12 +151,9 @@ impl Category {
     /// Checks the limits are usable: all positive, urgent no longer than normal.
     pub fn validate(&self) -> Result<(), CategoryError> {
         let l = &self.limits;
-        for (node, limit) in [
-            ("register", l.register),
-            ("dispatch", l.dispatch),
-            ("acknowledge", l.acknowledge),
-            ("handle", l.handle),
-        ] {
+        for (node, limit) in
+            [("register", l.register), ("dispatch", l.dispatch), ("acknowledge", l.acknowledge), ("handle", l.handle)]
+        {
             if limit.normal_minutes == 0 || limit.urgent_minutes == 0 {
                 return Err(self.bad(format!("the {node} limit must be positive")));
             }
@@ -181,10 +168,7 @@ impl Category {
     }
 
     fn bad(&self, reason: String) -> CategoryError {
-        CategoryError::BadLimits {
-            code: self.code.to_string(),
-            reason,
-        }
+        CategoryError::BadLimits { code: self.code.to_string(), reason }
     }
 }
 
@@ -197,36 +181,21 @@ mod tests {
         let c = CategoryCode::parse("E0101").unwrap();
         assert_eq!(c.kind(), CategoryKind::Event);
         assert_eq!(c.major(), "E01");
-        assert_eq!(
-            CategoryCode::new(CategoryKind::Component, 2, 13)
-                .unwrap()
-                .as_str(),
-            "C0213"
-        );
-        for bad in [
-            "", "0101", "X0101", "E010", "E0001", "E0100", "E01011", "e0101",
-        ] {
+        assert_eq!(CategoryCode::new(CategoryKind::Component, 2, 13).unwrap().as_str(), "C0213");
+        for bad in ["", "0101", "X0101", "E010", "E0001", "E0100", "E01011", "e0101"] {
             assert!(CategoryCode::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn limits_must_be_positive() {
-        let t = TimeLimit {
-            normal_minutes: 60,
-            urgent_minutes: 30,
-        };
+        let t = TimeLimit { normal_minutes: 60, urgent_minutes: 30 };
         let mut c = Category {
             code: CategoryCode::parse("E0101").unwrap(),
             major_name: "市容环境".into(),
             name: "暴露垃圾".into(),
             department_type: "urban_management".into(),
-            limits: TimeLimits {
-                register: t,
-                dispatch: t,
-                acknowledge: t,
-                handle: t,
-            },
+            limits: TimeLimits { register: t, dispatch: t, acknowledge: t, handle: t },
             active: true,
         };
         assert!(c.validate().is_ok());

@@ -54,18 +54,8 @@ mod tests {
             dept("D340200-TP", "340200", "traffic_police"),
         ];
         let here = UnitCode::parse("340202001001001").unwrap();
-        assert_eq!(
-            default_department(&ds, "urban_management", &here)
-                .unwrap()
-                .code,
-            "D340202-UM"
-        );
-        assert_eq!(
-            default_department(&ds, "traffic_police", &here)
-                .unwrap()
-                .code,
-            "D340200-TP"
-        );
+        assert_eq!(default_department(&ds, "urban_management", &here).unwrap().code, "D340202-UM");
+        assert_eq!(default_department(&ds, "traffic_police", &here).unwrap().code, "D340200-TP");
         assert!(default_department(&ds, "health", &here).is_none());
     }
 }

@@ -18,10 +18,7 @@ pub struct Point {
 impl Point {
     /// A point, if both coordinates are finite and within the globe.
     pub fn new(lon: f64, lat: f64) -> Option<Self> {
-        let ok = lon.is_finite()
-            && lat.is_finite()
-            && (-180.0..=180.0).contains(&lon)
-            && (-90.0..=90.0).contains(&lat);
+        let ok = lon.is_finite() && lat.is_finite() && (-180.0..=180.0).contains(&lon) && (-90.0..=90.0).contains(&lat);
         ok.then_some(Self { lon, lat })
     }
 
@@ -39,12 +36,7 @@ impl Point {
         let dlat = (radius_m / EARTH_RADIUS_M).to_degrees();
         let cos = self.lat.to_radians().cos().max(1e-6);
         let dlon = dlat / cos;
-        BBox {
-            min_lon: self.lon - dlon,
-            min_lat: self.lat - dlat,
-            max_lon: self.lon + dlon,
-            max_lat: self.lat + dlat,
-        }
+        BBox { min_lon: self.lon - dlon, min_lat: self.lat - dlat, max_lon: self.lon + dlon, max_lat: self.lat + dlat }
     }
 }
 
@@ -65,20 +57,11 @@ pub struct BBox {
 impl BBox {
     /// Parses `min_lon,min_lat,max_lon,max_lat`.
     pub fn parse(s: &str) -> Option<Self> {
-        let v: Vec<f64> = s
-            .split(',')
-            .map(|p| p.trim().parse::<f64>())
-            .collect::<Result<_, _>>()
-            .ok()?;
+        let v: Vec<f64> = s.split(',').map(|p| p.trim().parse::<f64>()).collect::<Result<_, _>>().ok()?;
         let [min_lon, min_lat, max_lon, max_lat] = v.as_slice() else {
             return None;
         };
-        let b = BBox {
-            min_lon: *min_lon,
-            min_lat: *min_lat,
-            max_lon: *max_lon,
-            max_lat: *max_lat,
-        };
+        let b = BBox { min_lon: *min_lon, min_lat: *min_lat, max_lon: *max_lon, max_lat: *max_lat };
         (Point::new(b.min_lon, b.min_lat).is_some()
             && Point::new(b.max_lon, b.max_lat).is_some()
             && b.min_lon <= b.max_lon
@@ -88,8 +71,7 @@ impl BBox {
 
     /// Whether the box contains the point (edges included).
     pub fn contains(&self, p: &Point) -> bool {
-        (self.min_lon..=self.max_lon).contains(&p.lon)
-            && (self.min_lat..=self.max_lat).contains(&p.lat)
+        (self.min_lon..=self.max_lon).contains(&p.lon) && (self.min_lat..=self.max_lat).contains(&p.lat)
     }
 }
 
@@ -99,29 +81,17 @@ mod tests {
 
     #[test]
     fn distance_of_one_degree_of_latitude_is_about_111_km() {
-        let a = Point {
-            lon: 118.4,
-            lat: 31.0,
-        };
-        let b = Point {
-            lon: 118.4,
-            lat: 32.0,
-        };
+        let a = Point { lon: 118.4, lat: 31.0 };
+        let b = Point { lon: 118.4, lat: 32.0 };
         let d = a.distance_m(&b);
         assert!((d - 111_195.0).abs() < 200.0, "{d}");
     }
 
     #[test]
     fn bbox_around_contains_the_circle() {
-        let c = Point {
-            lon: 118.38,
-            lat: 31.33,
-        };
+        let c = Point { lon: 118.38, lat: 31.33 };
         let b = c.bbox_around(500.0);
-        let east = Point {
-            lon: b.max_lon,
-            lat: c.lat,
-        };
+        let east = Point { lon: b.max_lon, lat: c.lat };
         assert!(c.distance_m(&east) >= 499.0);
     }
 

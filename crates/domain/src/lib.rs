@@ -7,15 +7,19 @@
 //! - [`calendar`]: the working calendar that deadlines run on.
 //! - [`case`]: the closed case loop of GB/T 30428: actions, states, timeline.
 //! - [`department`]: departments and how a default one is chosen.
+//! - [`access`]: roles, scopes and the one authorization policy.
+//! - [`personal`]: personal-data validation and masking.
 //! - [`audit`]: the hash-chained audit trail.
 //! - [`geometry`]: the few plain geometric values the domain needs.
 
+pub mod access;
 pub mod audit;
 pub mod calendar;
 pub mod case;
 pub mod category;
 pub mod department;
 pub mod geometry;
+pub mod personal;
 pub mod territory;
 
 pub use calendar::WorkingCalendar;

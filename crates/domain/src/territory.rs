@@ -39,14 +39,8 @@ pub enum Level {
 
 impl Level {
     /// All levels, top down.
-    pub const ALL: [Level; 6] = [
-        Level::City,
-        Level::District,
-        Level::Township,
-        Level::Community,
-        Level::Grid,
-        Level::MicroGrid,
-    ];
+    pub const ALL: [Level; 6] =
+        [Level::City, Level::District, Level::Township, Level::Community, Level::Grid, Level::MicroGrid];
 
     /// The stable snake_case name used in APIs and files.
     pub fn as_str(self) -> &'static str {
@@ -128,9 +122,7 @@ pub enum CodeError {
         range: &'static str,
     },
     /// The code does not start with its parent's code.
-    #[error(
-        "territory code {child:?} does not belong under {parent:?}: a code's prefix must be its parent's code"
-    )]
+    #[error("territory code {child:?} does not belong under {parent:?}: a code's prefix must be its parent's code")]
     NotUnderParent {
         /// The child code.
         child: String,
@@ -175,12 +167,7 @@ impl UnitCode {
         };
         let n: u32 = serial.parse().unwrap_or(0);
         if !(lo..=hi).contains(&n) {
-            return Err(CodeError::BadSerial {
-                code: s.to_owned(),
-                level,
-                serial: serial.to_owned(),
-                range,
-            });
+            return Err(CodeError::BadSerial { code: s.to_owned(), level, serial: serial.to_owned(), range });
         }
         Ok(UnitCode(s.to_owned()))
     }
@@ -247,10 +234,7 @@ impl UnitCode {
         if self.parent().as_ref() == Some(parent) {
             Ok(())
         } else {
-            Err(CodeError::NotUnderParent {
-                child: self.0.clone(),
-                parent: parent.0.clone(),
-            })
+            Err(CodeError::NotUnderParent { child: self.0.clone(), parent: parent.0.clone() })
         }
     }
 
@@ -336,50 +320,19 @@ mod tests {
         assert_eq!(code("340202001").parent(), Some(code("340202")));
         assert_eq!(code("340202001001001").parent(), Some(code("340202001001")));
         assert_eq!(code("340200").parent(), None);
-        let chain: Vec<String> = code("340202001001001")
-            .chain()
-            .into_iter()
-            .map(String::from)
-            .collect();
-        assert_eq!(
-            chain,
-            [
-                "340200",
-                "340202",
-                "340202001",
-                "340202001001",
-                "340202001001001"
-            ]
-        );
+        let chain: Vec<String> = code("340202001001001").chain().into_iter().map(String::from).collect();
+        assert_eq!(chain, ["340200", "340202", "340202001", "340202001001", "340202001001001"]);
     }
 
     #[test]
     fn malformed_codes_are_refused_with_a_reason() {
-        assert!(matches!(
-            UnitCode::parse("34020a"),
-            Err(CodeError::NotDigits(_))
-        ));
+        assert!(matches!(UnitCode::parse("34020a"), Err(CodeError::NotDigits(_))));
         assert!(matches!(UnitCode::parse(""), Err(CodeError::NotDigits(_))));
-        assert!(matches!(
-            UnitCode::parse("3402021"),
-            Err(CodeError::BadLength(_, 7))
-        ));
-        assert!(matches!(
-            UnitCode::parse("340000"),
-            Err(CodeError::Province(_))
-        ));
-        assert!(matches!(
-            UnitCode::parse("340202000"),
-            Err(CodeError::BadSerial { .. })
-        ));
-        assert!(matches!(
-            UnitCode::parse("340202600"),
-            Err(CodeError::BadSerial { .. })
-        ));
-        assert!(matches!(
-            UnitCode::parse("340202001001000"),
-            Err(CodeError::BadSerial { .. })
-        ));
+        assert!(matches!(UnitCode::parse("3402021"), Err(CodeError::BadLength(_, 7))));
+        assert!(matches!(UnitCode::parse("340000"), Err(CodeError::Province(_))));
+        assert!(matches!(UnitCode::parse("340202000"), Err(CodeError::BadSerial { .. })));
+        assert!(matches!(UnitCode::parse("340202600"), Err(CodeError::BadSerial { .. })));
+        assert!(matches!(UnitCode::parse("340202001001000"), Err(CodeError::BadSerial { .. })));
     }
 
     #[test]
@@ -401,10 +354,7 @@ mod tests {
 
     #[test]
     fn child_codes() {
-        assert_eq!(
-            code("340202001001").child_code(7),
-            Some(code("340202001001007"))
-        );
+        assert_eq!(code("340202001001").child_code(7), Some(code("340202001001007")));
         assert_eq!(code("340202001001").child_code(1000), None);
         assert_eq!(code("340200").child_code(2), Some(code("340202")));
     }

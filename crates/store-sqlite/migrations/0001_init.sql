@@ -92,3 +92,36 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_actor ON audit (actor, seq);
 CREATE INDEX audit_resource ON audit (resource, seq);
+
+-- Reporter contacts, encrypted by the server; only blind indexes are searchable.
+CREATE TABLE case_contacts (
+    case_id     INTEGER PRIMARY KEY,
+    ciphertext  TEXT NOT NULL,
+    phone_index TEXT,
+    id_index    TEXT
+);
+CREATE INDEX case_contacts_phone ON case_contacts (phone_index) WHERE phone_index IS NOT NULL;
+CREATE INDEX case_contacts_id ON case_contacts (id_index) WHERE id_index IS NOT NULL;
+
+CREATE TABLE users (
+    id       TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    body     TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Only the hash of a session token is kept.
+CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    revoked_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX sessions_user ON sessions (user_id);
+
+-- Only the hash of a device's API key is kept.
+CREATE TABLE devices (
+    id       TEXT PRIMARY KEY,
+    key_hash TEXT NOT NULL UNIQUE,
+    body     TEXT NOT NULL
+) WITHOUT ROWID;

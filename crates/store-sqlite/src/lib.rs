@@ -12,12 +12,13 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use citygrid_domain::audit::{AuditEvent, AuditRecord};
 use citygrid_domain::case::{Case, CaseId, CaseState, TimelineEntry};
 use citygrid_domain::{Category, Department};
 use citygrid_store::{
-    AttachmentMeta, AuditFilter, CaseFilter, CasePage, CaseRecord, CaseScope, CreatedCase,
-    NearbyQuery, Result, Store, StoreError, StoredUnit,
+    AttachmentMeta, AuditFilter, CaseFilter, CasePage, CaseRecord, CaseScope, CreatedCase, DeviceRecord, LoginOutcome,
+    NearbyQuery, Result, SealedContact, SessionRecord, Store, StoreError, StoredUnit, UserRecord,
 };
 use rusqlite::Connection;
 
@@ -42,11 +43,7 @@ pub struct SqliteOptions {
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        Self {
-            synchronous_full: true,
-            queue: 20_000,
-            max_batch: 1_000,
-        }
+        Self { synchronous_full: true, queue: 20_000, max_batch: 1_000 }
     }
 }
 
@@ -60,38 +57,25 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating and migrating as needed) the store in `dir`.
     pub fn open_dir(dir: &Path, options: SqliteOptions) -> Result<SqliteStore> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            StoreError::Backend(format!(
-                "cannot create data directory {}: {e}",
-                dir.display()
-            ))
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Backend(format!("cannot create data directory {}: {e}", dir.display())))?;
         SqliteStore::open(&dir.join(DB_FILE), options)
     }
 
     /// Opens (creating and migrating as needed) the database file at `path`.
     pub fn open(path: &Path, options: SqliteOptions) -> Result<SqliteStore> {
         let conn = Connection::open(path).map_err(backend)?;
-        let sync = if options.synchronous_full {
-            "FULL"
-        } else {
-            "NORMAL"
-        };
+        let sync = if options.synchronous_full { "FULL" } else { "NORMAL" };
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;
              PRAGMA cache_size = -32000; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 4000;"
         ))
         .map_err(backend)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
         migrate::migrate(&conn)?;
         let head = sql::audit_head(&conn)?;
         let writer = Writer::start(conn, head, options.queue.max(1), options.max_batch.max(1))?;
-        Ok(SqliteStore {
-            path: path.to_owned(),
-            writer,
-            readers: Readers::new(path.to_owned()),
-        })
+        Ok(SqliteStore { path: path.to_owned(), writer, readers: Readers::new(path.to_owned()) })
     }
 
     /// The database file.
@@ -108,9 +92,7 @@ impl Store for SqliteStore {
 
     async fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         let (key, value) = (key.to_owned(), value.to_owned());
-        self.writer
-            .write(move |w| sql::set_meta(w.conn, &key, &value))
-            .await
+        self.writer.write(move |w| sql::set_meta(w.conn, &key, &value)).await
     }
 
     async fn territory(&self) -> Result<Vec<StoredUnit>> {
@@ -157,6 +139,7 @@ impl Store for SqliteStore {
         &self,
         mut case: Case,
         mut report: TimelineEntry,
+        contact: Option<SealedContact>,
         nearby: NearbyQuery,
         mut audit: AuditEvent,
     ) -> Result<CreatedCase> {
@@ -166,23 +149,17 @@ impl Store for SqliteStore {
                 let near = sql::nearby(w.conn, &case, nearby)?;
                 report.seq = 1;
                 sql::insert_case(w.conn, &case, std::slice::from_ref(&report))?;
+                if let Some(c) = &contact {
+                    sql::put_contact(w.conn, case.id, c)?;
+                }
                 audit.resource = format!("case/{}", case.id);
                 sql::append_audit(w, audit)?;
-                Ok(CreatedCase {
-                    case,
-                    entry: report,
-                    nearby: near,
-                })
+                Ok(CreatedCase { case, entry: report, nearby: near })
             })
             .await
     }
 
-    async fn append_entry(
-        &self,
-        case: Case,
-        entry: TimelineEntry,
-        audit: AuditEvent,
-    ) -> Result<()> {
+    async fn append_entry(&self, case: Case, entry: TimelineEntry, audit: AuditEvent) -> Result<()> {
         self.writer
             .write(move |w| {
                 if let Some(target) = entry.data.merged_into {
@@ -203,15 +180,19 @@ impl Store for SqliteStore {
     }
 
     async fn list_cases(&self, filter: CaseFilter) -> Result<CasePage> {
-        self.readers
-            .read(move |c| sql::list_cases(c, &filter))
-            .await
+        self.readers.read(move |c| sql::list_cases(c, &filter)).await
     }
 
     async fn count_by_state(&self, scope: CaseScope) -> Result<Vec<(CaseState, u64)>> {
-        self.readers
-            .read(move |c| sql::count_by_state(c, &scope))
-            .await
+        self.readers.read(move |c| sql::count_by_state(c, &scope)).await
+    }
+
+    async fn case_contact(&self, id: CaseId) -> Result<Option<SealedContact>> {
+        self.readers.read(move |c| sql::contact(c, id)).await
+    }
+
+    async fn case_departments(&self, id: CaseId) -> Result<Vec<String>> {
+        self.readers.read(move |c| sql::case_departments(c, id)).await
     }
 
     async fn import_cases(&self, cases: Vec<CaseRecord>) -> Result<Vec<CaseId>> {
@@ -245,20 +226,109 @@ impl Store for SqliteStore {
     }
 
     async fn missing_attachments(&self, hashes: Vec<String>) -> Result<Vec<String>> {
-        self.readers
-            .read(move |c| sql::missing_attachments(c, &hashes))
-            .await
+        self.readers.read(move |c| sql::missing_attachments(c, &hashes)).await
     }
 
     async fn append_audit(&self, event: AuditEvent) -> Result<()> {
-        self.writer
-            .write(move |w| sql::append_audit(w, event))
-            .await
+        self.writer.write(move |w| sql::append_audit(w, event)).await
     }
 
     async fn audit_records(&self, filter: AuditFilter) -> Result<Vec<AuditRecord>> {
-        self.readers
-            .read(move |c| sql::audit_records(c, &filter))
+        self.readers.read(move |c| sql::audit_records(c, &filter)).await
+    }
+
+    async fn create_user(&self, user: UserRecord, audit: AuditEvent) -> Result<()> {
+        self.writer
+            .write(move |w| {
+                sql::put_user(w.conn, &user, true)?;
+                sql::append_audit(w, audit)
+            })
+            .await
+    }
+
+    async fn update_user(&self, user: UserRecord, audit: AuditEvent) -> Result<()> {
+        self.writer
+            .write(move |w| {
+                sql::put_user(w.conn, &user, false)?;
+                sql::append_audit(w, audit)
+            })
+            .await
+    }
+
+    async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
+        let name = username.to_owned();
+        self.readers.read(move |c| sql::user_where(c, "username", &name)).await
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<UserRecord>> {
+        let id = id.to_owned();
+        self.readers.read(move |c| sql::user_where(c, "id", &id)).await
+    }
+
+    async fn users(&self) -> Result<Vec<UserRecord>> {
+        self.readers.read(sql::users).await
+    }
+
+    async fn record_login(&self, outcome: LoginOutcome, audit: AuditEvent) -> Result<()> {
+        self.writer
+            .write(move |w| {
+                sql::record_login(w.conn, &outcome)?;
+                sql::append_audit(w, audit)
+            })
+            .await
+    }
+
+    async fn session(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
+        let h = token_hash.to_owned();
+        self.readers.read(move |c| sql::session(c, &h)).await
+    }
+
+    async fn revoke_sessions(
+        &self,
+        user_id: &str,
+        token_hash: Option<String>,
+        at: DateTime<Utc>,
+        audit: AuditEvent,
+    ) -> Result<u64> {
+        let user_id = user_id.to_owned();
+        self.writer
+            .write(move |w| {
+                let n = sql::revoke_sessions(w.conn, &user_id, token_hash.as_deref(), at)?;
+                sql::append_audit(w, audit)?;
+                Ok(n)
+            })
+            .await
+    }
+
+    async fn create_device(&self, device: DeviceRecord, audit: AuditEvent) -> Result<()> {
+        self.writer
+            .write(move |w| {
+                sql::put_device(w.conn, &device, true)?;
+                sql::append_audit(w, audit)
+            })
+            .await
+    }
+
+    async fn device_by_key_hash(&self, key_hash: &str) -> Result<Option<DeviceRecord>> {
+        let h = key_hash.to_owned();
+        self.readers.read(move |c| sql::device_where(c, "key_hash", &h)).await
+    }
+
+    async fn devices(&self) -> Result<Vec<DeviceRecord>> {
+        self.readers.read(sql::devices).await
+    }
+
+    async fn revoke_device(&self, id: &str, at: DateTime<Utc>, audit: AuditEvent) -> Result<()> {
+        let id = id.to_owned();
+        self.writer
+            .write(move |w| {
+                let Some(mut d) = sql::device_where(w.conn, "id", &id)? else {
+                    return Err(StoreError::NotFound(format!("device {id}")));
+                };
+                d.revoked_at.get_or_insert(at);
+                sql::put_device(w.conn, &d, false)?;
+                sql::append_audit(w, audit)
+            })
             .await
     }
 }

@@ -10,11 +10,8 @@ const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
 
 /// Brings the schema up to date, each step in its own transaction.
 pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
-    let current: usize = conn
-        .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
-        .map_err(backend)?
-        .try_into()
-        .unwrap_or(0);
+    let current: usize =
+        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).map_err(backend)?.try_into().unwrap_or(0);
     if current > MIGRATIONS.len() {
         return Err(StoreError::Backend(format!(
             "the database has schema version {current}, newer than this build knows ({}); upgrade CityGrid",
@@ -23,13 +20,12 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
     }
     for (i, step) in MIGRATIONS.iter().enumerate().skip(current) {
         let version = i + 1;
-        conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {step}\nPRAGMA user_version = {version}; COMMIT;"
-        ))
-        .map_err(|e| {
-            let _ = conn.execute_batch("ROLLBACK");
-            StoreError::Backend(format!("migration {version} failed: {e}"))
-        })?;
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {step}\nPRAGMA user_version = {version}; COMMIT;")).map_err(
+            |e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                StoreError::Backend(format!("migration {version} failed: {e}"))
+            },
+        )?;
     }
     Ok(())
 }

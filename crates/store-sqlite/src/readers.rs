@@ -19,23 +19,15 @@ pub(crate) struct Readers {
 
 impl Readers {
     pub fn new(path: PathBuf) -> Arc<Readers> {
-        Arc::new(Readers {
-            path,
-            idle: Mutex::new(Vec::new()),
-        })
+        Arc::new(Readers { path, idle: Mutex::new(Vec::new()) })
     }
 
     fn open(&self) -> Result<Connection, StoreError> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(&self.path, flags).map_err(backend)?;
-        conn.execute_batch(
-            "PRAGMA query_only = ON; PRAGMA cache_size = -16000; PRAGMA mmap_size = 268435456;",
-        )
-        .map_err(backend)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
+        conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -16000; PRAGMA mmap_size = 268435456;")
             .map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
         Ok(conn)
     }
 

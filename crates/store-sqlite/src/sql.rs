@@ -6,8 +6,8 @@ use citygrid_domain::audit::{AuditEvent, AuditRecord, GENESIS_HASH, Outcome};
 use citygrid_domain::case::{Case, CaseId, CaseState, TimelineEntry};
 use citygrid_domain::{Category, Department, Level, Point, Unit, UnitCode};
 use citygrid_store::{
-    AttachmentMeta, AuditFilter, CaseFilter, CasePage, CaseRecord, CaseScope, NearbyCase,
-    NearbyQuery, StoreError, StoredUnit,
+    AttachmentMeta, AuditFilter, CaseFilter, CasePage, CaseRecord, CaseScope, DeviceRecord, LoginOutcome, NearbyCase,
+    NearbyQuery, SealedContact, SessionRecord, StoreError, StoredUnit, UserRecord,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -17,9 +17,7 @@ use crate::writer::{AuditHead, WriterCtx};
 /// Maps a driver error to the store's error.
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     match &e {
-        rusqlite::Error::SqliteFailure(f, _)
-            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-        {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
             StoreError::Conflict(e.to_string())
         }
         rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound(e.to_string()),
@@ -40,9 +38,7 @@ fn ms(t: DateTime<Utc>) -> i64 {
 }
 
 fn from_us(us: i64) -> DateTime<Utc> {
-    Utc.timestamp_micros(us)
-        .single()
-        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+    Utc.timestamp_micros(us).single().unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }
 
 /// The exclusive upper bound of a digit-string prefix range (':' follows '9').
@@ -53,9 +49,7 @@ fn prefix_end(prefix: &str) -> String {
 // ---- meta ----
 
 pub(crate) fn meta(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
-    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-        .optional()
-        .map_err(backend)
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional().map_err(backend)
 }
 
 pub(crate) fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
@@ -71,11 +65,9 @@ pub(crate) fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<(), 
 
 pub(crate) fn audit_head(conn: &Connection) -> Result<AuditHead, StoreError> {
     let head = conn
-        .query_row(
-            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?)),
-        )
+        .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+        })
         .optional()
         .map_err(backend)?;
     Ok(head.unwrap_or((0, GENESIS_HASH.to_owned())))
@@ -111,10 +103,7 @@ pub(crate) fn append_audit(ctx: &mut WriterCtx<'_>, event: AuditEvent) -> Result
     Ok(())
 }
 
-pub(crate) fn audit_records(
-    conn: &Connection,
-    f: &AuditFilter,
-) -> Result<Vec<AuditRecord>, StoreError> {
+pub(crate) fn audit_records(conn: &Connection, f: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
     let mut sql = String::from(
         "SELECT seq, at_us, actor, role, action, resource, outcome, source_ip, detail, prev_hash, hash FROM audit WHERE 1=1",
     );
@@ -123,11 +112,7 @@ pub(crate) fn audit_records(
         sql.push_str(" AND seq > ?");
         args.push(Value::Integer(s as i64));
     }
-    for (col, v) in [
-        ("actor", &f.actor),
-        ("action", &f.action),
-        ("resource", &f.resource),
-    ] {
+    for (col, v) in [("actor", &f.actor), ("action", &f.action), ("resource", &f.resource)] {
         if let Some(v) = v {
             sql.push_str(&format!(" AND {col} = ?"));
             args.push(Value::Text(v.clone()));
@@ -194,22 +179,15 @@ pub(crate) fn territory(conn: &Connection) -> Result<Vec<StoredUnit>, StoreError
     let mut out = vec![];
     for row in rows {
         let (code, name, level, parent, from, to, synthetic, geometry) = row.map_err(backend)?;
-        let bad =
-            |what: &str| StoreError::Backend(format!("unit {code}: stored {what} is invalid"));
+        let bad = |what: &str| StoreError::Backend(format!("unit {code}: stored {what} is invalid"));
         let date = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d");
         let unit = Unit {
             code: UnitCode::parse(&code).map_err(|_| bad("code"))?,
             name,
             level: Level::parse(&level).ok_or_else(|| bad("level"))?,
-            parent: parent
-                .map(|p| UnitCode::parse(&p))
-                .transpose()
-                .map_err(|_| bad("parent"))?,
+            parent: parent.map(|p| UnitCode::parse(&p)).transpose().map_err(|_| bad("parent"))?,
             valid_from: date(&from).map_err(|_| bad("valid_from"))?,
-            valid_to: to
-                .map(|t| date(&t))
-                .transpose()
-                .map_err(|_| bad("valid_to"))?,
+            valid_to: to.map(|t| date(&t)).transpose().map_err(|_| bad("valid_to"))?,
             synthetic,
         };
         out.push(StoredUnit { unit, geometry });
@@ -246,16 +224,9 @@ pub(crate) fn upsert_units(conn: &Connection, units: &[StoredUnit]) -> Result<us
 
 // ---- catalogue: categories and departments ----
 
-pub(crate) fn bodies<T: serde::de::DeserializeOwned>(
-    conn: &Connection,
-    table: &str,
-) -> Result<Vec<T>, StoreError> {
-    let mut st = conn
-        .prepare(&format!("SELECT body FROM {table} ORDER BY code"))
-        .map_err(backend)?;
-    let rows = st
-        .query_map([], |r| r.get::<_, String>(0))
-        .map_err(backend)?;
+pub(crate) fn bodies<T: serde::de::DeserializeOwned>(conn: &Connection, table: &str) -> Result<Vec<T>, StoreError> {
+    let mut st = conn.prepare(&format!("SELECT body FROM {table} ORDER BY code")).map_err(backend)?;
+    let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(backend)?;
     let mut out = vec![];
     for r in rows {
         out.push(serde_json::from_str(&r.map_err(backend)?).map_err(json_err)?);
@@ -273,13 +244,11 @@ fn put_body(conn: &Connection, table: &str, code: &str, body: String) -> Result<
 }
 
 pub(crate) fn put_categories(conn: &Connection, cs: &[Category]) -> Result<(), StoreError> {
-    cs.iter()
-        .try_for_each(|c| put_body(conn, "categories", c.code.as_str(), to_json(c)?))
+    cs.iter().try_for_each(|c| put_body(conn, "categories", c.code.as_str(), to_json(c)?))
 }
 
 pub(crate) fn put_departments(conn: &Connection, ds: &[Department]) -> Result<(), StoreError> {
-    ds.iter()
-        .try_for_each(|d| put_body(conn, "departments", &d.code, to_json(d)?))
+    ds.iter().try_for_each(|d| put_body(conn, "departments", &d.code, to_json(d)?))
 }
 
 // ---- cases ----
@@ -317,16 +286,12 @@ fn write_projection(conn: &Connection, case: &Case, insert: bool) -> Result<(), 
 
 fn insert_entry(conn: &Connection, case_id: CaseId, e: &TimelineEntry) -> Result<(), StoreError> {
     let body = to_json(e)?;
-    conn.prepare_cached(
-        "INSERT INTO timeline (case_id, seq, at, action, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )
-    .and_then(|mut st| st.execute(params![case_id, e.seq, ms(e.at), e.action.as_str(), body]))
-    .map_err(backend)?;
+    conn.prepare_cached("INSERT INTO timeline (case_id, seq, at, action, body) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .and_then(|mut st| st.execute(params![case_id, e.seq, ms(e.at), e.action.as_str(), body]))
+        .map_err(backend)?;
     if let Some(d) = &e.data.department {
         let mut st = conn
-            .prepare_cached(
-                "INSERT OR IGNORE INTO case_departments (department, case_id) VALUES (?1, ?2)",
-            )
+            .prepare_cached("INSERT OR IGNORE INTO case_departments (department, case_id) VALUES (?1, ?2)")
             .map_err(backend)?;
         for dept in std::iter::once(d).chain(&e.data.assists) {
             st.execute(params![dept, case_id]).map_err(backend)?;
@@ -335,11 +300,7 @@ fn insert_entry(conn: &Connection, case_id: CaseId, e: &TimelineEntry) -> Result
     Ok(())
 }
 
-pub(crate) fn nearby(
-    conn: &Connection,
-    case: &Case,
-    q: NearbyQuery,
-) -> Result<Vec<NearbyCase>, StoreError> {
+pub(crate) fn nearby(conn: &Connection, case: &Case, q: NearbyQuery) -> Result<Vec<NearbyCase>, StoreError> {
     if q.radius_m <= 0.0 || q.limit == 0 {
         return Ok(vec![]);
     }
@@ -351,25 +312,15 @@ pub(crate) fn nearby(
         )
         .map_err(backend)?;
     let rows = st
-        .query_map(
-            params![
-                case.category.as_str(),
-                b.min_lat,
-                b.max_lat,
-                b.min_lon,
-                b.max_lon,
-                case.id
-            ],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, f64>(2)?,
-                    r.get::<_, f64>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                ))
-            },
-        )
+        .query_map(params![case.category.as_str(), b.min_lat, b.max_lat, b.min_lon, b.max_lon, case.id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, f64>(2)?,
+                r.get::<_, f64>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
+        })
         .map_err(backend)?;
     let mut out = vec![];
     for row in rows {
@@ -392,28 +343,15 @@ pub(crate) fn nearby(
 }
 
 pub(crate) fn next_case_id(conn: &Connection) -> Result<CaseId, StoreError> {
-    conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM cases", [], |r| {
-        r.get(0)
-    })
-    .map_err(backend)
+    conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM cases", [], |r| r.get(0)).map_err(backend)
 }
 
-pub(crate) fn insert_case(
-    conn: &Connection,
-    case: &Case,
-    timeline: &[TimelineEntry],
-) -> Result<(), StoreError> {
+pub(crate) fn insert_case(conn: &Connection, case: &Case, timeline: &[TimelineEntry]) -> Result<(), StoreError> {
     write_projection(conn, case, true)?;
-    timeline
-        .iter()
-        .try_for_each(|e| insert_entry(conn, case.id, e))
+    timeline.iter().try_for_each(|e| insert_entry(conn, case.id, e))
 }
 
-pub(crate) fn append_entry(
-    conn: &Connection,
-    case: &Case,
-    e: &TimelineEntry,
-) -> Result<(), StoreError> {
+pub(crate) fn append_entry(conn: &Connection, case: &Case, e: &TimelineEntry) -> Result<(), StoreError> {
     let stored: Option<u32> = conn
         .prepare_cached("SELECT version FROM cases WHERE id = ?1")
         .and_then(|mut st| st.query_row([case.id], |r| r.get(0)).optional())
@@ -445,12 +383,8 @@ pub(crate) fn case(conn: &Connection, id: CaseId) -> Result<Option<CaseRecord>, 
         .map_err(backend)?;
     let Some(body) = body else { return Ok(None) };
     let case: Case = serde_json::from_str(&body).map_err(json_err)?;
-    let mut st = conn
-        .prepare_cached("SELECT body FROM timeline WHERE case_id = ?1 ORDER BY seq")
-        .map_err(backend)?;
-    let rows = st
-        .query_map([id], |r| r.get::<_, String>(0))
-        .map_err(backend)?;
+    let mut st = conn.prepare_cached("SELECT body FROM timeline WHERE case_id = ?1 ORDER BY seq").map_err(backend)?;
+    let rows = st.query_map([id], |r| r.get::<_, String>(0)).map_err(backend)?;
     let mut timeline = vec![];
     for r in rows {
         timeline.push(serde_json::from_str(&r.map_err(backend)?).map_err(json_err)?);
@@ -485,10 +419,7 @@ pub(crate) fn list_cases(conn: &Connection, f: &CaseFilter) -> Result<CasePage, 
     let mut args: Vec<Value> = vec![];
     scope_clause(&f.scope, &mut sql, &mut args);
     if !f.states.is_empty() {
-        sql.push_str(&format!(
-            " AND state IN ({})",
-            vec!["?"; f.states.len()].join(",")
-        ));
+        sql.push_str(&format!(" AND state IN ({})", vec!["?"; f.states.len()].join(",")));
         args.extend(f.states.iter().map(|s| Value::Text(s.as_str().to_owned())));
     }
     if let Some(c) = &f.category {
@@ -517,6 +448,11 @@ pub(crate) fn list_cases(conn: &Connection, f: &CaseFilter) -> Result<CasePage, 
         sql.push_str(" AND lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?");
         args.extend([b.min_lon, b.max_lon, b.min_lat, b.max_lat].map(Value::Real));
     }
+    if let Some(ix) = &f.contact_index {
+        sql.push_str(" AND id IN (SELECT case_id FROM case_contacts WHERE phone_index = ? OR id_index = ?)");
+        args.push(Value::Text(ix.clone()));
+        args.push(Value::Text(ix.clone()));
+    }
     if let Some(a) = f.after {
         sql.push_str(" AND id < ?");
         args.push(Value::Integer(a));
@@ -524,9 +460,7 @@ pub(crate) fn list_cases(conn: &Connection, f: &CaseFilter) -> Result<CasePage, 
     let limit = f.limit.max(1);
     sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", limit + 1));
     let mut st = conn.prepare_cached(&sql).map_err(backend)?;
-    let rows = st
-        .query_map(params_from_iter(args), |r| r.get::<_, String>(0))
-        .map_err(backend)?;
+    let rows = st.query_map(params_from_iter(args), |r| r.get::<_, String>(0)).map_err(backend)?;
     let mut cases = vec![];
     for r in rows {
         cases.push(serde_json::from_str::<Case>(&r.map_err(backend)?).map_err(json_err)?);
@@ -540,20 +474,14 @@ pub(crate) fn list_cases(conn: &Connection, f: &CaseFilter) -> Result<CasePage, 
     Ok(CasePage { cases, next_after })
 }
 
-pub(crate) fn count_by_state(
-    conn: &Connection,
-    scope: &CaseScope,
-) -> Result<Vec<(CaseState, u64)>, StoreError> {
+pub(crate) fn count_by_state(conn: &Connection, scope: &CaseScope) -> Result<Vec<(CaseState, u64)>, StoreError> {
     let mut sql = String::from("SELECT state, COUNT(*) FROM cases WHERE 1=1");
     let mut args = vec![];
     scope_clause(scope, &mut sql, &mut args);
     sql.push_str(" GROUP BY state ORDER BY state");
     let mut st = conn.prepare_cached(&sql).map_err(backend)?;
-    let rows = st
-        .query_map(params_from_iter(args), |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })
-        .map_err(backend)?;
+    let rows =
+        st.query_map(params_from_iter(args), |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(backend)?;
     let mut out = vec![];
     for r in rows {
         let (s, n) = r.map_err(backend)?;
@@ -576,33 +504,27 @@ pub(crate) fn put_attachment(conn: &Connection, a: &AttachmentMeta) -> Result<()
     Ok(())
 }
 
-pub(crate) fn attachment(
-    conn: &Connection,
-    sha: &str,
-) -> Result<Option<AttachmentMeta>, StoreError> {
-    conn.prepare_cached("SELECT sha256, size, content_type, uploaded_by, uploaded_at FROM attachments WHERE sha256 = ?1")
-        .and_then(|mut st| {
-            st.query_row([sha], |r| {
-                Ok(AttachmentMeta {
-                    sha256: r.get(0)?,
-                    size: r.get::<_, i64>(1)? as u64,
-                    content_type: r.get(2)?,
-                    uploaded_by: r.get(3)?,
-                    uploaded_at: Utc.timestamp_millis_opt(r.get(4)?).single().unwrap_or_default(),
-                })
+pub(crate) fn attachment(conn: &Connection, sha: &str) -> Result<Option<AttachmentMeta>, StoreError> {
+    conn.prepare_cached(
+        "SELECT sha256, size, content_type, uploaded_by, uploaded_at FROM attachments WHERE sha256 = ?1",
+    )
+    .and_then(|mut st| {
+        st.query_row([sha], |r| {
+            Ok(AttachmentMeta {
+                sha256: r.get(0)?,
+                size: r.get::<_, i64>(1)? as u64,
+                content_type: r.get(2)?,
+                uploaded_by: r.get(3)?,
+                uploaded_at: Utc.timestamp_millis_opt(r.get(4)?).single().unwrap_or_default(),
             })
-            .optional()
         })
-        .map_err(backend)
+        .optional()
+    })
+    .map_err(backend)
 }
 
-pub(crate) fn missing_attachments(
-    conn: &Connection,
-    hashes: &[String],
-) -> Result<Vec<String>, StoreError> {
-    let mut st = conn
-        .prepare_cached("SELECT 1 FROM attachments WHERE sha256 = ?1")
-        .map_err(backend)?;
+pub(crate) fn missing_attachments(conn: &Connection, hashes: &[String]) -> Result<Vec<String>, StoreError> {
+    let mut st = conn.prepare_cached("SELECT 1 FROM attachments WHERE sha256 = ?1").map_err(backend)?;
     let mut missing = vec![];
     for h in hashes {
         if !st.exists([h]).map_err(backend)? {
@@ -610,4 +532,174 @@ pub(crate) fn missing_attachments(
         }
     }
     Ok(missing)
+}
+
+// ---- personal data ----
+
+pub(crate) fn put_contact(conn: &Connection, case_id: CaseId, c: &SealedContact) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO case_contacts (case_id, ciphertext, phone_index, id_index) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .and_then(|mut st| st.execute(params![case_id, c.ciphertext, c.phone_index, c.id_index]))
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) fn contact(conn: &Connection, case_id: CaseId) -> Result<Option<SealedContact>, StoreError> {
+    conn.prepare_cached("SELECT ciphertext, phone_index, id_index FROM case_contacts WHERE case_id = ?1")
+        .and_then(|mut st| {
+            st.query_row([case_id], |r| {
+                Ok(SealedContact { ciphertext: r.get(0)?, phone_index: r.get(1)?, id_index: r.get(2)? })
+            })
+            .optional()
+        })
+        .map_err(backend)
+}
+
+pub(crate) fn case_departments(conn: &Connection, case_id: CaseId) -> Result<Vec<String>, StoreError> {
+    let mut st = conn
+        .prepare_cached("SELECT department FROM case_departments WHERE case_id = ?1 ORDER BY department")
+        .map_err(backend)?;
+    let rows = st.query_map([case_id], |r| r.get::<_, String>(0)).map_err(backend)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+}
+
+// ---- accounts ----
+
+pub(crate) fn put_user(conn: &Connection, u: &UserRecord, insert: bool) -> Result<(), StoreError> {
+    let body = to_json(u)?;
+    let sql = if insert {
+        "INSERT INTO users (id, username, body) VALUES (?1, ?2, ?3)"
+    } else {
+        "UPDATE users SET username = ?2, body = ?3 WHERE id = ?1"
+    };
+    let n = conn.prepare_cached(sql).and_then(|mut st| st.execute(params![u.id, u.username, body])).map_err(|e| {
+        match backend(e) {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict(format!("username {:?} or id {:?} is taken", u.username, u.id))
+            }
+            other => other,
+        }
+    })?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("user {}", u.id)));
+    }
+    Ok(())
+}
+
+pub(crate) fn user_where(conn: &Connection, column: &str, value: &str) -> Result<Option<UserRecord>, StoreError> {
+    let body: Option<String> = conn
+        .prepare_cached(&format!("SELECT body FROM users WHERE {column} = ?1"))
+        .and_then(|mut st| st.query_row([value], |r| r.get(0)).optional())
+        .map_err(backend)?;
+    body.map(|b| serde_json::from_str(&b).map_err(json_err)).transpose()
+}
+
+pub(crate) fn users(conn: &Connection) -> Result<Vec<UserRecord>, StoreError> {
+    let mut st = conn.prepare("SELECT body FROM users ORDER BY username").map_err(backend)?;
+    let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(backend)?;
+    let mut out = vec![];
+    for r in rows {
+        out.push(serde_json::from_str(&r.map_err(backend)?).map_err(json_err)?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn record_login(conn: &Connection, o: &LoginOutcome) -> Result<(), StoreError> {
+    let Some(mut u) = user_where(conn, "id", &o.user_id)? else {
+        return Err(StoreError::NotFound(format!("user {}", o.user_id)));
+    };
+    u.failed_logins = o.failed_logins;
+    u.locked_until = o.locked_until;
+    put_user(conn, &u, false)?;
+    if let Some(s) = &o.session {
+        conn.prepare_cached(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .and_then(|mut st| {
+            st.execute(params![s.token_hash, s.user_id, ms(s.created_at), ms(s.expires_at), s.revoked_at.map(ms)])
+        })
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+fn from_ms(v: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(v).single().unwrap_or_default()
+}
+
+pub(crate) fn session(conn: &Connection, token_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+    conn.prepare_cached(
+        "SELECT token_hash, user_id, created_at, expires_at, revoked_at FROM sessions WHERE token_hash = ?1",
+    )
+    .and_then(|mut st| {
+        st.query_row([token_hash], |r| {
+            Ok(SessionRecord {
+                token_hash: r.get(0)?,
+                user_id: r.get(1)?,
+                created_at: from_ms(r.get(2)?),
+                expires_at: from_ms(r.get(3)?),
+                revoked_at: r.get::<_, Option<i64>>(4)?.map(from_ms),
+            })
+        })
+        .optional()
+    })
+    .map_err(backend)
+}
+
+pub(crate) fn revoke_sessions(
+    conn: &Connection,
+    user_id: &str,
+    token_hash: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let n = match token_hash {
+        Some(h) => conn.execute(
+            "UPDATE sessions SET revoked_at = ?1 WHERE token_hash = ?2 AND user_id = ?3 AND revoked_at IS NULL",
+            params![ms(at), h, user_id],
+        ),
+        None => conn.execute(
+            "UPDATE sessions SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL",
+            params![ms(at), user_id],
+        ),
+    }
+    .map_err(backend)?;
+    Ok(n as u64)
+}
+
+pub(crate) fn put_device(conn: &Connection, d: &DeviceRecord, insert: bool) -> Result<(), StoreError> {
+    let body = to_json(d)?;
+    let sql = if insert {
+        "INSERT INTO devices (id, key_hash, body) VALUES (?1, ?2, ?3)"
+    } else {
+        "UPDATE devices SET key_hash = ?2, body = ?3 WHERE id = ?1"
+    };
+    let n = conn.prepare_cached(sql).and_then(|mut st| st.execute(params![d.id, d.key_hash, body])).map_err(|e| {
+        match backend(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(format!("device {:?} already exists", d.id)),
+            other => other,
+        }
+    })?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("device {}", d.id)));
+    }
+    Ok(())
+}
+
+pub(crate) fn device_where(conn: &Connection, column: &str, value: &str) -> Result<Option<DeviceRecord>, StoreError> {
+    let body: Option<String> = conn
+        .prepare_cached(&format!("SELECT body FROM devices WHERE {column} = ?1"))
+        .and_then(|mut st| st.query_row([value], |r| r.get(0)).optional())
+        .map_err(backend)?;
+    body.map(|b| serde_json::from_str(&b).map_err(json_err)).transpose()
+}
+
+pub(crate) fn devices(conn: &Connection) -> Result<Vec<DeviceRecord>, StoreError> {
+    let mut st = conn.prepare("SELECT body FROM devices ORDER BY id").map_err(backend)?;
+    let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(backend)?;
+    let mut out = vec![];
+    for r in rows {
+        out.push(serde_json::from_str(&r.map_err(backend)?).map_err(json_err)?);
+    }
+    Ok(out)
 }

@@ -53,11 +53,7 @@ where
         let result = match ctx.conn.execute_batch("SAVEPOINT job") {
             Ok(()) => {
                 let r = work(ctx);
-                let end = if r.is_ok() {
-                    "RELEASE job"
-                } else {
-                    "ROLLBACK TO job; RELEASE job"
-                };
+                let end = if r.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
                 match ctx.conn.execute_batch(end) {
                     Ok(()) => r,
                     Err(e) => Err(backend(e)),
@@ -86,12 +82,7 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Starts the thread on `conn`.
-    pub fn start(
-        conn: Connection,
-        head: AuditHead,
-        queue: usize,
-        max_batch: usize,
-    ) -> Result<Writer, StoreError> {
+    pub fn start(conn: Connection, head: AuditHead, queue: usize, max_batch: usize) -> Result<Writer, StoreError> {
         let (tx, rx) = sync_channel::<Box<dyn Job>>(queue);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -112,8 +103,7 @@ impl Writer {
             TrySendError::Full(_) => StoreError::Overloaded,
             TrySendError::Disconnected(_) => StoreError::Backend("the writer has stopped".into()),
         })?;
-        rx.await
-            .map_err(|_| StoreError::Backend("the writer dropped the request".into()))?
+        rx.await.map_err(|_| StoreError::Backend("the writer dropped the request".into()))?
     }
 }
 
@@ -135,10 +125,7 @@ fn run(conn: Connection, rx: Receiver<Box<dyn Job>>, mut head: AuditHead, max_ba
         }
         let head_before = head.clone();
         let replies: Vec<Reply> = {
-            let mut ctx = WriterCtx {
-                conn: &conn,
-                audit_head: &mut head,
-            };
+            let mut ctx = WriterCtx { conn: &conn, audit_head: &mut head };
             batch.into_iter().map(|job| job.run(&mut ctx)).collect()
         };
         let commit = conn.execute_batch("COMMIT").map_err(backend);

@@ -20,19 +20,10 @@ async fn reopening_keeps_data_and_the_audit_chain() {
     use citygrid_store::Store;
     let before = store.audit_records(Default::default()).await.unwrap().len();
     store
-        .append_audit(citygrid_domain::audit::AuditEvent::ok(
-            chrono::Utc::now(),
-            "u",
-            "admin",
-            "x.y",
-            "z",
-        ))
+        .append_audit(citygrid_domain::audit::AuditEvent::ok(chrono::Utc::now(), "u", "admin", "x.y", "z"))
         .await
         .unwrap();
     let all = store.audit_records(Default::default()).await.unwrap();
     assert_eq!(all.len(), before + 1);
-    assert_eq!(
-        citygrid_domain::audit::verify_chain(&all),
-        Ok(all.len() as u64)
-    );
+    assert_eq!(citygrid_domain::audit::verify_chain(&all), Ok(all.len() as u64));
 }

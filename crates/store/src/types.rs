@@ -1,6 +1,7 @@
 //! The values that cross the storage contract.
 
 use chrono::{DateTime, Utc};
+use citygrid_domain::access::{CaseScope, Role};
 use citygrid_domain::case::{Case, CaseId, CaseState, TimelineEntry};
 use citygrid_domain::{BBox, CategoryCode, Unit, UnitCode};
 use serde::{Deserialize, Serialize};
@@ -58,21 +59,6 @@ pub struct CreatedCase {
     pub nearby: Vec<NearbyCase>,
 }
 
-/// Whose cases a caller may see; applied inside the store's query.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CaseScope {
-    /// Every case.
-    All,
-    /// Cases located in this unit's subtree.
-    Territory(UnitCode),
-    /// Cases currently or previously dispatched to this department.
-    Department(String),
-    /// Cases this user reported.
-    Reporter(String),
-    /// No case at all.
-    Nothing,
-}
-
 /// A filtered, paged list query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseFilter {
@@ -92,6 +78,8 @@ pub struct CaseFilter {
     pub reported_to: Option<DateTime<Utc>>,
     /// Inside this box.
     pub bbox: Option<BBox>,
+    /// Reporter contact matching this blind index (phone or ID number).
+    pub contact_index: Option<String>,
     /// Continue after this id (ids descend).
     pub after: Option<CaseId>,
     /// Page size.
@@ -110,6 +98,7 @@ impl CaseFilter {
             reported_from: None,
             reported_to: None,
             bbox: None,
+            contact_index: None,
             after: None,
             limit,
         }
@@ -158,4 +147,90 @@ pub struct AuditFilter {
     pub to: Option<DateTime<Utc>>,
     /// At most this many (0 = no limit).
     pub limit: usize,
+}
+
+/// A reporter's contact details, encrypted by the server before they reach
+/// the store, with keyed blind indexes for exact-match search.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedContact {
+    /// The encrypted contact (key id, nonce and ciphertext, encoded).
+    pub ciphertext: String,
+    /// Blind index of the phone number.
+    pub phone_index: Option<String>,
+    /// Blind index of the resident ID number.
+    pub id_index: Option<String>,
+}
+
+/// A user account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// Stable id.
+    pub id: String,
+    /// Login name, unique.
+    pub username: String,
+    /// Name shown in timelines.
+    pub display_name: String,
+    /// Role.
+    pub role: Role,
+    /// Territory binding.
+    pub unit: Option<UnitCode>,
+    /// Department binding.
+    pub department: Option<String>,
+    /// Argon2 PHC string.
+    pub password_hash: String,
+    /// Disabled accounts cannot log in.
+    pub active: bool,
+    /// Consecutive failed logins.
+    pub failed_logins: u32,
+    /// No login before this instant.
+    pub locked_until: Option<DateTime<Utc>>,
+    /// When created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A login session; the token itself is never stored, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// SHA-256 of the token, hex.
+    pub token_hash: String,
+    /// Whose.
+    pub user_id: String,
+    /// When it began.
+    pub created_at: DateTime<Utc>,
+    /// When it ends by itself.
+    pub expires_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A device (camera, radar, station) and its API key's hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRecord {
+    /// Stable id, e.g. `cam-yangtze-017`.
+    pub id: String,
+    /// Human name.
+    pub name: String,
+    /// What it is: camera, radar, water_station, checkpoint.
+    pub kind: String,
+    /// SHA-256 of the API key, hex.
+    pub key_hash: String,
+    /// Where it stands.
+    pub unit: Option<UnitCode>,
+    /// When registered.
+    pub created_at: DateTime<Utc>,
+    /// When its key was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// What a login attempt changes, written with its audit record at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginOutcome {
+    /// The user.
+    pub user_id: String,
+    /// Failed logins after this attempt.
+    pub failed_logins: u32,
+    /// Lock until, after this attempt.
+    pub locked_until: Option<DateTime<Utc>>,
+    /// The new session, on success.
+    pub session: Option<SessionRecord>,
 }

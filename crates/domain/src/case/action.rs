@@ -245,9 +245,9 @@ impl Action {
     /// The attachment hashes the action cites.
     pub fn evidence(&self) -> &[String] {
         match self {
-            Action::Handle { evidence, .. }
-            | Action::SelfHandle { evidence, .. }
-            | Action::Verify { evidence, .. } => evidence,
+            Action::Handle { evidence, .. } | Action::SelfHandle { evidence, .. } | Action::Verify { evidence, .. } => {
+                evidence
+            }
             _ => &[],
         }
     }

@@ -20,10 +20,7 @@ pub const MAX_EVIDENCE: usize = 20;
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum CaseError {
     /// The action is not allowed in the current state.
-    #[error(
-        "a case in state '{state}' does not accept '{action}'; allowed: {}",
-        list(allowed)
-    )]
+    #[error("a case in state '{state}' does not accept '{action}'; allowed: {}", list(allowed))]
     Forbidden {
         /// The current state.
         state: CaseState,
@@ -61,14 +58,8 @@ pub struct DeadlinePolicy {
 impl Default for DeadlinePolicy {
     fn default() -> Self {
         Self {
-            verify: TimeLimit {
-                normal_minutes: 240,
-                urgent_minutes: 60,
-            },
-            close: TimeLimit {
-                normal_minutes: 60,
-                urgent_minutes: 30,
-            },
+            verify: TimeLimit { normal_minutes: 240, urgent_minutes: 60 },
+            close: TimeLimit { normal_minutes: 60, urgent_minutes: 30 },
         }
     }
 }
@@ -92,11 +83,7 @@ pub struct DecideContext<'a> {
 
 impl DecideContext<'_> {
     fn due(&self, limit: TimeLimit, urgent: bool) -> DateTime<Utc> {
-        let minutes = if urgent {
-            limit.urgent_minutes
-        } else {
-            limit.normal_minutes
-        };
+        let minutes = if urgent { limit.urgent_minutes } else { limit.normal_minutes };
         self.calendar.deadline(self.now, i64::from(minutes), urgent)
     }
 }
@@ -121,15 +108,8 @@ pub struct NewCase {
 }
 
 /// Opens a case: the case (with `id`) and its first entry.
-pub fn report(
-    id: CaseId,
-    new: NewCase,
-    ctx: &DecideContext<'_>,
-) -> Result<(Case, TimelineEntry), CaseError> {
-    let invalid = |reason: &str| CaseError::Invalid {
-        action: ActionKind::Report,
-        reason: reason.to_owned(),
-    };
+pub fn report(id: CaseId, new: NewCase, ctx: &DecideContext<'_>) -> Result<(Case, TimelineEntry), CaseError> {
+    let invalid = |reason: &str| CaseError::Invalid { action: ActionKind::Report, reason: reason.to_owned() };
     if new.description.trim().is_empty() {
         return Err(invalid("a description is required"));
     }
@@ -188,20 +168,16 @@ pub fn report(
 
 fn check_text(action: ActionKind, text: Option<&str>) -> Result<(), CaseError> {
     match text {
-        Some(t) if t.chars().count() > MAX_TEXT_CHARS => Err(CaseError::Invalid {
-            action,
-            reason: format!("text longer than {MAX_TEXT_CHARS} characters"),
-        }),
+        Some(t) if t.chars().count() > MAX_TEXT_CHARS => {
+            Err(CaseError::Invalid { action, reason: format!("text longer than {MAX_TEXT_CHARS} characters") })
+        }
         _ => Ok(()),
     }
 }
 
 fn required(action: ActionKind, what: &str, text: &str) -> Result<String, CaseError> {
     if text.trim().is_empty() {
-        return Err(CaseError::Invalid {
-            action,
-            reason: format!("a {what} is required"),
-        });
+        return Err(CaseError::Invalid { action, reason: format!("a {what} is required") });
     }
     check_text(action, Some(text))?;
     Ok(text.to_owned())
@@ -210,17 +186,12 @@ fn required(action: ActionKind, what: &str, text: &str) -> Result<String, CaseEr
 fn evidence(action: ActionKind, ev: &[String], need_one: bool) -> Result<Vec<String>, CaseError> {
     let bad = |reason: String| CaseError::Invalid { action, reason };
     if need_one && ev.is_empty() {
-        return Err(bad(
-            "at least one piece of evidence (an uploaded attachment's hash) is required".into(),
-        ));
+        return Err(bad("at least one piece of evidence (an uploaded attachment's hash) is required".into()));
     }
     if ev.len() > MAX_EVIDENCE {
         return Err(bad(format!("at most {MAX_EVIDENCE} pieces of evidence")));
     }
-    if let Some(h) = ev
-        .iter()
-        .find(|h| h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()))
-    {
+    if let Some(h) = ev.iter().find(|h| h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit())) {
         return Err(bad(format!("evidence {h:?} is not a SHA-256 content hash")));
     }
     Ok(ev.to_vec())
@@ -230,19 +201,11 @@ fn evidence(action: ActionKind, ev: &[String], need_one: bool) -> Result<Vec<Str
 ///
 /// `ctx.category` must be the category the case will have after the action
 /// (the corrected one when registration reclassifies it).
-pub fn decide(
-    case: &Case,
-    action: &Action,
-    ctx: &DecideContext<'_>,
-) -> Result<TimelineEntry, CaseError> {
+pub fn decide(case: &Case, action: &Action, ctx: &DecideContext<'_>) -> Result<TimelineEntry, CaseError> {
     let kind = action.kind();
     let state = case.state;
     if !state.allowed().contains(&kind) {
-        return Err(CaseError::Forbidden {
-            state,
-            action: kind,
-            allowed: state.allowed().to_vec(),
-        });
+        return Err(CaseError::Forbidden { state, action: kind, allowed: state.allowed().to_vec() });
     }
     let limits = ctx.category.limits;
     let mut urgent = case.urgent;
@@ -258,17 +221,10 @@ pub fn decide(
         evidence: vec![],
         node: None,
         deadline: None,
-        data: EntryData {
-            handle_deadline: case.handle_deadline,
-            ..EntryData::default()
-        },
+        data: EntryData { handle_deadline: case.handle_deadline, ..EntryData::default() },
     };
     match action {
-        Action::Register {
-            category,
-            urgent: u,
-            note,
-        } => {
+        Action::Register { category, urgent: u, note } => {
             check_text(kind, note.as_deref())?;
             if let Some(c) = category {
                 if c != &ctx.category.code {
@@ -278,10 +234,7 @@ pub fn decide(
                     });
                 }
                 if !ctx.category.active {
-                    return Err(CaseError::Invalid {
-                        action: kind,
-                        reason: format!("category {c} is not active"),
-                    });
+                    return Err(CaseError::Invalid { action: kind, reason: format!("category {c} is not active") });
                 }
             }
             urgent = u.unwrap_or(urgent);
@@ -299,26 +252,16 @@ pub fn decide(
         Action::Merge { into, note } => {
             check_text(kind, note.as_deref())?;
             if *into == case.id {
-                return Err(CaseError::Invalid {
-                    action: kind,
-                    reason: "a case cannot be merged into itself".into(),
-                });
+                return Err(CaseError::Invalid { action: kind, reason: "a case cannot be merged into itself".into() });
             }
             e.note = note.clone();
             e.data.merged_into = Some(*into);
             e.to = CaseState::Merged;
         }
-        Action::Dispatch {
-            department,
-            assists,
-            note,
-        } => {
+        Action::Dispatch { department, assists, note } => {
             check_text(kind, note.as_deref())?;
             let Some(dept) = department.as_ref().filter(|d| !d.trim().is_empty()) else {
-                return Err(CaseError::Invalid {
-                    action: kind,
-                    reason: "a lead department is required".into(),
-                });
+                return Err(CaseError::Invalid { action: kind, reason: "a lead department is required".into() });
             };
             if assists.contains(dept) {
                 return Err(CaseError::Invalid {
@@ -363,11 +306,7 @@ pub fn decide(
                 e.deadline = Some(ctx.due(ctx.policy.verify, urgent));
             }
         }
-        Action::Verify {
-            passed,
-            note,
-            evidence: ev,
-        } => {
+        Action::Verify { passed, note, evidence: ev } => {
             e.evidence = evidence(kind, ev, false)?;
             e.data.passed = Some(*passed);
             if *passed {
@@ -397,29 +336,19 @@ pub fn decide(
             if *until <= current || *until <= ctx.now {
                 return Err(CaseError::Invalid {
                     action: kind,
-                    reason: format!(
-                        "the new deadline must be later than the current one ({current})"
-                    ),
+                    reason: format!("the new deadline must be later than the current one ({current})"),
                 });
             }
             e.data.handle_deadline = Some(*until);
             e.node = case.node;
-            e.deadline = if state == CaseState::Dispatched {
-                case.deadline
-            } else {
-                Some(*until)
-            };
+            e.deadline = if state == CaseState::Dispatched { case.deadline } else { Some(*until) };
         }
         Action::Suspend { reason } => {
             e.note = Some(required(kind, "reason", reason)?);
             e.to = CaseState::Suspended;
             e.node = case.node;
-            e.data.paused_minutes = case
-                .deadline
-                .map(|d| ctx.calendar.remaining(ctx.now, d, urgent));
-            e.data.paused_handle_minutes = case
-                .handle_deadline
-                .map(|d| ctx.calendar.remaining(ctx.now, d, urgent));
+            e.data.paused_minutes = case.deadline.map(|d| ctx.calendar.remaining(ctx.now, d, urgent));
+            e.data.paused_handle_minutes = case.handle_deadline.map(|d| ctx.calendar.remaining(ctx.now, d, urgent));
         }
         Action::Resume { note } => {
             check_text(kind, note.as_deref())?;
@@ -437,10 +366,7 @@ pub fn decide(
         Action::Evaluate { rating, comment } => {
             check_text(kind, comment.as_deref())?;
             if !(1..=5).contains(rating) {
-                return Err(CaseError::Invalid {
-                    action: kind,
-                    reason: "rating must be 1 to 5".into(),
-                });
+                return Err(CaseError::Invalid { action: kind, reason: "rating must be 1 to 5".into() });
             }
             e.note = comment.clone();
             e.data.rating = Some(*rating);

@@ -33,14 +33,8 @@ pub enum Source {
 
 impl Source {
     /// Every source.
-    pub const ALL: [Source; 6] = [
-        Source::GridWorker,
-        Source::Citizen,
-        Source::Hotline,
-        Source::Alert,
-        Source::Whistle,
-        Source::Department,
-    ];
+    pub const ALL: [Source; 6] =
+        [Source::GridWorker, Source::Citizen, Source::Hotline, Source::Alert, Source::Whistle, Source::Department];
 
     /// The snake_case name.
     pub fn as_str(self) -> &'static str {
@@ -258,11 +252,7 @@ impl Case {
             ActionKind::Close => self.closed_at = Some(e.at),
             _ => {}
         }
-        self.suspended_from = if e.to == CaseState::Suspended {
-            e.from
-        } else {
-            None
-        };
+        self.suspended_from = if e.to == CaseState::Suspended { e.from } else { None };
         // Every entry restates the handling clock, so the fold needs no history.
         self.handle_deadline = d.handle_deadline;
         self.paused_minutes = d.paused_minutes;
@@ -272,8 +262,6 @@ impl Case {
     /// Whether the running node's deadline has passed at `now`.
     /// A suspended case's clock is paused, so it is never overdue.
     pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
-        self.state.is_open()
-            && self.state != CaseState::Suspended
-            && self.deadline.is_some_and(|d| d < now)
+        self.state.is_open() && self.state != CaseState::Suspended && self.deadline.is_some_and(|d| d < now)
     }
 }

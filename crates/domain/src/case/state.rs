@@ -87,10 +87,7 @@ impl CaseState {
 
     /// No action is possible any more.
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            CaseState::Evaluated | CaseState::Rejected | CaseState::Merged | CaseState::Voided
-        )
+        matches!(self, CaseState::Evaluated | CaseState::Rejected | CaseState::Merged | CaseState::Voided)
     }
 
     /// Still being worked on: not closed and not ended otherwise.
@@ -102,14 +99,7 @@ impl CaseState {
     pub fn allowed(self) -> &'static [ActionKind] {
         use ActionKind as A;
         match self {
-            CaseState::Reported => &[
-                A::Register,
-                A::Reject,
-                A::Merge,
-                A::SelfHandle,
-                A::Suspend,
-                A::Void,
-            ],
+            CaseState::Reported => &[A::Register, A::Reject, A::Merge, A::SelfHandle, A::Suspend, A::Void],
             CaseState::Registered => &[A::Dispatch, A::Merge, A::Suspend, A::Void],
             CaseState::Dispatched => &[A::Acknowledge, A::Return, A::Extend, A::Suspend, A::Void],
             CaseState::Handling => &[A::Handle, A::Return, A::Extend, A::Suspend, A::Void],
@@ -119,9 +109,7 @@ impl CaseState {
             CaseState::Returned => &[A::Dispatch, A::Suspend, A::Void],
             CaseState::Rework => &[A::Handle, A::Extend, A::Suspend, A::Void],
             CaseState::Suspended => &[A::Resume, A::Void],
-            CaseState::Evaluated | CaseState::Rejected | CaseState::Merged | CaseState::Voided => {
-                &[]
-            }
+            CaseState::Evaluated | CaseState::Rejected | CaseState::Merged | CaseState::Voided => &[],
         }
     }
 }

@@ -12,27 +12,17 @@ use crate::territory::UnitCode;
 const HASH: &str = "a3f5c0e1b2d4a3f5c0e1b2d4a3f5c0e1b2d4a3f5c0e1b2d4a3f5c0e1b2d4a3f5";
 
 fn t(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_str(&format!("{s} +0800"), "%Y-%m-%d %H:%M %z")
-        .unwrap()
-        .with_timezone(&Utc)
+    DateTime::parse_from_str(&format!("{s} +0800"), "%Y-%m-%d %H:%M %z").unwrap().with_timezone(&Utc)
 }
 
 fn category() -> Category {
-    let l = |n, u| TimeLimit {
-        normal_minutes: n,
-        urgent_minutes: u,
-    };
+    let l = |n, u| TimeLimit { normal_minutes: n, urgent_minutes: u };
     Category {
         code: CategoryCode::parse("E0101").unwrap(),
         major_name: "市容环境".into(),
         name: "暴露垃圾".into(),
         department_type: "urban_management".into(),
-        limits: TimeLimits {
-            register: l(30, 10),
-            dispatch: l(30, 10),
-            acknowledge: l(60, 15),
-            handle: l(450, 240),
-        },
+        limits: TimeLimits { register: l(30, 10), dispatch: l(30, 10), acknowledge: l(60, 15), handle: l(450, 240) },
         active: true,
     }
 }
@@ -55,11 +45,7 @@ struct World {
 
 impl World {
     fn new() -> Self {
-        Self {
-            cal: calendar(),
-            cat: category(),
-            policy: DeadlinePolicy::default(),
-        }
+        Self { cal: calendar(), cat: category(), policy: DeadlinePolicy::default() }
     }
     fn ctx(&self, now: DateTime<Utc>) -> DecideContext<'_> {
         DecideContext {
@@ -76,10 +62,7 @@ impl World {
             category: self.cat.code.clone(),
             urgent,
             source: Source::GridWorker,
-            location: Point {
-                lon: 118.38,
-                lat: 31.33,
-            },
+            location: Point { lon: 118.38, lat: 31.33 },
             territory: UnitCode::parse("340202001001001").unwrap(),
             description: "垃圾堆放".into(),
             address: None,
@@ -112,10 +95,7 @@ fn replay(first: &Case, log: &[TimelineEntry]) -> Case {
 }
 
 fn handle() -> Action {
-    Action::Handle {
-        note: "cleared".into(),
-        evidence: vec![HASH.into()],
-    }
+    Action::Handle { note: "cleared".into(), evidence: vec![HASH.into()] }
 }
 
 #[test]
@@ -127,144 +107,53 @@ fn the_full_loop_with_return_rework_extension_and_suspension() {
     // Registration deadline: 30 working minutes → 17:30 the same Friday.
     assert_eq!(c.deadline, Some(t("2026-04-03 17:30")));
     now += Duration::minutes(10);
-    w.act(
-        &mut c,
-        &mut log,
-        now,
-        Action::Register {
-            category: None,
-            urgent: None,
-            note: None,
-        },
-    )
-    .unwrap();
+    w.act(&mut c, &mut log, now, Action::Register { category: None, urgent: None, note: None }).unwrap();
     // Dispatch deadline: 20 minutes left on Friday, 10 after the Qingming holiday.
     assert_eq!(c.deadline, Some(t("2026-04-07 08:40")));
     now = t("2026-04-07 08:35");
-    let dispatch = Action::Dispatch {
-        department: Some("D1".into()),
-        assists: vec!["D2".into()],
-        note: None,
-    };
+    let dispatch = Action::Dispatch { department: Some("D1".into()), assists: vec!["D2".into()], note: None };
     w.act(&mut c, &mut log, now, dispatch.clone()).unwrap();
     assert_eq!(c.state, CaseState::Dispatched);
     assert_eq!(c.handle_deadline, Some(t("2026-04-08 08:35")));
-    w.act(
-        &mut c,
-        &mut log,
-        now,
-        Action::Return {
-            reason: "not ours".into(),
-        },
-    )
-    .unwrap();
-    assert_eq!(
-        (c.state, c.returns, c.department.as_deref()),
-        (CaseState::Returned, 1, None)
-    );
+    w.act(&mut c, &mut log, now, Action::Return { reason: "not ours".into() }).unwrap();
+    assert_eq!((c.state, c.returns, c.department.as_deref()), (CaseState::Returned, 1, None));
     w.act(&mut c, &mut log, now, dispatch).unwrap();
-    w.act(&mut c, &mut log, now, Action::Acknowledge { note: None })
-        .unwrap();
+    w.act(&mut c, &mut log, now, Action::Acknowledge { note: None }).unwrap();
     assert_eq!(c.deadline, c.handle_deadline);
     // Suspend at 09:35 with 450 − 60 = 390 working minutes left; resume next day 08:30.
     now = t("2026-04-07 09:35");
-    w.act(
-        &mut c,
-        &mut log,
-        now,
-        Action::Suspend {
-            reason: "awaiting permit".into(),
-        },
-    )
-    .unwrap();
+    w.act(&mut c, &mut log, now, Action::Suspend { reason: "awaiting permit".into() }).unwrap();
     assert_eq!(c.paused_minutes, Some(390));
-    assert!(
-        !c.is_overdue(t("2026-05-01 09:00")),
-        "a suspended clock never runs out"
-    );
+    assert!(!c.is_overdue(t("2026-05-01 09:00")), "a suspended clock never runs out");
     now = t("2026-04-08 08:30");
-    w.act(&mut c, &mut log, now, Action::Resume { note: None })
-        .unwrap();
+    w.act(&mut c, &mut log, now, Action::Resume { note: None }).unwrap();
     assert_eq!(c.state, CaseState::Handling);
     assert_eq!(c.deadline, Some(t("2026-04-08 16:30")));
     let until = t("2026-04-10 17:30");
-    w.act(
-        &mut c,
-        &mut log,
-        now,
-        Action::Extend {
-            until,
-            reason: "heavy machinery".into(),
-        },
-    )
-    .unwrap();
+    w.act(&mut c, &mut log, now, Action::Extend { until, reason: "heavy machinery".into() }).unwrap();
     assert_eq!((c.deadline, c.extensions), (Some(until), 1));
     w.act(&mut c, &mut log, now, handle()).unwrap();
-    let fail = Action::Verify {
-        passed: false,
-        note: Some("still there".into()),
-        evidence: vec![],
-    };
+    let fail = Action::Verify { passed: false, note: Some("still there".into()), evidence: vec![] };
     w.act(&mut c, &mut log, now, fail).unwrap();
     assert_eq!((c.state, c.reworks), (CaseState::Rework, 1));
     w.act(&mut c, &mut log, now, handle()).unwrap();
-    w.act(
-        &mut c,
-        &mut log,
-        now,
-        Action::Verify {
-            passed: true,
-            note: None,
-            evidence: vec![],
-        },
-    )
-    .unwrap();
-    w.act(&mut c, &mut log, now, Action::Close { note: None })
-        .unwrap();
-    assert_eq!(
-        (c.state, c.closed_at, c.deadline),
-        (CaseState::Closed, Some(now), None)
-    );
-    w.act(
-        &mut c,
-        &mut log,
-        now,
-        Action::Evaluate {
-            rating: 5,
-            comment: None,
-        },
-    )
-    .unwrap();
+    w.act(&mut c, &mut log, now, Action::Verify { passed: true, note: None, evidence: vec![] }).unwrap();
+    w.act(&mut c, &mut log, now, Action::Close { note: None }).unwrap();
+    assert_eq!((c.state, c.closed_at, c.deadline), (CaseState::Closed, Some(now), None));
+    w.act(&mut c, &mut log, now, Action::Evaluate { rating: 5, comment: None }).unwrap();
     assert_eq!((c.state, c.rating), (CaseState::Evaluated, Some(5)));
     assert_eq!(replay(&first, &log), c);
-    assert_eq!(
-        log.iter().map(|e| e.seq).collect::<Vec<_>>(),
-        (1..=log.len() as u32).collect::<Vec<_>>()
-    );
+    assert_eq!(log.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=log.len() as u32).collect::<Vec<_>>());
 }
 
 #[test]
 fn forbidden_transition_names_state_and_allowed_actions() {
     let w = World::new();
     let (c, _) = w.open(t("2026-11-23 10:00"), false);
-    let err = decide(
-        &c,
-        &Action::Close { note: None },
-        &w.ctx(t("2026-11-23 10:05")),
-    )
-    .unwrap_err();
+    let err = decide(&c, &Action::Close { note: None }, &w.ctx(t("2026-11-23 10:05"))).unwrap_err();
     let msg = err.to_string();
-    assert!(
-        msg.contains("'reported'") && msg.contains("'close'") && msg.contains("register"),
-        "{msg}"
-    );
-    assert!(matches!(
-        err,
-        CaseError::Forbidden {
-            state: CaseState::Reported,
-            ..
-        }
-    ));
+    assert!(msg.contains("'reported'") && msg.contains("'close'") && msg.contains("register"), "{msg}");
+    assert!(matches!(err, CaseError::Forbidden { state: CaseState::Reported, .. }));
 }
 
 #[test]
@@ -272,19 +161,9 @@ fn self_handled_goes_straight_to_closing() {
     let w = World::new();
     let now = t("2026-11-23 10:00");
     let (mut c, mut log) = w.open(now, false);
-    w.act(
-        &mut c,
-        &mut log,
-        now,
-        Action::SelfHandle {
-            note: "moved it".into(),
-            evidence: vec![HASH.into()],
-        },
-    )
-    .unwrap();
+    w.act(&mut c, &mut log, now, Action::SelfHandle { note: "moved it".into(), evidence: vec![HASH.into()] }).unwrap();
     assert_eq!((c.state, c.self_handled), (CaseState::Verified, true));
-    w.act(&mut c, &mut log, now, Action::Close { note: None })
-        .unwrap();
+    w.act(&mut c, &mut log, now, Action::Close { note: None }).unwrap();
     assert_eq!(c.state, CaseState::Closed);
 }
 
@@ -301,75 +180,19 @@ fn arguments_are_checked() {
     let now = t("2026-11-23 10:00");
     let (mut c, mut log) = w.open(now, false);
     let ctx = w.ctx(now);
-    assert!(matches!(
-        decide(&c, &Action::Reject { reason: " ".into() }, &ctx),
-        Err(CaseError::Invalid { .. })
-    ));
-    assert!(
-        decide(
-            &c,
-            &Action::Merge {
-                into: 7,
-                note: None
-            },
-            &ctx
-        )
-        .is_err()
-    );
-    let bad_ev = Action::SelfHandle {
-        note: "x".into(),
-        evidence: vec!["nothex".into()],
-    };
+    assert!(matches!(decide(&c, &Action::Reject { reason: " ".into() }, &ctx), Err(CaseError::Invalid { .. })));
+    assert!(decide(&c, &Action::Merge { into: 7, note: None }, &ctx).is_err());
+    let bad_ev = Action::SelfHandle { note: "x".into(), evidence: vec!["nothex".into()] };
     assert!(decide(&c, &bad_ev, &ctx).is_err());
-    let no_ev = Action::SelfHandle {
-        note: "x".into(),
-        evidence: vec![],
-    };
+    let no_ev = Action::SelfHandle { note: "x".into(), evidence: vec![] };
     assert!(decide(&c, &no_ev, &ctx).is_err());
-    w.act(
-        &mut c,
-        &mut log,
-        now,
-        Action::Register {
-            category: None,
-            urgent: None,
-            note: None,
-        },
-    )
-    .unwrap();
-    assert!(
-        decide(
-            &c,
-            &Action::Dispatch {
-                department: None,
-                assists: vec![],
-                note: None
-            },
-            &ctx
-        )
-        .is_err()
-    );
-    let same = Action::Dispatch {
-        department: Some("D1".into()),
-        assists: vec!["D1".into()],
-        note: None,
-    };
+    w.act(&mut c, &mut log, now, Action::Register { category: None, urgent: None, note: None }).unwrap();
+    assert!(decide(&c, &Action::Dispatch { department: None, assists: vec![], note: None }, &ctx).is_err());
+    let same = Action::Dispatch { department: Some("D1".into()), assists: vec!["D1".into()], note: None };
     assert!(decide(&c, &same, &ctx).is_err());
-    w.act(
-        &mut c,
-        &mut log,
-        now,
-        Action::Dispatch {
-            department: Some("D1".into()),
-            assists: vec![],
-            note: None,
-        },
-    )
-    .unwrap();
-    let earlier = Action::Extend {
-        until: now,
-        reason: "x".into(),
-    };
+    w.act(&mut c, &mut log, now, Action::Dispatch { department: Some("D1".into()), assists: vec![], note: None })
+        .unwrap();
+    let earlier = Action::Extend { until: now, reason: "x".into() };
     assert!(decide(&c, &earlier, &ctx).is_err());
 }
 
@@ -383,18 +206,11 @@ fn overdue_is_the_running_node_past_its_deadline() {
 
 /// The edges of the loop as the product brief draws them. Any transition
 /// outside this list is a bug, whatever sequence produced it.
-fn edge_allowed(
-    from: CaseState,
-    action: ActionKind,
-    to: CaseState,
-    suspended_from: Option<CaseState>,
-) -> bool {
+fn edge_allowed(from: CaseState, action: ActionKind, to: CaseState, suspended_from: Option<CaseState>) -> bool {
     use ActionKind as A;
     use CaseState as S;
     match (from, action, to) {
-        (_, A::Suspend, S::Suspended) => {
-            from.is_open() && from != S::Suspended && from != S::Verified
-        }
+        (_, A::Suspend, S::Suspended) => from.is_open() && from != S::Suspended && from != S::Verified,
         (S::Suspended, A::Resume, to) => Some(to) == suspended_from,
         (f, A::Void, S::Voided) => f.is_open(),
         (f, A::Extend, t) => f == t && matches!(f, S::Dispatched | S::Handling | S::Rework),
@@ -419,46 +235,24 @@ fn any_action() -> impl Strategy<Value = Action> {
     let text = prop_oneof![Just(String::new()), Just("note".to_owned())];
     let ev = prop_oneof![Just(vec![]), Just(vec![HASH.to_owned()])];
     prop_oneof![
-        any::<Option<bool>>().prop_map(|u| Action::Register {
-            category: None,
-            urgent: u,
-            note: None
-        }),
+        any::<Option<bool>>().prop_map(|u| Action::Register { category: None, urgent: u, note: None }),
         text.clone().prop_map(|reason| Action::Reject { reason }),
         prop_oneof![Just(7i64), Just(8i64)].prop_map(|into| Action::Merge { into, note: None }),
-        prop_oneof![Just(None), Just(Some("D1".to_owned()))].prop_map(|department| {
-            Action::Dispatch {
-                department,
-                assists: vec![],
-                note: None,
-            }
-        }),
+        prop_oneof![Just(None), Just(Some("D1".to_owned()))]
+            .prop_map(|department| { Action::Dispatch { department, assists: vec![], note: None } }),
         Just(Action::Acknowledge { note: None }),
         text.clone().prop_map(|reason| Action::Return { reason }),
         (text.clone(), ev.clone()).prop_map(|(note, evidence)| Action::Handle { note, evidence }),
-        (text.clone(), ev.clone())
-            .prop_map(|(note, evidence)| Action::SelfHandle { note, evidence }),
-        (
-            any::<bool>(),
-            prop_oneof![Just(None), Just(Some("why".to_owned()))]
-        )
-            .prop_map(|(passed, note)| Action::Verify {
-                passed,
-                note,
-                evidence: vec![]
-            }),
+        (text.clone(), ev.clone()).prop_map(|(note, evidence)| Action::SelfHandle { note, evidence }),
+        (any::<bool>(), prop_oneof![Just(None), Just(Some("why".to_owned()))])
+            .prop_map(|(passed, note)| Action::Verify { passed, note, evidence: vec![] }),
         Just(Action::Close { note: None }),
-        (1i64..20_000).prop_map(|m| Action::Extend {
-            until: t("2026-11-23 10:00") + Duration::minutes(m),
-            reason: "r".into()
-        }),
+        (1i64..20_000)
+            .prop_map(|m| Action::Extend { until: t("2026-11-23 10:00") + Duration::minutes(m), reason: "r".into() }),
         text.clone().prop_map(|reason| Action::Suspend { reason }),
         Just(Action::Resume { note: None }),
         text.clone().prop_map(|reason| Action::Void { reason }),
-        (0u8..7).prop_map(|rating| Action::Evaluate {
-            rating,
-            comment: None
-        }),
+        (0u8..7).prop_map(|rating| Action::Evaluate { rating, comment: None }),
     ]
 }
 
