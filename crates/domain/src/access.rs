@@ -216,6 +216,8 @@ pub enum Operation {
     ReadAudit,
     /// Read operational metrics.
     ReadMetrics,
+    /// A device reads its own registration.
+    ReadOwnDevice,
 }
 
 /// Refusal: the caller may not, or may not know the resource exists.
@@ -231,8 +233,8 @@ pub enum Denial {
 pub fn authorize(p: &Principal, op: Operation, scope: &Scope<'_>) -> Result<(), Denial> {
     use Operation as O;
     use Role as R;
-    if p.role == R::Device {
-        // Devices only feed detections, through their own endpoints.
+    if p.role == R::Device && op != O::ReadOwnDevice {
+        // Devices only feed detections and read themselves.
         return Err(Denial::Forbidden);
     }
     let role_ok = match op {
@@ -245,6 +247,7 @@ pub fn authorize(p: &Principal, op: Operation, scope: &Scope<'_>) -> Result<(), 
         O::UploadAttachment => matches!(p.role, R::Operator | R::GridWorker | R::Citizen | R::DepartmentHandler),
         O::ReadAudit => matches!(p.role, R::Auditor | R::Admin),
         O::ReadMetrics => matches!(p.role, R::Admin | R::Auditor | R::Operator),
+        O::ReadOwnDevice => p.role == R::Device,
     };
     if !role_ok {
         // Out-of-scope resources stay invisible even to a role that could never act on them.

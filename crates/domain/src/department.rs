@@ -22,12 +22,12 @@ pub struct Department {
 /// The department of `department_type` closest to `territory`: the one
 /// serving the nearest enclosing unit (district before city).
 pub fn default_department<'a>(
-    departments: &'a [Department],
+    departments: impl IntoIterator<Item = &'a Department>,
     department_type: &str,
     territory: &UnitCode,
 ) -> Option<&'a Department> {
     departments
-        .iter()
+        .into_iter()
         .filter(|d| d.department_type == department_type && d.territory.contains(territory))
         .max_by_key(|d| (d.territory.level(), std::cmp::Reverse(d.code.clone())))
 }

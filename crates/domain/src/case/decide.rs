@@ -105,6 +105,8 @@ pub struct NewCase {
     pub description: String,
     /// Address, if any.
     pub address: Option<String>,
+    /// Photos taken at the report (attachment hashes).
+    pub evidence: Vec<String>,
 }
 
 /// Opens a case: the case (with `id`) and its first entry.
@@ -118,6 +120,7 @@ pub fn report(id: CaseId, new: NewCase, ctx: &DecideContext<'_>) -> Result<(Case
     if !ctx.category.active {
         return Err(invalid("the category is not active"));
     }
+    let evidence = evidence(ActionKind::Report, &new.evidence, false)?;
     let entry = TimelineEntry {
         seq: 1,
         at: ctx.now,
@@ -127,7 +130,7 @@ pub fn report(id: CaseId, new: NewCase, ctx: &DecideContext<'_>) -> Result<(Case
         from: None,
         to: CaseState::Reported,
         note: None,
-        evidence: vec![],
+        evidence,
         node: Some(Node::Register),
         deadline: Some(ctx.due(ctx.category.limits.register, new.urgent)),
         data: EntryData::default(),

@@ -66,6 +66,7 @@ impl World {
             territory: UnitCode::parse("340202001001001").unwrap(),
             description: "垃圾堆放".into(),
             address: None,
+            evidence: vec![],
         };
         let (c, e) = report(7, new, &self.ctx(now)).unwrap();
         (c, vec![e])

@@ -1,0 +1,181 @@
+//! The shared state every handler receives.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::Utc;
+use citygrid_domain::access::{Denial, Operation, Principal, Scope, authorize};
+use citygrid_domain::audit::{AuditEvent, Outcome};
+use citygrid_domain::calendar::WorkingCalendar;
+use citygrid_domain::case::DeadlinePolicy;
+use citygrid_store::Store;
+use parking_lot::RwLock;
+
+use crate::auth::{RateLimiter, SessionCache};
+use crate::blobs::Blobs;
+use crate::config::ServerConfig;
+use crate::error::{ApiError, ApiResult};
+use crate::vault::Vault;
+use crate::world::{Catalog, Territory, World};
+
+/// Everything a handler needs; cheap to clone.
+pub struct App<S> {
+    inner: Arc<AppInner<S>>,
+}
+
+impl<S> Clone for App<S> {
+    fn clone(&self) -> Self {
+        App { inner: Arc::clone(&self.inner) }
+    }
+}
+
+impl<S> std::ops::Deref for App<S> {
+    type Target = AppInner<S>;
+    fn deref(&self) -> &AppInner<S> {
+        &self.inner
+    }
+}
+
+/// The state behind [`App`].
+pub struct AppInner<S> {
+    /// The store.
+    pub store: S,
+    /// Reference data, replaced whole on change.
+    world: RwLock<World>,
+    /// Working calendar for deadlines.
+    pub calendar: WorkingCalendar,
+    /// Verify/close limits.
+    pub policy: DeadlinePolicy,
+    /// Personal-data keys.
+    pub vault: Vault,
+    /// Attachment files.
+    pub blobs: Blobs,
+    /// Settings.
+    pub config: ServerConfig,
+    /// Validated sessions and device keys.
+    pub sessions: SessionCache,
+    /// Login attempts per client.
+    pub login_limiter: RateLimiter,
+    /// Unauthenticated requests per client.
+    pub public_limiter: RateLimiter,
+    /// A static bearer token that may read `/metrics` (for scrapers), hashed.
+    pub metrics_token_hash: Option<String>,
+}
+
+/// The parts an [`App`] is assembled from.
+pub struct AppParts<S> {
+    /// The store.
+    pub store: S,
+    /// Working calendar.
+    pub calendar: WorkingCalendar,
+    /// Verify/close limits.
+    pub policy: DeadlinePolicy,
+    /// Keys.
+    pub vault: Vault,
+    /// Attachment files.
+    pub blobs: Blobs,
+    /// Settings.
+    pub config: ServerConfig,
+    /// A static bearer token for `/metrics`, if any.
+    pub metrics_token: Option<String>,
+}
+
+impl<S: Store> App<S> {
+    /// Loads reference data from the store and assembles the state.
+    pub async fn load(parts: AppParts<S>) -> Result<App<S>, String> {
+        let world = load_world(&parts.store).await?;
+        let c = &parts.config;
+        let inner = AppInner {
+            world: RwLock::new(world),
+            calendar: parts.calendar,
+            policy: parts.policy,
+            vault: parts.vault,
+            blobs: parts.blobs,
+            sessions: SessionCache::default(),
+            login_limiter: RateLimiter::new(c.login_per_minute),
+            public_limiter: RateLimiter::new(c.public_per_minute),
+            metrics_token_hash: parts.metrics_token.as_deref().map(crate::auth::hash_secret),
+            config: parts.config,
+            store: parts.store,
+        };
+        Ok(App { inner: Arc::new(inner) })
+    }
+
+    /// The reference data as of now.
+    pub fn world(&self) -> World {
+        self.world.read().clone()
+    }
+
+    /// Reloads the territory from the store.
+    pub async fn reload_territory(&self) -> ApiResult<()> {
+        let units = self.store.territory().await?;
+        let t = Territory::from_stored(units).map_err(ApiError::internal)?;
+        self.world.write().territory = Arc::new(t);
+        Ok(())
+    }
+
+    /// Reloads categories and departments from the store.
+    pub async fn reload_catalog(&self) -> ApiResult<()> {
+        let cat = Catalog::new(self.store.categories().await?, self.store.departments().await?);
+        self.world.write().catalog = Arc::new(cat);
+        Ok(())
+    }
+
+    /// Applies the policy; a denial is audited and becomes 403, or 404 when
+    /// the resource is outside the caller's scope (its existence is not revealed).
+    pub async fn authorize(
+        &self,
+        who: &Principal,
+        ip: Option<IpAddr>,
+        op: Operation,
+        scope: &Scope<'_>,
+        resource: &str,
+    ) -> ApiResult<()> {
+        match authorize(who, op, scope) {
+            Ok(()) => Ok(()),
+            Err(denial) => {
+                let mut ev = self.audit_event(who, ip, &format!("denied.{}", op_name(op)), resource);
+                ev.outcome = Outcome::Denied;
+                self.store.append_audit(ev).await?;
+                Err(match denial {
+                    Denial::Forbidden => ApiError::forbidden(),
+                    Denial::OutOfScope => ApiError::not_found(resource.to_owned()),
+                })
+            }
+        }
+    }
+
+    /// An audit event by `who`, now.
+    pub fn audit_event(&self, who: &Principal, ip: Option<IpAddr>, action: &str, resource: &str) -> AuditEvent {
+        let mut ev = AuditEvent::ok(Utc::now(), &who.id, who.role.as_str(), action, resource);
+        ev.source_ip = ip.map(|i| i.to_string());
+        ev
+    }
+}
+
+async fn load_world<S: Store>(store: &S) -> Result<World, String> {
+    let units = store.territory().await.map_err(|e| e.to_string())?;
+    let territory = Territory::from_stored(units)?;
+    let catalog = Catalog::new(
+        store.categories().await.map_err(|e| e.to_string())?,
+        store.departments().await.map_err(|e| e.to_string())?,
+    );
+    Ok(World { territory: Arc::new(territory), catalog: Arc::new(catalog) })
+}
+
+/// A short name for an operation in audit records.
+pub fn op_name(op: Operation) -> String {
+    match op {
+        Operation::ReadReference => "read_reference".into(),
+        Operation::ManageReference => "manage_reference".into(),
+        Operation::ManageAccounts => "manage_accounts".into(),
+        Operation::CreateCase => "create_case".into(),
+        Operation::ReadCase => "read_case".into(),
+        Operation::UnmaskCase => "unmask_case".into(),
+        Operation::ActOnCase(a) => format!("case_{a}"),
+        Operation::UploadAttachment => "upload_attachment".into(),
+        Operation::ReadAudit => "read_audit".into(),
+        Operation::ReadMetrics => "read_metrics".into(),
+        Operation::ReadOwnDevice => "read_own_device".into(),
+    }
+}

@@ -1,0 +1,104 @@
+//! CityGrid's HTTP API.
+//!
+//! [`build_router`] assembles every endpoint of [`routes::endpoints`] with
+//! the middleware every request passes through (body limits, security
+//! headers, metrics, tracing, CORS when configured); [`serve`] runs it.
+//! Handlers are generic over the [`citygrid_store::Store`] backend.
+
+pub mod app;
+pub mod auth;
+pub mod blobs;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod routes;
+pub mod vault;
+pub mod world;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use citygrid_store::Store;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use app::{App, AppParts};
+pub use config::ServerConfig;
+
+/// The full application router.
+pub fn build_router<S: Store>(app: App<S>) -> Router {
+    let cfg = app.config.clone();
+    let attachment_limit = cfg.max_attachment_bytes + 1024;
+    let api = routes::api_routes::<S>()
+        .route_layer(DefaultBodyLimit::max(cfg.max_body_bytes))
+        .fallback(|| async { error::ApiError::not_found("route") })
+        .with_state(app);
+    // Uploads get their own, larger limit.
+    let api = api.layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| {
+        let limit = if req.uri().path() == "/api/v1/attachments" { attachment_limit } else { usize::MAX };
+        async move {
+            let req = if limit == usize::MAX { req } else { limit_body(req, limit) };
+            next.run(req).await
+        }
+    }));
+    let docs = SwaggerUi::new("/api/docs").url("/api/docs/openapi.json", routes::docs::ApiDoc::openapi());
+    let mut router = Router::new()
+        .merge(docs)
+        .merge(api)
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(TraceLayer::new_for_http());
+    for (name, value) in security_headers() {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
+    }
+    if !cfg.cors_origins.is_empty() {
+        let origins: Vec<HeaderValue> = cfg.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+        router = router.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static(auth::CSRF_HEADER)])
+                .allow_credentials(true),
+        );
+    }
+    router
+}
+
+fn limit_body(req: axum::extract::Request, limit: usize) -> axum::extract::Request {
+    let (parts, body) = req.into_parts();
+    let body = axum::body::Body::new(http_body_util::Limited::new(body, limit));
+    axum::extract::Request::from_parts(parts, body)
+}
+
+fn security_headers() -> Vec<(HeaderName, HeaderValue)> {
+    vec![
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+            ),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin")),
+    ]
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves.
+pub async fn serve<S: Store>(
+    listener: tokio::net::TcpListener,
+    app: App<S>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = build_router(app);
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,80 @@
+//! Categories and departments: read by everyone, edited by administrators.
+
+use axum::Json;
+use axum::extract::State;
+use citygrid_domain::access::{Operation, Scope};
+use citygrid_domain::{Category, CategoryCode, Department, UnitCode};
+use citygrid_store::Store;
+
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath};
+
+/// Every category with its time limits and default department type.
+#[utoipa::path(get, path = "/api/v1/categories", tag = "catalog", responses((status = 200, body = Vec<Category>)))]
+pub async fn list_categories<S: Store>(State(app): State<App<S>>, caller: Caller) -> ApiResult<Json<Vec<Category>>> {
+    app.authorize(&caller.principal, caller.ip, Operation::ReadReference, &Scope::Global, "categories").await?;
+    Ok(Json(app.world().catalog.categories.values().cloned().collect()))
+}
+
+/// Creates or replaces one category (administrators).
+#[utoipa::path(put, path = "/api/v1/categories/{code}", tag = "catalog", request_body = Category,
+    params(("code" = String, Path, description = "Category code, e.g. E0101")),
+    responses((status = 200, body = Category), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn put_category<S: Store>(
+    State(app): State<App<S>>,
+    caller: Caller,
+    ApiPath(code): ApiPath<String>,
+    ApiJson(cat): ApiJson<Category>,
+) -> ApiResult<Json<Category>> {
+    let resource = format!("category/{code}");
+    app.authorize(&caller.principal, caller.ip, Operation::ManageReference, &Scope::Global, &resource).await?;
+    let code = CategoryCode::parse(&code).map_err(|e| ApiError::bad_request("invalid_code", e.to_string()))?;
+    if cat.code != code {
+        return Err(ApiError::invalid("the body's code must match the path"));
+    }
+    cat.validate().map_err(|e| ApiError::invalid(e.to_string()))?;
+    let ev = app.audit_event(&caller.principal, caller.ip, "category.put", &resource);
+    app.store.put_categories(vec![cat.clone()], ev).await?;
+    app.reload_catalog().await?;
+    Ok(Json(cat))
+}
+
+/// Every department.
+#[utoipa::path(get, path = "/api/v1/departments", tag = "catalog", responses((status = 200, body = Vec<Department>)))]
+pub async fn list_departments<S: Store>(
+    State(app): State<App<S>>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<Department>>> {
+    app.authorize(&caller.principal, caller.ip, Operation::ReadReference, &Scope::Global, "departments").await?;
+    Ok(Json(app.world().catalog.departments.values().cloned().collect()))
+}
+
+/// Creates or replaces one department (administrators).
+#[utoipa::path(put, path = "/api/v1/departments/{code}", tag = "catalog", request_body = Department,
+    params(("code" = String, Path, description = "Department code")),
+    responses((status = 200, body = Department), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn put_department<S: Store>(
+    State(app): State<App<S>>,
+    caller: Caller,
+    ApiPath(code): ApiPath<String>,
+    ApiJson(dept): ApiJson<Department>,
+) -> ApiResult<Json<Department>> {
+    let resource = format!("department/{code}");
+    app.authorize(&caller.principal, caller.ip, Operation::ManageReference, &Scope::Global, &resource).await?;
+    if dept.code != code || code.trim().is_empty() || code.len() > 64 {
+        return Err(ApiError::invalid("the body's code must match the path and be 1–64 characters"));
+    }
+    if dept.name.trim().is_empty() || dept.department_type.trim().is_empty() {
+        return Err(ApiError::invalid("name and department_type are required"));
+    }
+    let known: &UnitCode = &dept.territory;
+    if app.world().territory.get(known).is_none() {
+        return Err(ApiError::invalid(format!("territory {known} is not a known unit")));
+    }
+    let ev = app.audit_event(&caller.principal, caller.ip, "department.put", &resource);
+    app.store.put_departments(vec![dept.clone()], ev).await?;
+    app.reload_catalog().await?;
+    Ok(Json(dept))
+}

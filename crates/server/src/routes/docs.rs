@@ -1,0 +1,56 @@
+//! The OpenAPI document and its browsable UI (served from the binary).
+
+use axum::Json;
+use axum::extract::State;
+use citygrid_store::Store;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+use crate::app::App;
+use crate::auth::PublicClient;
+
+/// Adds the two ways to authenticate.
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let c = doc.components.get_or_insert_with(Default::default);
+        c.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        c.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+    }
+}
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "CityGrid API", description = "City grid governance: territory, cases, accounts, audit. \
+        Log in at /api/v1/auth/login and send `Authorization: Bearer <token>`. \
+        Errors are always {\"error\":{\"code\",\"message\"}}."),
+    modifiers(&Security),
+    security(("bearer" = [])),
+    paths(
+        super::health::healthz,
+        super::metrics::metrics,
+        super::auth::login, super::auth::logout, super::auth::me,
+        super::territory::tree, super::territory::level_geojson, super::territory::unit,
+        super::territory::children, super::territory::children_geojson, super::territory::locate,
+        super::catalog::list_categories, super::catalog::put_category,
+        super::catalog::list_departments, super::catalog::put_department,
+        super::cases::create::create, super::cases::list::list, super::cases::read::read,
+        super::cases::act::act, super::cases::attachment::read_attachment,
+        super::attachments::upload, super::attachments::read_own,
+        super::audit::list, super::audit::verify,
+        super::users::create, super::users::list, super::users::update, super::users::revoke_sessions,
+        super::devices::create, super::devices::list, super::devices::me, super::devices::revoke,
+    ),
+    tags(
+        (name = "cases", description = "The case loop: report → register → dispatch → handle → verify → close → evaluate"),
+        (name = "territory", description = "Divisions, grids and point location"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI document.
+pub async fn openapi_json<S: Store>(State(_app): State<App<S>>, _c: PublicClient) -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,177 @@
+//! The territory tree, boundaries and point location.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use citygrid_domain::access::{Operation, Scope};
+use citygrid_domain::{Level, Point, UnitCode};
+use citygrid_store::Store;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiPath, ApiQuery};
+use crate::world::UnitView;
+
+async fn may_read<S: Store>(app: &App<S>, caller: &Caller) -> ApiResult<()> {
+    app.authorize(&caller.principal, caller.ip, Operation::ReadReference, &Scope::Global, "territory").await
+}
+
+fn parse_code(s: &str) -> ApiResult<UnitCode> {
+    UnitCode::parse(s).map_err(|e| ApiError::bad_request("invalid_code", e.to_string()))
+}
+
+/// The top of the tree.
+#[derive(Serialize, ToSchema)]
+pub struct TreeResponse {
+    /// Root units (the city).
+    roots: Vec<UnitView>,
+    /// Their children (districts).
+    children: Vec<UnitView>,
+    /// Units per level.
+    counts: std::collections::BTreeMap<Level, usize>,
+}
+
+/// The city and its districts, with unit counts per level.
+#[utoipa::path(get, path = "/api/v1/territory", tag = "territory", responses((status = 200, body = TreeResponse)))]
+pub async fn tree<S: Store>(State(app): State<App<S>>, caller: Caller) -> ApiResult<Json<TreeResponse>> {
+    may_read(&app, &caller).await?;
+    let t = app.world().territory;
+    let roots = t.roots();
+    let children = roots.iter().flat_map(|r| t.children(&r.unit.code)).map(|f| t.view(f)).collect();
+    Ok(Json(TreeResponse { roots: roots.iter().map(|f| t.view(f)).collect(), children, counts: t.counts() }))
+}
+
+/// One unit with its chain of ancestors.
+#[derive(Serialize, ToSchema)]
+pub struct UnitResponse {
+    /// The unit.
+    unit: UnitView,
+    /// Ancestors from the city down, excluding the unit.
+    ancestors: Vec<UnitView>,
+}
+
+/// One unit.
+#[utoipa::path(get, path = "/api/v1/territory/units/{code}", tag = "territory",
+    params(("code" = String, Path, description = "Territory code")),
+    responses((status = 200, body = UnitResponse), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn unit<S: Store>(
+    State(app): State<App<S>>,
+    caller: Caller,
+    ApiPath(code): ApiPath<String>,
+) -> ApiResult<Json<UnitResponse>> {
+    may_read(&app, &caller).await?;
+    let code = parse_code(&code)?;
+    let t = app.world().territory;
+    let f = t.get(&code).ok_or_else(|| ApiError::not_found(format!("unit {code}")))?;
+    let ancestors = code.chain().iter().filter(|c| **c != code).filter_map(|c| t.get(c)).map(|a| t.view(a)).collect();
+    Ok(Json(UnitResponse { unit: t.view(f), ancestors }))
+}
+
+/// A unit's direct children.
+#[utoipa::path(get, path = "/api/v1/territory/units/{code}/children", tag = "territory",
+    params(("code" = String, Path, description = "Territory code")),
+    responses((status = 200, body = Vec<UnitView>), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn children<S: Store>(
+    State(app): State<App<S>>,
+    caller: Caller,
+    ApiPath(code): ApiPath<String>,
+) -> ApiResult<Json<Vec<UnitView>>> {
+    may_read(&app, &caller).await?;
+    let code = parse_code(&code)?;
+    let t = app.world().territory;
+    t.get(&code).ok_or_else(|| ApiError::not_found(format!("unit {code}")))?;
+    Ok(Json(t.children(&code).into_iter().map(|f| t.view(f)).collect()))
+}
+
+fn geojson_response(body: std::sync::Arc<String>) -> Response {
+    ([(header::CONTENT_TYPE, "application/geo+json")], body.as_str().to_owned()).into_response()
+}
+
+/// A unit's children as a GeoJSON FeatureCollection.
+#[utoipa::path(get, path = "/api/v1/territory/units/{code}/children/geojson", tag = "territory",
+    params(("code" = String, Path, description = "Territory code")),
+    responses((status = 200, content_type = "application/geo+json", description = "FeatureCollection")))]
+pub async fn children_geojson<S: Store>(
+    State(app): State<App<S>>,
+    caller: Caller,
+    ApiPath(code): ApiPath<String>,
+) -> ApiResult<Response> {
+    may_read(&app, &caller).await?;
+    let code = parse_code(&code)?;
+    let t = app.world().territory;
+    t.get(&code).ok_or_else(|| ApiError::not_found(format!("unit {code}")))?;
+    Ok(geojson_response(t.geojson(&format!("children:{code}"), || t.children(&code))))
+}
+
+/// Which level to export.
+#[derive(Deserialize, IntoParams)]
+pub struct LevelQuery {
+    /// `city`, `district`, `township`, `community`, `grid` or `micro_grid`.
+    level: String,
+}
+
+/// Every unit of one level as a GeoJSON FeatureCollection. Synthetic
+/// boundaries carry `"synthetic": true` in their properties.
+#[utoipa::path(get, path = "/api/v1/territory/geojson", tag = "territory", params(LevelQuery),
+    responses((status = 200, content_type = "application/geo+json", description = "FeatureCollection"),
+              (status = 400, body = crate::error::ErrorBody)))]
+pub async fn level_geojson<S: Store>(
+    State(app): State<App<S>>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<LevelQuery>,
+) -> ApiResult<Response> {
+    may_read(&app, &caller).await?;
+    let level = Level::parse(&q.level).ok_or_else(|| {
+        ApiError::bad_request("invalid_level", "level must be city, district, township, community, grid or micro_grid")
+    })?;
+    let t = app.world().territory;
+    Ok(geojson_response(t.geojson(&format!("level:{level}"), || t.level(level))))
+}
+
+/// A point.
+#[derive(Deserialize, IntoParams)]
+pub struct LocateQuery {
+    /// Longitude.
+    lon: f64,
+    /// Latitude.
+    lat: f64,
+}
+
+/// Where a point is.
+#[derive(Serialize, ToSchema)]
+pub struct LocateResponse {
+    /// The point.
+    point: Point,
+    /// Units containing it, from the city down to the deepest.
+    chain: Vec<UnitView>,
+}
+
+/// Locates a point: the chain of units from the city down to the grid (or
+/// the smallest unit containing it where there is no grid).
+#[utoipa::path(get, path = "/api/v1/locate", tag = "territory", params(LocateQuery),
+    responses((status = 200, body = LocateResponse), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn locate<S: Store>(
+    State(app): State<App<S>>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<LocateQuery>,
+) -> ApiResult<Json<LocateResponse>> {
+    may_read(&app, &caller).await?;
+    let point = Point::new(q.lon, q.lat).ok_or_else(|| ApiError::bad_request("invalid_point", "lon/lat out of range"))?;
+    let t = app.world().territory;
+    let loc = t.locate(point).ok_or_else(outside)?;
+    let chain = loc.chain.iter().filter_map(|c| t.get(c)).map(|f| t.view(f)).collect();
+    Ok(Json(LocateResponse { point, chain }))
+}
+
+/// 422 `outside_territory`.
+pub fn outside() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        "outside_territory",
+        "the point is outside the city's territory",
+    )
+}
