@@ -62,7 +62,11 @@ pub fn build_router<S: Store>(app: App<S>) -> Router {
             CorsLayer::new()
                 .allow_origin(AllowOrigin::list(origins))
                 .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static(auth::CSRF_HEADER)])
+                .allow_headers([
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    HeaderName::from_static(auth::CSRF_HEADER),
+                ])
                 .allow_credentials(true),
         );
     }

@@ -106,10 +106,7 @@ impl Territory {
 
     /// The root units (those without a parent in the set).
     pub fn roots(&self) -> Vec<&TerritoryFeature> {
-        self.features
-            .iter()
-            .filter(|f| f.unit.parent.as_ref().is_none_or(|p| !self.by_code.contains_key(p)))
-            .collect()
+        self.features.iter().filter(|f| f.unit.parent.as_ref().is_none_or(|p| !self.by_code.contains_key(p))).collect()
     }
 
     /// A unit's direct children, by code.

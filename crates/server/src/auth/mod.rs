@@ -176,23 +176,19 @@ impl<S: Store> FromRequestParts<App<S>> for Caller {
                 p
             }
             None => {
-                let s = app
-                    .store
-                    .session(&hash)
-                    .await?
-                    .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "unknown session token"))?;
+                let s =
+                    app.store.session(&hash).await?.ok_or_else(|| {
+                        ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "unknown session token")
+                    })?;
                 if s.revoked_at.is_some() {
                     return Err(ApiError::new(StatusCode::UNAUTHORIZED, "token_revoked", "the session was revoked"));
                 }
                 if s.expires_at <= Utc::now() {
                     return Err(ApiError::new(StatusCode::UNAUTHORIZED, "token_expired", "the session expired"));
                 }
-                let user = app
-                    .store
-                    .user(&s.user_id)
-                    .await?
-                    .filter(|u| u.active)
-                    .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "account_disabled", "the account is disabled"))?;
+                let user = app.store.user(&s.user_id).await?.filter(|u| u.active).ok_or_else(|| {
+                    ApiError::new(StatusCode::UNAUTHORIZED, "account_disabled", "the account is disabled")
+                })?;
                 let p = Principal { id: user.id, role: user.role, unit: user.unit, department: user.department };
                 app.sessions.put(hash.clone(), p.clone(), Some(s.expires_at));
                 p

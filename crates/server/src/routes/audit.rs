@@ -81,6 +81,8 @@ pub async fn verify<S: Store>(State(app): State<App<S>>, caller: Caller) -> ApiR
     let all = app.store.audit_records(AuditFilter::default()).await?;
     Ok(Json(match verify_chain(&all) {
         Ok(n) => VerifyResponse { ok: true, records: n, first_bad_seq: None, reason: None },
-        Err(b) => VerifyResponse { ok: false, records: all.len() as u64, first_bad_seq: Some(b.seq), reason: Some(b.reason) },
+        Err(b) => {
+            VerifyResponse { ok: false, records: all.len() as u64, first_bad_seq: Some(b.seq), reason: Some(b.reason) }
+        }
     }))
 }

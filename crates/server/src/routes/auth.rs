@@ -13,7 +13,9 @@ use utoipa::ToSchema;
 
 use crate::app::App;
 use crate::auth::password::{decoy_hash, verify_password};
-use crate::auth::{CSRF_COOKIE, Caller, PublicClient, SESSION_COOKIE, SESSION_PREFIX, hash_secret, new_secret, too_many};
+use crate::auth::{
+    CSRF_COOKIE, Caller, PublicClient, SESSION_COOKIE, SESSION_PREFIX, hash_secret, new_secret, too_many,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 
@@ -108,8 +110,13 @@ pub async fn login<S: Store>(
     let token = new_secret(SESSION_PREFIX);
     let token_hash = hash_secret(&token);
     let expires_at = now + Duration::minutes(app.config.session_minutes);
-    let session =
-        SessionRecord { token_hash: token_hash.clone(), user_id: user.id.clone(), created_at: now, expires_at, revoked_at: None };
+    let session = SessionRecord {
+        token_hash: token_hash.clone(),
+        user_id: user.id.clone(),
+        created_at: now,
+        expires_at,
+        revoked_at: None,
+    };
     let principal = Principal { id: user.id.clone(), role: user.role, unit: user.unit, department: user.department };
     let ev = app.audit_event(&principal, ip, "auth.login", &resource);
     let outcome = LoginOutcome { user_id: user.id, failed_logins: 0, locked_until: None, session: Some(session) };

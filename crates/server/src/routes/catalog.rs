@@ -43,10 +43,7 @@ pub async fn put_category<S: Store>(
 
 /// Every department.
 #[utoipa::path(get, path = "/api/v1/departments", tag = "catalog", responses((status = 200, body = Vec<Department>)))]
-pub async fn list_departments<S: Store>(
-    State(app): State<App<S>>,
-    caller: Caller,
-) -> ApiResult<Json<Vec<Department>>> {
+pub async fn list_departments<S: Store>(State(app): State<App<S>>, caller: Caller) -> ApiResult<Json<Vec<Department>>> {
     app.authorize(&caller.principal, caller.ip, Operation::ReadReference, &Scope::Global, "departments").await?;
     Ok(Json(app.world().catalog.departments.values().cloned().collect()))
 }

@@ -40,7 +40,14 @@ pub struct DeviceView {
 
 impl From<DeviceRecord> for DeviceView {
     fn from(d: DeviceRecord) -> Self {
-        DeviceView { id: d.id, name: d.name, kind: d.kind, unit: d.unit, created_at: d.created_at, revoked_at: d.revoked_at }
+        DeviceView {
+            id: d.id,
+            name: d.name,
+            kind: d.kind,
+            unit: d.unit,
+            created_at: d.created_at,
+            revoked_at: d.revoked_at,
+        }
     }
 }
 

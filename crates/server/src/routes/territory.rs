@@ -160,7 +160,8 @@ pub async fn locate<S: Store>(
     ApiQuery(q): ApiQuery<LocateQuery>,
 ) -> ApiResult<Json<LocateResponse>> {
     may_read(&app, &caller).await?;
-    let point = Point::new(q.lon, q.lat).ok_or_else(|| ApiError::bad_request("invalid_point", "lon/lat out of range"))?;
+    let point =
+        Point::new(q.lon, q.lat).ok_or_else(|| ApiError::bad_request("invalid_point", "lon/lat out of range"))?;
     let t = app.world().territory;
     let loc = t.locate(point).ok_or_else(outside)?;
     let chain = loc.chain.iter().filter_map(|c| t.get(c)).map(|f| t.view(f)).collect();

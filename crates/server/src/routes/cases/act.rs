@@ -67,7 +67,9 @@ pub async fn act<S: Store>(
                 })?;
                 *department = Some(d.code.clone());
             }
-            if let Some(unknown) = department.iter().chain(assists.iter()).find(|d| !catalog.departments.contains_key(*d)) {
+            if let Some(unknown) =
+                department.iter().chain(assists.iter()).find(|d| !catalog.departments.contains_key(*d))
+            {
                 return Err(ApiError::invalid(format!("no department {unknown}")));
             }
         }

@@ -31,7 +31,10 @@ pub async fn read_attachment<S: Store>(
 
 impl IntoResponse for crate::routes::attachments::Blob {
     fn into_response(self) -> Response {
-        ([(header::CONTENT_TYPE, self.content_type), (header::CACHE_CONTROL, "private, max-age=86400".to_owned())], self.bytes)
+        (
+            [(header::CONTENT_TYPE, self.content_type), (header::CACHE_CONTROL, "private, max-age=86400".to_owned())],
+            self.bytes,
+        )
             .into_response()
     }
 }

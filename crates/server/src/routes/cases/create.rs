@@ -77,11 +77,9 @@ pub async fn create<S: Store>(
     let who = &caller.principal;
     let world = app.world();
     let code = CategoryCode::parse(&req.category).map_err(|e| ApiError::invalid(e.to_string()))?;
-    let category = world
-        .catalog
-        .categories
-        .get(&code)
-        .ok_or_else(|| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_category", format!("no category {code}")))?;
+    let category = world.catalog.categories.get(&code).ok_or_else(|| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_category", format!("no category {code}"))
+    })?;
     let location =
         Point::new(req.lon, req.lat).ok_or_else(|| ApiError::bad_request("invalid_point", "lon/lat out of range"))?;
     let located = world.territory.locate(location).ok_or_else(outside)?;
@@ -90,7 +88,10 @@ pub async fn create<S: Store>(
         .await?;
     let source = source_for(who.role, req.source)?;
     let contact = match req.contact.filter(|c| !c.is_empty()) {
-        Some(c) => Some(c.normalized().map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_contact", e.to_string()))?),
+        Some(c) => Some(
+            c.normalized()
+                .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_contact", e.to_string()))?,
+        ),
         None => None,
     };
     check_evidence(&app, &req.evidence).await?;

@@ -88,11 +88,14 @@ pub async fn list<S: Store>(
     let mut f = CaseFilter::scoped(case_visibility(who), limit);
     if let Some(states) = &q.state {
         for s in states.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            f.states.push(CaseState::parse(s).ok_or_else(|| ApiError::bad_request("invalid_state", format!("no state {s:?}")))?);
+            f.states.push(
+                CaseState::parse(s).ok_or_else(|| ApiError::bad_request("invalid_state", format!("no state {s:?}")))?,
+            );
         }
     }
     if let Some(c) = &q.category {
-        f.category = Some(CategoryCode::parse(c).map_err(|e| ApiError::bad_request("invalid_category", e.to_string()))?);
+        f.category =
+            Some(CategoryCode::parse(c).map_err(|e| ApiError::bad_request("invalid_category", e.to_string()))?);
     }
     if let Some(t) = &q.territory {
         f.territory = Some(UnitCode::parse(t).map_err(|e| ApiError::bad_request("invalid_code", e.to_string()))?);
@@ -111,7 +114,9 @@ pub async fn list<S: Store>(
         f.after = Some(decode_cursor(c)?);
     }
     let contact_index = match (&q.phone, &q.id_number) {
-        (Some(_), Some(_)) => return Err(ApiError::bad_request("invalid_query", "search by phone or by id_number, not both")),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request("invalid_query", "search by phone or by id_number, not both"));
+        }
         (Some(p), None) => Some(
             normalize_phone(p)
                 .map(|p| app.vault.blind_index("phone", &p))

@@ -81,12 +81,7 @@ pub struct CaseView {
 impl CaseView {
     /// The view of `case` for `who`, with an already decided contact form.
     pub fn new(who: &Principal, case: Case, ever: &[String], contact: Option<Contact>) -> CaseView {
-        CaseView {
-            overdue: case.is_overdue(Utc::now()),
-            allowed_actions: allowed_for(who, &case, ever),
-            contact,
-            case,
-        }
+        CaseView { overdue: case.is_overdue(Utc::now()), allowed_actions: allowed_for(who, &case, ever), contact, case }
     }
 }
 

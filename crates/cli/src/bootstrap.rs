@@ -1,0 +1,94 @@
+//! Opening a data directory and starting the server on it.
+
+use std::net::SocketAddr;
+
+use chrono::Utc;
+use citygrid_domain::audit::AuditEvent;
+use citygrid_domain::case::DeadlinePolicy;
+use citygrid_server::blobs::Blobs;
+use citygrid_server::vault::Vault;
+use citygrid_server::{App, AppParts};
+use citygrid_store::Store;
+use citygrid_store_sqlite::{SqliteOptions, SqliteStore};
+
+use crate::reference;
+use crate::settings::Settings;
+
+/// An audit event for something the CLI itself does.
+pub fn cli_event(action: &str, resource: &str) -> AuditEvent {
+    AuditEvent::ok(Utc::now(), "cli", "admin", action, resource)
+}
+
+/// Opens the store in the data directory.
+pub fn open_store(s: &Settings) -> Result<SqliteStore, String> {
+    let opts = SqliteOptions { synchronous_full: s.synchronous_full, ..SqliteOptions::default() };
+    SqliteStore::open_dir(&s.data_dir, opts)
+        .map_err(|e| format!("cannot open the store in {}: {e}", s.data_dir.display()))
+}
+
+/// Seeds the standard category table into a store that has none.
+pub async fn ensure_categories<S: Store>(store: &S) -> Result<(), String> {
+    if store.categories().await.map_err(|e| e.to_string())?.is_empty() {
+        let cats = reference::parse_categories(reference::CATEGORIES_CSV)?;
+        let n = cats.len();
+        store
+            .put_categories(cats, cli_event("category.seed", &format!("categories/{n}")))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Everything needed to serve a data directory.
+pub async fn assemble(s: &Settings, store: SqliteStore) -> Result<App<SqliteStore>, String> {
+    ensure_categories(&store).await?;
+    let calendar = reference::calendar(s.calendar_dir.as_deref())?;
+    let year = chrono::Datelike::year(&Utc::now());
+    for y in [year, year + 1] {
+        if !calendar.covers(y) {
+            tracing::warn!(
+                year = y,
+                "no holiday file for this year: deadlines count weekends only; add data/calendar/{y}.toml"
+            );
+        }
+    }
+    let vault = Vault::open_or_create(&s.key_file).map_err(|e| e.to_string())?;
+    let parts = AppParts {
+        store,
+        calendar,
+        policy: DeadlinePolicy::default(),
+        vault,
+        blobs: Blobs::new(s.data_dir.join("attachments")),
+        config: s.server.clone(),
+        metrics_token: s.metrics_token.clone(),
+    };
+    App::load(parts).await
+}
+
+/// Binds and serves until Ctrl-C, printing where.
+pub async fn run(s: &Settings, app: App<SqliteStore>, started: std::time::Instant) -> Result<(), String> {
+    let addr = SocketAddr::new(s.bind, s.port);
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let users = app.store.users().await.map_err(|e| e.to_string())?;
+    if !users.iter().any(|u| u.role == citygrid_domain::access::Role::Admin) {
+        tracing::warn!(
+            "no administrator yet: create one with `citygrid admin create --data-dir {}`",
+            s.data_dir.display()
+        );
+    }
+    let t = app.world().territory;
+    if t.is_empty() {
+        tracing::warn!("no territory loaded: import one with `citygrid import territory FILE`, or run `citygrid demo`");
+    }
+    println!(
+        "CityGrid serving http://{local}  (API docs: http://{local}/api/docs, data: {}, {} territory units, ready in {:.2}s)",
+        s.data_dir.display(),
+        t.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    citygrid_server::serve(listener, app, shutdown).await.map_err(|e| e.to_string())
+}

@@ -1,0 +1,189 @@
+//! `citygrid`: serve the platform, run the demo city, import and check
+//! reference data, manage administrators, verify the audit trail.
+
+mod admin;
+mod bootstrap;
+mod demo;
+mod import;
+mod reference;
+mod settings;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::settings::{DEFAULT_DATA_DIR, ServeArgs, Settings};
+
+/// CityGrid: city-level grid governance.
+#[derive(Parser)]
+#[command(name = "citygrid", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API from a data directory (embedded store).
+    Serve(ServeArgs),
+    /// Serve the Wuhu demo city, seeding it on first run.
+    Demo(ServeArgs),
+    /// Import reference data into a data directory (all or nothing).
+    Import {
+        /// What the file holds.
+        kind: import::Kind,
+        /// The file.
+        file: PathBuf,
+        /// Data directory.
+        #[arg(long, env = "CITYGRID_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+    /// Validate a data file without importing it.
+    Check {
+        /// What the file holds.
+        kind: import::Kind,
+        /// The file.
+        file: PathBuf,
+    },
+    /// Administrator accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// The personal-data keyring.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an administrator; the password is read from standard input.
+    Create {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// Display name.
+        #[arg(long, default_value = "Administrator")]
+        display_name: String,
+        /// Data directory.
+        #[arg(long, env = "CITYGRID_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain; exits non-zero and names the first bad record.
+    Verify {
+        /// Data directory.
+        #[arg(long, env = "CITYGRID_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new data key and make it active (old keys stay to decrypt old data).
+    Rotate {
+        /// Data directory.
+        #[arg(long, env = "CITYGRID_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(msg) => {
+            if !msg.is_empty() {
+                println!("{msg}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<String, String> {
+    let started = Instant::now();
+    match command {
+        Command::Serve(args) => {
+            let s = Settings::resolve(&args)?;
+            let store = bootstrap::open_store(&s)?;
+            let app = bootstrap::assemble(&s, store).await?;
+            bootstrap::run(&s, app, started).await?;
+            Ok(String::new())
+        }
+        Command::Demo(args) => {
+            let s = Settings::resolve(&args)?;
+            let store = bootstrap::open_store(&s)?;
+            if !demo::is_seeded(&store).await? {
+                let calendar = reference::calendar(s.calendar_dir.as_deref())?;
+                let vault = citygrid_server::vault::Vault::open_or_create(&s.key_file).map_err(|e| e.to_string())?;
+                let blobs = citygrid_server::blobs::Blobs::new(s.data_dir.join("attachments"));
+                let progress = indicatif::MultiProgress::new();
+                let sum = demo::seed(&store, &blobs, &vault, &calendar, &progress).await?;
+                eprintln!(
+                    "seeded the Wuhu demo in {:.2}s: {} territory units, {} cases; log in as any of {} with password {}",
+                    sum.seconds,
+                    sum.units,
+                    sum.cases,
+                    demo::DEMO_USERS.iter().map(|u| u.username).collect::<Vec<_>>().join(", "),
+                    demo::DEMO_PASSWORD
+                );
+            }
+            let app = bootstrap::assemble(&s, store).await?;
+            bootstrap::run(&s, app, started).await?;
+            Ok(String::new())
+        }
+        Command::Import { kind, file, data_dir } => {
+            let s = Settings::for_data_dir(&data_dir);
+            let store = bootstrap::open_store(&s)?;
+            bootstrap::ensure_categories(&store).await?;
+            import::import(&store, kind, &file).await
+        }
+        Command::Check { kind, file } => {
+            import::check(kind, &file).map(|summary| format!("{}: OK, {summary}", file.display()))
+        }
+        Command::Admin { command: AdminCommand::Create { username, display_name, data_dir } } => {
+            let store = bootstrap::open_store(&Settings::for_data_dir(&data_dir))?;
+            admin::create_admin(&store, &username, &display_name).await
+        }
+        Command::Audit { command: AuditCommand::Verify { data_dir } } => {
+            if !data_dir.join(citygrid_store_sqlite::DB_FILE).exists() {
+                return Err(format!("no CityGrid store in {}", data_dir.display()));
+            }
+            let store = bootstrap::open_store(&Settings::for_data_dir(&data_dir))?;
+            admin::verify_audit(&store).await
+        }
+        Command::Keys { command: KeysCommand::Rotate { data_dir } } => {
+            let s = Settings::for_data_dir(&data_dir);
+            let id = citygrid_server::vault::Vault::rotate(&s.key_file).map_err(|e| e.to_string())?;
+            Ok(format!("new data key {id} is active; restart the server to use it (old keys still decrypt old data)"))
+        }
+    }
+}
