@@ -34,6 +34,8 @@ pub use config::ServerConfig;
 /// The full application router.
 pub fn build_router<S: Store>(app: App<S>) -> Router {
     let cfg = app.config.clone();
+    // Install the recorder before the first request is counted.
+    let _ = metrics::handle();
     let attachment_limit = cfg.max_attachment_bytes + 1024;
     let api = routes::api_routes::<S>()
         .route_layer(DefaultBodyLimit::max(cfg.max_body_bytes))

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -37,9 +38,20 @@ pub async fn send<S: Store>(app: &App<S>, sha: &str) -> ApiResult<Response> {
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = AttachmentMeta), (status = 413, body = crate::error::ErrorBody),
               (status = 415, body = crate::error::ErrorBody)))]
-pub async fn upload<S: Store>(State(app): State<App<S>>, caller: Caller, body: Bytes) -> ApiResult<Response> {
+pub async fn upload<S: Store>(
+    State(app): State<App<S>>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
     let who = &caller.principal;
     app.authorize(who, caller.ip, Operation::UploadAttachment, &Scope::Global, "attachments").await?;
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large(app.config.max_attachment_bytes)
+        } else {
+            ApiError::bad_request("bad_body", e.body_text())
+        }
+    })?;
     if body.is_empty() {
         return Err(ApiError::bad_request("empty_body", "send the file as the request body"));
     }
