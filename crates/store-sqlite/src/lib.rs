@@ -187,14 +187,6 @@ impl Store for SqliteStore {
         self.readers.read(move |c| sql::count_by_state(c, &scope)).await
     }
 
-    async fn case_contact(&self, id: CaseId) -> Result<Option<SealedContact>> {
-        self.readers.read(move |c| sql::contact(c, id)).await
-    }
-
-    async fn case_departments(&self, id: CaseId) -> Result<Vec<String>> {
-        self.readers.read(move |c| sql::case_departments(c, id)).await
-    }
-
     async fn import_cases(&self, cases: Vec<CaseRecord>) -> Result<Vec<CaseId>> {
         self.writer
             .write(move |w| {
@@ -203,6 +195,9 @@ impl Store for SqliteStore {
                 for mut rec in cases {
                     rec.case.id = next;
                     sql::insert_case(w.conn, &rec.case, &rec.timeline)?;
+                    if let Some(c) = &rec.contact {
+                        sql::put_contact(w.conn, next, c)?;
+                    }
                     ids.push(next);
                     next += 1;
                 }

@@ -382,6 +382,7 @@ pub(crate) fn case(conn: &Connection, id: CaseId) -> Result<Option<CaseRecord>, 
         .and_then(|mut st| st.query_row([id], |r| r.get(0)).optional())
         .map_err(backend)?;
     let Some(body) = body else { return Ok(None) };
+    let contact = self::contact(conn, id)?;
     let case: Case = serde_json::from_str(&body).map_err(json_err)?;
     let mut st = conn.prepare_cached("SELECT body FROM timeline WHERE case_id = ?1 ORDER BY seq").map_err(backend)?;
     let rows = st.query_map([id], |r| r.get::<_, String>(0)).map_err(backend)?;
@@ -389,7 +390,7 @@ pub(crate) fn case(conn: &Connection, id: CaseId) -> Result<Option<CaseRecord>, 
     for r in rows {
         timeline.push(serde_json::from_str(&r.map_err(backend)?).map_err(json_err)?);
     }
-    Ok(Some(CaseRecord { case, timeline }))
+    Ok(Some(CaseRecord { case, timeline, contact }))
 }
 
 /// Appends the scope's condition to `sql`.
@@ -554,14 +555,6 @@ pub(crate) fn contact(conn: &Connection, case_id: CaseId) -> Result<Option<Seale
             .optional()
         })
         .map_err(backend)
-}
-
-pub(crate) fn case_departments(conn: &Connection, case_id: CaseId) -> Result<Vec<String>, StoreError> {
-    let mut st = conn
-        .prepare_cached("SELECT department FROM case_departments WHERE case_id = ?1 ORDER BY department")
-        .map_err(backend)?;
-    let rows = st.query_map([case_id], |r| r.get::<_, String>(0)).map_err(backend)?;
-    rows.collect::<Result<Vec<_>, _>>().map_err(backend)
 }
 
 // ---- accounts ----

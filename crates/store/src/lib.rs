@@ -77,10 +77,6 @@ pub trait Store: Send + Sync + 'static {
     fn list_cases(&self, filter: CaseFilter) -> impl Future<Output = Result<CasePage>> + Send;
     /// Count of cases per state, within a scope.
     fn count_by_state(&self, scope: CaseScope) -> impl Future<Output = Result<Vec<(CaseState, u64)>>> + Send;
-    /// A case's sealed reporter contact.
-    fn case_contact(&self, id: CaseId) -> impl Future<Output = Result<Option<SealedContact>>> + Send;
-    /// Every department a case was ever dispatched to (lead or assisting).
-    fn case_departments(&self, id: CaseId) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// Loads whole cases with their timelines at once (demo seeding, restore).
     fn import_cases(&self, cases: Vec<CaseRecord>) -> impl Future<Output = Result<Vec<CaseId>>> + Send;
 

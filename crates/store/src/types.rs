@@ -23,6 +23,8 @@ pub struct CaseRecord {
     pub case: Case,
     /// Every entry, in order.
     pub timeline: Vec<TimelineEntry>,
+    /// The reporter's sealed contact, if one was given.
+    pub contact: Option<SealedContact>,
 }
 
 /// Which open cases count as near a new report.
