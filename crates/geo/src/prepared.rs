@@ -1,0 +1,189 @@
+//! A polygon prepared for fast, exact point-in-polygon tests.
+//!
+//! Edges are bucketed into horizontal strips so a test only looks at the few
+//! edges whose y-range can contain the point: real district outlines have
+//! 1,000–2,000 vertices, and scanning all of them per query would dominate
+//! point location.
+
+use geo::algorithm::kernels::{Kernel, Orientation, RobustKernel};
+use geo::{Coord, MultiPolygon};
+
+/// Upper bound on strips per polygon, to cap memory for huge rings.
+const MAX_STRIPS: usize = 1024;
+/// Edges per strip we aim for; small enough that a strip scan is a handful of edges.
+const EDGES_PER_STRIP: usize = 4;
+
+/// A multipolygon's edges bucketed by y, for even-odd point-in-polygon tests
+/// that count the boundary as inside.
+#[derive(Debug, Clone)]
+pub(crate) struct PreparedPolygon {
+    min_x: f64,
+    min_y: f64,
+    max_x: f64,
+    max_y: f64,
+    /// Strips per degree of latitude.
+    inv_h: f64,
+    /// `starts[s]..starts[s + 1]` indexes `edges` for strip `s`.
+    starts: Vec<u32>,
+    /// `[x1, y1, x2, y2]`, duplicated into every strip the edge spans.
+    edges: Vec<[f64; 4]>,
+}
+
+impl PreparedPolygon {
+    /// Prepares `mp`. Returns `None` when it has no edge or a non-finite coordinate.
+    pub(crate) fn new(mp: &MultiPolygon<f64>) -> Option<Self> {
+        let mut raw: Vec<[f64; 4]> = Vec::new();
+        for poly in &mp.0 {
+            for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
+                push_ring_edges(&ring.0, &mut raw);
+            }
+        }
+        if raw.is_empty() || raw.iter().flatten().any(|v| !v.is_finite()) {
+            return None;
+        }
+        let (mut min_x, mut min_y, mut max_x, mut max_y) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+        for e in &raw {
+            min_x = min_x.min(e[0]).min(e[2]);
+            max_x = max_x.max(e[0]).max(e[2]);
+            min_y = min_y.min(e[1]).min(e[3]);
+            max_y = max_y.max(e[1]).max(e[3]);
+        }
+        let n_strips = (raw.len() / EDGES_PER_STRIP).clamp(1, MAX_STRIPS);
+        let height = max_y - min_y;
+        let inv_h = if height > 0.0 { n_strips as f64 / height } else { 0.0 };
+        let strip_of = |y: f64| -> usize { (((y - min_y) * inv_h) as usize).min(n_strips - 1) };
+        // Counting sort into strips keeps each strip's edges contiguous.
+        let mut counts = vec![0u32; n_strips + 1];
+        for e in &raw {
+            let (a, b) = (strip_of(e[1].min(e[3])), strip_of(e[1].max(e[3])));
+            for c in &mut counts[a..=b] {
+                *c += 1;
+            }
+        }
+        let mut starts = vec![0u32; n_strips + 1];
+        for s in 0..n_strips {
+            starts[s + 1] = starts[s] + counts[s];
+        }
+        let mut fill: Vec<u32> = starts[..n_strips].to_vec();
+        let mut edges = vec![[0.0; 4]; starts[n_strips] as usize];
+        for e in &raw {
+            let (a, b) = (strip_of(e[1].min(e[3])), strip_of(e[1].max(e[3])));
+            for f in &mut fill[a..=b] {
+                edges[*f as usize] = *e;
+                *f += 1;
+            }
+        }
+        Some(Self { min_x, min_y, max_x, max_y, inv_h, starts, edges })
+    }
+
+    /// `[min_x, min_y, max_x, max_y]`.
+    pub(crate) fn bbox(&self) -> [f64; 4] {
+        [self.min_x, self.min_y, self.max_x, self.max_y]
+    }
+
+    /// Whether the point lies inside or exactly on the boundary (even-odd rule
+    /// over all rings, so holes and multiple parts work).
+    #[inline]
+    pub(crate) fn contains(&self, x: f64, y: f64) -> bool {
+        // Written as negations so NaN falls out as "not contained".
+        if !(x >= self.min_x && x <= self.max_x && y >= self.min_y && y <= self.max_y) {
+            return false;
+        }
+        let n_strips = self.starts.len() - 1;
+        let s = (((y - self.min_y) * self.inv_h) as usize).min(n_strips - 1);
+        let (lo, hi) = (self.starts[s] as usize, self.starts[s + 1] as usize);
+        let mut inside = false;
+        for &[x1, y1, x2, y2] in &self.edges[lo..hi] {
+            let (ylo, yhi) = if y1 <= y2 { (y1, y2) } else { (y2, y1) };
+            if y < ylo || y > yhi {
+                continue;
+            }
+            // Orientation of (edge start, edge end, point): its exact sign
+            // decides both "on the edge" and which side of it the point is.
+            let cross = orient(x1, y1, x2, y2, x, y);
+            if cross == 0.0 && x >= x1.min(x2) && x <= x1.max(x2) {
+                return true;
+            }
+            // Half-open rule (an edge counts if it spans y in [low, high)) so a
+            // ray through a vertex is counted once.
+            if y1 <= y && y < y2 {
+                if cross > 0.0 {
+                    inside = !inside;
+                }
+            } else if y2 <= y && y < y1 && cross < 0.0 {
+                inside = !inside;
+            }
+        }
+        inside
+    }
+}
+
+/// Shewchuk's first-stage error bound for the orientation determinant.
+const ORIENT_ERRBOUND: f64 = (3.0 + 16.0 * f64::EPSILON) * f64::EPSILON / 2.0;
+
+/// Sign of the orientation of `(x, y)` relative to the edge (positive: left).
+/// The plain determinant is used when its sign is certain; otherwise the
+/// exact predicate decides, so boundary membership is exact and agrees with
+/// geo's own `Intersects`.
+#[inline]
+fn orient(x1: f64, y1: f64, x2: f64, y2: f64, x: f64, y: f64) -> f64 {
+    let left = (x2 - x1) * (y - y1);
+    let right = (y2 - y1) * (x - x1);
+    let det = left - right;
+    let bound = ORIENT_ERRBOUND * (left.abs() + right.abs());
+    if det > bound || -det > bound {
+        return det;
+    }
+    match RobustKernel::orient2d(Coord { x: x1, y: y1 }, Coord { x: x2, y: y2 }, Coord { x, y }) {
+        Orientation::CounterClockwise => 1.0,
+        Orientation::Clockwise => -1.0,
+        Orientation::Collinear => 0.0,
+    }
+}
+
+fn push_ring_edges(coords: &[Coord<f64>], out: &mut Vec<[f64; 4]>) {
+    if coords.len() < 2 {
+        return;
+    }
+    for w in coords.windows(2) {
+        if w[0] != w[1] {
+            out.push([w[0].x, w[0].y, w[1].x, w[1].y]);
+        }
+    }
+    // Close the ring implicitly if the input left it open.
+    if let (Some(first), Some(last)) = (coords.first(), coords.last())
+        && first != last
+    {
+        out.push([last.x, last.y, first.x, first.y]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::{Contains, Point, polygon};
+
+    #[test]
+    fn square_with_hole() {
+        let p = polygon!(
+            exterior: [(x: 0.0, y: 0.0), (x: 10.0, y: 0.0), (x: 10.0, y: 10.0), (x: 0.0, y: 10.0)],
+            interiors: [[(x: 4.0, y: 4.0), (x: 6.0, y: 4.0), (x: 6.0, y: 6.0), (x: 4.0, y: 6.0)]],
+        );
+        let prep = PreparedPolygon::new(&MultiPolygon::new(vec![p.clone()])).unwrap();
+        assert!(prep.contains(1.0, 1.0));
+        assert!(!prep.contains(5.0, 5.0));
+        assert!(!prep.contains(11.0, 5.0));
+        // Boundary counts as inside, including hole edges and vertices.
+        assert!(prep.contains(0.0, 5.0));
+        assert!(prep.contains(10.0, 10.0));
+        assert!(prep.contains(4.0, 5.0));
+        assert!(prep.contains(5.0, 0.0));
+        assert!(!prep.contains(f64::NAN, 1.0));
+        for i in 0..=100 {
+            for j in 0..=100 {
+                let (x, y) = (i as f64 * 0.1 + 0.05, j as f64 * 0.1 + 0.03);
+                assert_eq!(prep.contains(x, y), p.contains(&Point::new(x, y)), "{x} {y}");
+            }
+        }
+    }
+}
