@@ -2,6 +2,7 @@
 //! reference data, manage administrators, verify the audit trail.
 
 mod admin;
+mod bench;
 mod bootstrap;
 mod demo;
 mod import;
@@ -62,6 +63,36 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Performance benchmarks (see docs/benchmarks.md).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Case creation throughput and case read latency over HTTP, with wrk.
+    Http {
+        /// Seconds per run.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 50)]
+        connections: u32,
+        /// The wrk binary.
+        #[arg(long, default_value = "wrk")]
+        wrk: String,
+        /// Directory with create_case.lua and get_case.lua.
+        #[arg(long, default_value = "bench")]
+        scripts: PathBuf,
+    },
+    /// Time from `citygrid demo` on an empty data directory to a healthy server.
+    Startup {
+        /// Runs.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
     },
 }
 
@@ -179,6 +210,13 @@ async fn run(command: Command) -> Result<String, String> {
             }
             let store = bootstrap::open_store(&Settings::for_data_dir(&data_dir))?;
             admin::verify_audit(&store).await
+        }
+        Command::Bench { command: BenchCommand::Http { duration, connections, wrk, scripts } } => {
+            let v = bench::http(&wrk, &scripts, duration, connections).await?;
+            Ok(bench::http_report(&v, duration, connections))
+        }
+        Command::Bench { command: BenchCommand::Startup { runs } } => {
+            tokio::task::spawn_blocking(move || bench::startup(runs)).await.map_err(|e| e.to_string())?
         }
         Command::Keys { command: KeysCommand::Rotate { data_dir } } => {
             let s = Settings::for_data_dir(&data_dir);

@@ -234,8 +234,8 @@ pub fn authorize(p: &Principal, op: Operation, scope: &Scope<'_>) -> Result<(), 
     use Operation as O;
     use Role as R;
     if p.role == R::Device && op != O::ReadOwnDevice {
-        // Devices only feed detections and read themselves.
-        return Err(Denial::Forbidden);
+        // Devices only feed detections and read themselves; cases stay invisible to them.
+        return Err(if matches!(scope, Scope::Case(_)) { Denial::OutOfScope } else { Denial::Forbidden });
     }
     let role_ok = match op {
         O::ReadReference => true,
@@ -379,8 +379,14 @@ mod tests {
 
     #[test]
     fn devices_and_mediators_see_no_cases() {
+        let t = code("340202001001001");
+        let d = vec![];
+        let case = Scope::Case(CaseFacts { territory: &t, reporter: "x", department: None, departments_ever: &d });
         for p in [who(Role::Device, None, None), who(Role::Mediator, Some("340202001"), None)] {
             assert_eq!(case_visibility(&p), CaseScope::Nothing);
+            // Not even a case's existence is revealed.
+            assert_eq!(authorize(&p, Operation::ReadCase, &case), Err(Denial::OutOfScope));
+            assert_eq!(authorize(&p, Operation::ActOnCase(ActionKind::Register), &case), Err(Denial::OutOfScope));
         }
     }
 

@@ -39,11 +39,14 @@ pub struct SqliteOptions {
     pub queue: usize,
     /// Most writes committed together.
     pub max_batch: usize,
+    /// Write the audit trail. Always on, except in the benchmark that
+    /// measures the trail's own cost; no configuration file can turn it off.
+    pub audit_trail: bool,
 }
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        Self { synchronous_full: true, queue: 20_000, max_batch: 1_000 }
+        Self { synchronous_full: true, queue: 20_000, max_batch: 1_000, audit_trail: true }
     }
 }
 
@@ -74,7 +77,7 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
         migrate::migrate(&conn)?;
         let head = sql::audit_head(&conn)?;
-        let writer = Writer::start(conn, head, options.queue.max(1), options.max_batch.max(1))?;
+        let writer = Writer::start(conn, head, options.audit_trail, options.queue.max(1), options.max_batch.max(1))?;
         Ok(SqliteStore { path: path.to_owned(), writer, readers: Readers::new(path.to_owned()) })
     }
 

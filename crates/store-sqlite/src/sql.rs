@@ -75,6 +75,9 @@ pub(crate) fn audit_head(conn: &Connection) -> Result<AuditHead, StoreError> {
 
 /// Chains `event` after the writer's head and inserts it.
 pub(crate) fn append_audit(ctx: &mut WriterCtx<'_>, event: AuditEvent) -> Result<(), StoreError> {
+    if !ctx.audit {
+        return Ok(());
+    }
     let (seq, prev) = ctx.audit_head.clone();
     let rec = AuditRecord::chain(event, seq, &prev);
     let e = &rec.event;

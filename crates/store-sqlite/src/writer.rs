@@ -28,6 +28,8 @@ pub(crate) struct WriterCtx<'c> {
     pub conn: &'c Connection,
     /// The audit chain's head.
     pub audit_head: &'c mut AuditHead,
+    /// Whether audit records are written (off only for a benchmark baseline).
+    pub audit: bool,
 }
 
 type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
@@ -82,11 +84,17 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Starts the thread on `conn`.
-    pub fn start(conn: Connection, head: AuditHead, queue: usize, max_batch: usize) -> Result<Writer, StoreError> {
+    pub fn start(
+        conn: Connection,
+        head: AuditHead,
+        audit: bool,
+        queue: usize,
+        max_batch: usize,
+    ) -> Result<Writer, StoreError> {
         let (tx, rx) = sync_channel::<Box<dyn Job>>(queue);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, rx, head, max_batch))
+            .spawn(move || run(conn, rx, head, audit, max_batch))
             .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
         Ok(Writer { tx })
     }
@@ -107,7 +115,7 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, rx: Receiver<Box<dyn Job>>, mut head: AuditHead, max_batch: usize) {
+fn run(conn: Connection, rx: Receiver<Box<dyn Job>>, mut head: AuditHead, audit: bool, max_batch: usize) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < max_batch {
@@ -125,7 +133,7 @@ fn run(conn: Connection, rx: Receiver<Box<dyn Job>>, mut head: AuditHead, max_ba
         }
         let head_before = head.clone();
         let replies: Vec<Reply> = {
-            let mut ctx = WriterCtx { conn: &conn, audit_head: &mut head };
+            let mut ctx = WriterCtx { conn: &conn, audit_head: &mut head, audit };
             batch.into_iter().map(|job| job.run(&mut ctx)).collect()
         };
         let commit = conn.execute_batch("COMMIT").map_err(backend);

@@ -43,9 +43,12 @@ pub async fn act<S: Store>(
     ApiJson(action): ApiJson<Action>,
 ) -> ApiResult<Json<ActionResponse>> {
     let who = &caller.principal;
-    check_evidence(&app, action.evidence()).await?;
     for attempt in 1..=ATTEMPTS {
         let rec = load_for(&app, &caller, id, Operation::ActOnCase(action.kind())).await?;
+        if attempt == 1 {
+            // Only after authorization, so that nobody can probe which attachments exist.
+            check_evidence(&app, action.evidence()).await?;
+        }
         let world = app.world();
         let catalog = &world.catalog;
         let mut action = action.clone();
