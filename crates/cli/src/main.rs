@@ -18,6 +18,11 @@ use tracing_subscriber::EnvFilter;
 
 use crate::settings::{DEFAULT_DATA_DIR, ServeArgs, Settings};
 
+/// mimalloc: the server allocates many small, short-lived buffers per request,
+/// which glibc's allocator serves noticeably slower under two busy cores.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// CityGrid: city-level grid governance.
 #[derive(Parser)]
 #[command(name = "citygrid", version, about)]

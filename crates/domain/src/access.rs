@@ -283,7 +283,7 @@ fn sees_case(p: &Principal, c: &CaseFacts<'_>) -> bool {
     match case_visibility(p) {
         CaseScope::All => true,
         CaseScope::Territory(u) => u.contains(c.territory),
-        CaseScope::Department(d) => c.departments_ever.iter().any(|x| *x == d),
+        CaseScope::Department(d) => c.departments_ever.contains(&d),
         CaseScope::Reporter(r) => c.reporter == r,
         CaseScope::Nothing => false,
     }

@@ -147,9 +147,8 @@ impl fmt::Display for ChainBreak {
 /// linked to its predecessor, each hash matching its content.
 pub fn verify_chain<'a>(records: impl IntoIterator<Item = &'a AuditRecord>) -> Result<u64, ChainBreak> {
     let mut prev_hash = GENESIS_HASH.to_owned();
-    let mut expect_seq = 1u64;
     let mut count = 0;
-    for (position, r) in records.into_iter().enumerate() {
+    for (expect_seq, (position, r)) in (1u64..).zip(records.into_iter().enumerate()) {
         let fail = |reason: String| ChainBreak { seq: r.seq, position, reason };
         if r.seq != expect_seq {
             return Err(fail(format!("expected record {expect_seq} here: a record was removed or reordered")));
@@ -164,7 +163,6 @@ pub fn verify_chain<'a>(records: impl IntoIterator<Item = &'a AuditRecord>) -> R
             return Err(fail("its content does not match its hash: it was altered".into()));
         }
         prev_hash = r.hash.clone();
-        expect_seq += 1;
         count += 1;
     }
     Ok(count)

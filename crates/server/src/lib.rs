@@ -54,7 +54,7 @@ pub fn build_router<S: Store>(app: App<S>) -> Router {
         .merge(docs)
         .merge(api)
         .layer(axum::middleware::from_fn(metrics::track))
-        .layer(TraceLayer::new_for_http());
+        .layer(TraceLayer::new_for_http().make_span_with(request_span));
     for (name, value) in security_headers() {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
     }
@@ -73,6 +73,12 @@ pub fn build_router<S: Store>(app: App<S>) -> Router {
         );
     }
     router
+}
+
+/// The span of one request: method and path, never the query string, which
+/// may carry personal data (`?phone=`, `?id_number=`).
+fn request_span(req: &axum::extract::Request) -> tracing::Span {
+    tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), version = ?req.version())
 }
 
 fn limit_body(req: axum::extract::Request, limit: usize) -> axum::extract::Request {

@@ -30,6 +30,8 @@
 //!
 //! After the matrix: list and read leak checks against the store's ground truth.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+
 mod common;
 
 use std::cell::Cell;
@@ -404,7 +406,8 @@ impl World {
             expires_at: now + Duration::hours(1),
             revoked_at: None,
         };
-        let outcome = LoginOutcome { user_id: user.into(), failed_logins: 0, locked_until: None, session: Some(session) };
+        let outcome =
+            LoginOutcome { user_id: user.into(), failed_logins: 0, locked_until: None, session: Some(session) };
         let ev = AuditEvent::ok(now, user, "test", "auth.login", format!("user/{user}"));
         self.s.app.store.record_login(outcome, ev).await.unwrap();
         token
@@ -439,9 +442,7 @@ impl World {
             }
             ("GET", "/api/v1/territory/units/{code}")
             | ("GET", "/api/v1/territory/units/{code}/children")
-            | ("GET", "/api/v1/territory/units/{code}/children/geojson") => {
-                Req::new(m, template.replace("{code}", d))
-            }
+            | ("GET", "/api/v1/territory/units/{code}/children/geojson") => Req::new(m, template.replace("{code}", d)),
             ("GET", "/api/v1/locate") => {
                 let (lon, lat) = side.point();
                 Req::new(m, format!("{template}?lon={lon}&lat={lat}"))
@@ -459,7 +460,8 @@ impl World {
             ("POST", "/api/v1/cases") => {
                 let (lon, lat) = side.point();
                 let description = format!("{MARKER}-{} probe by {}", self.next(), who.name);
-                Req::new(m, template).json(json!({"category": "E0101", "description": description, "lon": lon, "lat": lat}))
+                Req::new(m, template)
+                    .json(json!({"category": "E0101", "description": description, "lon": lon, "lat": lat}))
             }
             ("GET", "/api/v1/cases") => Req::new(m, format!("{template}?territory={d}")),
             ("GET", "/api/v1/cases/{id}") => {
@@ -483,7 +485,8 @@ impl World {
                     Role::Citizen => (Stage::Closed, side.citizen(), json!({"action": "evaluate", "rating": 5})),
                     _ => (Stage::Reported, "city.op", json!({"action": "register"})),
                 };
-                let id = if exp == Expect::Allowed { self.staged(reporter, side, stage).await } else { self.read_case[i] };
+                let id =
+                    if exp == Expect::Allowed { self.staged(reporter, side, stage).await } else { self.read_case[i] };
                 let mut r = Req::new(m, template.replace("{id}", &id.to_string())).json(action);
                 r.case = Some(id);
                 r
@@ -564,13 +567,13 @@ async fn setup() -> World {
     // Targets for account endpoints, and the login probe's user.
     for (user, unit) in [("target.a", Some("340202")), ("target.b", Some("340207")), ("login.probe", None)] {
         let role = if unit.is_some() { "operator" } else { "citizen" };
-        let body =
-            json!({"username": user, "display_name": user, "role": role, "unit": unit, "password": PASSWORD});
+        let body = json!({"username": user, "display_name": user, "role": role, "unit": unit, "password": PASSWORD});
         let r = w.s.post("/api/v1/users", &admin, body).await;
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     }
     for (id, unit) in [("probe-device", "340202"), ("target-dev-a", "340202"), ("target-dev-b", "340207")] {
-        let r = w.s.post("/api/v1/devices", &admin, json!({"id": id, "name": id, "kind": "camera", "unit": unit})).await;
+        let r =
+            w.s.post("/api/v1/devices", &admin, json!({"id": id, "name": id, "kind": "camera", "unit": unit})).await;
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
         if id == "probe-device" {
             w.device_key = r.json::<Value>().await.unwrap()["api_key"].as_str().unwrap().to_owned();
@@ -747,11 +750,8 @@ async fn ground_truth(w: &World) -> Vec<(i64, UnitCode, String, Vec<String>)> {
     let mut out = Vec::new();
     for c in all.cases {
         let rec = store.case(c.id).await.unwrap().unwrap();
-        let mut depts: Vec<String> = rec
-            .timeline
-            .iter()
-            .flat_map(|e| e.data.department.iter().chain(e.data.assists.iter()).cloned())
-            .collect();
+        let mut depts: Vec<String> =
+            rec.timeline.iter().flat_map(|e| e.data.department.iter().chain(e.data.assists.iter()).cloned()).collect();
         depts.sort();
         depts.dedup();
         out.push((c.id, c.territory, c.reporter, depts));
@@ -865,7 +865,11 @@ async fn lists_never_leak(w: &World) {
         let ghost_status = ghost.status();
         let ghost = ghost.text().await.unwrap();
         assert_eq!((hidden_status.as_u16(), ghost_status.as_u16()), (404, 404), "{who}: {hidden} / {ghost}");
-        assert_eq!(hidden.replace(&format!("case/{b_case}"), "X"), ghost.replace(&format!("case/{GHOST_ID}"), "X"), "{who}");
+        assert_eq!(
+            hidden.replace(&format!("case/{b_case}"), "X"),
+            ghost.replace(&format!("case/{GHOST_ID}"), "X"),
+            "{who}"
+        );
         assert!(!hidden.contains(MARKER) && !hidden.contains("340207"), "{who}: {hidden}");
         // Unmasking changes nothing about that.
         let r = w.s.get(&format!("/api/v1/cases/{b_case}?unmask=true"), w.tok(who)).await;

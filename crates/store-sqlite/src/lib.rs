@@ -4,6 +4,7 @@
 //! ([`writer`]); reads use a pool of read-only connections on blocking
 //! threads ([`readers`]). The schema is created and migrated on open.
 
+mod cache;
 mod migrate;
 mod readers;
 mod sql;
@@ -39,6 +40,10 @@ pub struct SqliteOptions {
     pub queue: usize,
     /// Most writes committed together.
     pub max_batch: usize,
+    /// Read-only connections (and concurrent reads).
+    pub readers: usize,
+    /// Cases kept in memory for reads.
+    pub cached_cases: usize,
     /// Write the audit trail. Always on, except in the benchmark that
     /// measures the trail's own cost; no configuration file can turn it off.
     pub audit_trail: bool,
@@ -46,7 +51,7 @@ pub struct SqliteOptions {
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        Self { synchronous_full: true, queue: 20_000, max_batch: 1_000, audit_trail: true }
+        Self { synchronous_full: true, queue: 20_000, max_batch: 1_000, readers: 4, cached_cases: 100_000, audit_trail: true }
     }
 }
 
@@ -55,6 +60,7 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Writer,
     readers: Arc<Readers>,
+    cases: cache::CaseCache,
 }
 
 impl SqliteStore {
@@ -75,10 +81,17 @@ impl SqliteStore {
         ))
         .map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
+        // Every query the writer runs stays prepared; the default 16 thrashes.
+        conn.set_prepared_statement_cache_capacity(256);
         migrate::migrate(&conn)?;
         let head = sql::audit_head(&conn)?;
         let writer = Writer::start(conn, head, options.audit_trail, options.queue.max(1), options.max_batch.max(1))?;
-        Ok(SqliteStore { path: path.to_owned(), writer, readers: Readers::new(path.to_owned()) })
+        Ok(SqliteStore {
+            path: path.to_owned(),
+            writer,
+            readers: Readers::new(path.to_owned(), options.readers),
+            cases: cache::CaseCache::new(options.cached_cases),
+        })
     }
 
     /// The database file.
@@ -106,7 +119,7 @@ impl Store for SqliteStore {
         self.writer
             .write(move |w| {
                 let n = sql::upsert_units(w.conn, &units)?;
-                sql::append_audit(w, audit)?;
+                sql::append_audit(w, &audit)?;
                 Ok(n)
             })
             .await
@@ -120,7 +133,7 @@ impl Store for SqliteStore {
         self.writer
             .write(move |w| {
                 sql::put_categories(w.conn, &categories)?;
-                sql::append_audit(w, audit)
+                sql::append_audit(w, &audit)
             })
             .await
     }
@@ -133,7 +146,7 @@ impl Store for SqliteStore {
         self.writer
             .write(move |w| {
                 sql::put_departments(w.conn, &departments)?;
-                sql::append_audit(w, audit)
+                sql::append_audit(w, &audit)
             })
             .await
     }
@@ -146,7 +159,9 @@ impl Store for SqliteStore {
         nearby: NearbyQuery,
         mut audit: AuditEvent,
     ) -> Result<CreatedCase> {
-        self.writer
+        let sealed = contact.clone();
+        let created = self
+            .writer
             .write(move |w| {
                 case.id = sql::next_case_id(w.conn)?;
                 let near = sql::nearby(w.conn, &case, nearby)?;
@@ -156,30 +171,43 @@ impl Store for SqliteStore {
                     sql::put_contact(w.conn, case.id, c)?;
                 }
                 audit.resource = format!("case/{}", case.id);
-                sql::append_audit(w, audit)?;
-                Ok(CreatedCase { case, entry: report, nearby: near })
+                sql::append_audit(w, &audit)?;
+                Ok(CreatedCase { case: case.clone(), entry: report.clone(), nearby: near })
             })
-            .await
+            .await?;
+        let rec = CaseRecord { case: created.case.clone(), timeline: vec![created.entry.clone()], contact: sealed };
+        self.cases.put(Arc::new(rec));
+        Ok(created)
     }
 
     async fn append_entry(&self, case: Case, entry: TimelineEntry, audit: AuditEvent) -> Result<()> {
+        let (after, appended) = (case.clone(), entry.clone());
         self.writer
             .write(move |w| {
-                if let Some(target) = entry.data.merged_into {
-                    if sql::case_open(w.conn, target)? != Some(true) {
-                        return Err(StoreError::Invalid(format!(
-                            "case {target} does not exist or is no longer open; a duplicate can only be merged into an open case"
-                        )));
-                    }
+                if let Some(target) = entry.data.merged_into
+                    && sql::case_open(w.conn, target)? != Some(true)
+                {
+                    return Err(StoreError::Invalid(format!(
+                        "case {target} does not exist or is no longer open; a duplicate can only be merged into an open case"
+                    )));
                 }
                 sql::append_entry(w.conn, &case, &entry)?;
-                sql::append_audit(w, audit)
+                sql::append_audit(w, &audit)
             })
-            .await
+            .await?;
+        self.cases.advance(&after, &appended);
+        Ok(())
     }
 
     async fn case(&self, id: CaseId) -> Result<Option<CaseRecord>> {
-        self.readers.read(move |c| sql::case(c, id)).await
+        if let Some(hit) = self.cases.get(id) {
+            return Ok(Some(CaseRecord::clone(&hit)));
+        }
+        let rec = self.readers.read(move |c| sql::case(c, id)).await?;
+        if let Some(r) = &rec {
+            self.cases.put(Arc::new(r.clone()));
+        }
+        Ok(rec)
     }
 
     async fn list_cases(&self, filter: CaseFilter) -> Result<CasePage> {
@@ -195,9 +223,10 @@ impl Store for SqliteStore {
             .write(move |w| {
                 let mut next = sql::next_case_id(w.conn)?;
                 let mut ids = Vec::with_capacity(cases.len());
-                for mut rec in cases {
-                    rec.case.id = next;
-                    sql::insert_case(w.conn, &rec.case, &rec.timeline)?;
+                for rec in &cases {
+                    let mut case = rec.case.clone();
+                    case.id = next;
+                    sql::insert_case(w.conn, &case, &rec.timeline)?;
                     if let Some(c) = &rec.contact {
                         sql::put_contact(w.conn, next, c)?;
                     }
@@ -213,7 +242,7 @@ impl Store for SqliteStore {
         self.writer
             .write(move |w| {
                 sql::put_attachment(w.conn, &meta)?;
-                sql::append_audit(w, audit)
+                sql::append_audit(w, &audit)
             })
             .await
     }
@@ -228,7 +257,7 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, event: AuditEvent) -> Result<()> {
-        self.writer.write(move |w| sql::append_audit(w, event)).await
+        self.writer.write(move |w| sql::append_audit(w, &event)).await
     }
 
     async fn audit_records(&self, filter: AuditFilter) -> Result<Vec<AuditRecord>> {
@@ -239,7 +268,7 @@ impl Store for SqliteStore {
         self.writer
             .write(move |w| {
                 sql::put_user(w.conn, &user, true)?;
-                sql::append_audit(w, audit)
+                sql::append_audit(w, &audit)
             })
             .await
     }
@@ -248,7 +277,7 @@ impl Store for SqliteStore {
         self.writer
             .write(move |w| {
                 sql::put_user(w.conn, &user, false)?;
-                sql::append_audit(w, audit)
+                sql::append_audit(w, &audit)
             })
             .await
     }
@@ -271,7 +300,7 @@ impl Store for SqliteStore {
         self.writer
             .write(move |w| {
                 sql::record_login(w.conn, &outcome)?;
-                sql::append_audit(w, audit)
+                sql::append_audit(w, &audit)
             })
             .await
     }
@@ -292,7 +321,7 @@ impl Store for SqliteStore {
         self.writer
             .write(move |w| {
                 let n = sql::revoke_sessions(w.conn, &user_id, token_hash.as_deref(), at)?;
-                sql::append_audit(w, audit)?;
+                sql::append_audit(w, &audit)?;
                 Ok(n)
             })
             .await
@@ -302,7 +331,7 @@ impl Store for SqliteStore {
         self.writer
             .write(move |w| {
                 sql::put_device(w.conn, &device, true)?;
-                sql::append_audit(w, audit)
+                sql::append_audit(w, &audit)
             })
             .await
     }
@@ -325,7 +354,7 @@ impl Store for SqliteStore {
                 };
                 d.revoked_at.get_or_insert(at);
                 sql::put_device(w.conn, &d, false)?;
-                sql::append_audit(w, audit)
+                sql::append_audit(w, &audit)
             })
             .await
     }

@@ -1,25 +1,25 @@
-//! A small pool of read-only connections used from blocking threads.
-//! WAL mode lets them read while the writer writes.
+//! A fixed pool of read-only connections used from blocking threads.
+//! WAL mode lets them read while the writer writes. The pool is bounded by
+//! a semaphore, so connections are opened once and reused, never churned.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use citygrid_store::StoreError;
 use rusqlite::{Connection, OpenFlags};
+use tokio::sync::Semaphore;
 
 use crate::sql::backend;
-
-/// Connections kept idle at most; more are opened under load and dropped after.
-const MAX_IDLE: usize = 16;
 
 pub(crate) struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    permits: Semaphore,
 }
 
 impl Readers {
-    pub fn new(path: PathBuf) -> Arc<Readers> {
-        Arc::new(Readers { path, idle: Mutex::new(Vec::new()) })
+    pub fn new(path: PathBuf, size: usize) -> Arc<Readers> {
+        Arc::new(Readers { path, idle: Mutex::new(Vec::new()), permits: Semaphore::new(size.max(1)) })
     }
 
     fn open(&self) -> Result<Connection, StoreError> {
@@ -28,23 +28,8 @@ impl Readers {
         conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -16000; PRAGMA mmap_size = 268435456;")
             .map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
+        conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
-    }
-
-    fn take(&self) -> Result<Connection, StoreError> {
-        let pooled = self.idle.lock().ok().and_then(|mut v| v.pop());
-        match pooled {
-            Some(c) => Ok(c),
-            None => self.open(),
-        }
-    }
-
-    fn give_back(&self, conn: Connection) {
-        if let Ok(mut v) = self.idle.lock() {
-            if v.len() < MAX_IDLE {
-                v.push(conn);
-            }
-        }
     }
 
     /// Runs `f` on a pooled connection on a blocking thread.
@@ -53,11 +38,18 @@ impl Readers {
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
+        let _permit = self.permits.acquire().await.map_err(|_| StoreError::Backend("reader pool closed".into()))?;
         let me = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
-            let conn = me.take()?;
+            let pooled = me.idle.lock().ok().and_then(|mut v| v.pop());
+            let conn = match pooled {
+                Some(c) => c,
+                None => me.open()?,
+            };
             let r = f(&conn);
-            me.give_back(conn);
+            if let Ok(mut v) = me.idle.lock() {
+                v.push(conn);
+            }
             r
         })
         .await

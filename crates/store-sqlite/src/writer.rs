@@ -2,10 +2,16 @@
 //!
 //! SQLite allows one writer at a time, so rather than have every request
 //! fight for the lock, requests queue here. The thread takes everything
-//! waiting (up to a batch limit), runs each job in its own savepoint inside
-//! one transaction, commits once, and only then answers every job. With
-//! `synchronous = FULL` one fsync covers the whole batch: throughput grows
-//! with concurrency while every acknowledged write is durable.
+//! waiting (up to a batch limit), runs the jobs in one transaction, commits
+//! once, and only then answers every job. With `synchronous = FULL` one
+//! fsync covers the whole batch: throughput grows with concurrency while
+//! every acknowledged write is durable.
+//!
+//! Jobs are re-runnable (`FnMut`, idempotent). When one fails, the batch is
+//! rolled back and each job runs again in its own transaction, so a failing
+//! job never takes others down with it and never leaves half its writes
+//! behind. This costs less than a savepoint per job, which would copy every
+//! page a job touches into SQLite's statement journal.
 //!
 //! The queue is bounded; a full queue is answered at once with
 //! [`StoreError::Overloaded`] (back-pressure), never by dropping work.
@@ -32,48 +38,39 @@ pub(crate) struct WriterCtx<'c> {
     pub audit: bool,
 }
 
-type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-
 trait Job: Send {
-    fn run(self: Box<Self>, ctx: &mut WriterCtx<'_>) -> Reply;
-    fn fail(self: Box<Self>, e: StoreError);
+    /// Runs the work; `false` if it failed (its result is kept for the reply).
+    fn run(&mut self, ctx: &mut WriterCtx<'_>) -> bool;
+    /// Answers the caller: the work's result if the commit succeeded.
+    fn reply(self: Box<Self>, commit: Result<(), StoreError>);
 }
 
 struct TypedJob<F, R> {
     work: F,
+    result: Option<Result<R, StoreError>>,
     reply: oneshot::Sender<Result<R, StoreError>>,
 }
 
 impl<F, R> Job for TypedJob<F, R>
 where
-    F: FnOnce(&mut WriterCtx<'_>) -> Result<R, StoreError> + Send + 'static,
+    F: FnMut(&mut WriterCtx<'_>) -> Result<R, StoreError> + Send + 'static,
     R: Send + 'static,
 {
-    fn run(self: Box<Self>, ctx: &mut WriterCtx<'_>) -> Reply {
-        let TypedJob { work, reply } = *self;
-        let head_before = ctx.audit_head.clone();
-        let result = match ctx.conn.execute_batch("SAVEPOINT job") {
-            Ok(()) => {
-                let r = work(ctx);
-                let end = if r.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-                match ctx.conn.execute_batch(end) {
-                    Ok(()) => r,
-                    Err(e) => Err(backend(e)),
-                }
-            }
-            Err(e) => Err(backend(e)),
-        };
-        if result.is_err() {
-            *ctx.audit_head = head_before;
-        }
-        Box::new(move |commit: Result<(), StoreError>| {
-            // The receiver may have gone (client hung up); the write stands.
-            let _ = reply.send(commit.and(result));
-        })
+    fn run(&mut self, ctx: &mut WriterCtx<'_>) -> bool {
+        let r = (self.work)(ctx);
+        let ok = r.is_ok();
+        self.result = Some(r);
+        ok
     }
 
-    fn fail(self: Box<Self>, e: StoreError) {
-        let _ = self.reply.send(Err(e));
+    fn reply(self: Box<Self>, commit: Result<(), StoreError>) {
+        let result = match (commit, self.result) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Some(r)) => r,
+            (Ok(()), None) => Err(StoreError::Backend("the job never ran".into())),
+        };
+        // The receiver may have gone (client hung up); the write stands.
+        let _ = self.reply.send(result);
     }
 }
 
@@ -94,19 +91,20 @@ impl Writer {
         let (tx, rx) = sync_channel::<Box<dyn Job>>(queue);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, rx, head, audit, max_batch))
+            .spawn(move || Batcher { conn, head, audit }.run(rx, max_batch))
             .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
         Ok(Writer { tx })
     }
 
     /// Runs `work` in the next batch and waits until its batch is committed.
+    /// `work` may run more than once and must give the same writes each time.
     pub async fn write<R, F>(&self, work: F) -> Result<R, StoreError>
     where
-        F: FnOnce(&mut WriterCtx<'_>) -> Result<R, StoreError> + Send + 'static,
+        F: FnMut(&mut WriterCtx<'_>) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
         let (reply, rx) = oneshot::channel();
-        let job: Box<dyn Job> = Box::new(TypedJob { work, reply });
+        let job: Box<dyn Job> = Box::new(TypedJob { work, result: None, reply });
         self.tx.try_send(job).map_err(|e| match e {
             TrySendError::Full(_) => StoreError::Overloaded,
             TrySendError::Disconnected(_) => StoreError::Backend("the writer has stopped".into()),
@@ -115,37 +113,62 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, rx: Receiver<Box<dyn Job>>, mut head: AuditHead, audit: bool, max_batch: usize) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < max_batch {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            let msg = e.to_string();
-            for job in batch {
-                job.fail(StoreError::Backend(msg.clone()));
-            }
-            continue;
-        }
-        let head_before = head.clone();
-        let replies: Vec<Reply> = {
-            let mut ctx = WriterCtx { conn: &conn, audit_head: &mut head, audit };
-            batch.into_iter().map(|job| job.run(&mut ctx)).collect()
+struct Batcher {
+    conn: Connection,
+    head: AuditHead,
+    audit: bool,
+}
+
+impl Batcher {
+    fn exec(&self, sql: &str) -> Result<(), StoreError> {
+        self.conn.prepare_cached(sql).and_then(|mut st| st.execute([])).map(|_| ()).map_err(backend)
+    }
+
+    /// Runs `jobs` in one transaction; on failure everything is rolled back.
+    fn transaction(&mut self, jobs: &mut [Box<dyn Job>]) -> Result<(), (Option<usize>, StoreError)> {
+        let head_before = self.head.clone();
+        self.exec("BEGIN IMMEDIATE").map_err(|e| (None, e))?;
+        let mut ctx = WriterCtx { conn: &self.conn, audit_head: &mut self.head, audit: self.audit };
+        let failed = jobs.iter_mut().position(|j| !j.run(&mut ctx));
+        let outcome = match failed {
+            Some(i) => Err((Some(i), StoreError::Backend("a job failed".into()))),
+            None => self.exec("COMMIT").map_err(|e| (None, e)),
         };
-        let commit = conn.execute_batch("COMMIT").map_err(backend);
-        if commit.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
-            head = head_before;
+        if outcome.is_err() {
+            let _ = self.exec("ROLLBACK");
+            self.head = head_before;
         }
-        for reply in replies {
-            reply(match &commit {
-                Ok(()) => Ok(()),
-                Err(e) => Err(StoreError::Backend(e.to_string())),
-            });
+        outcome
+    }
+
+    fn run(mut self, rx: Receiver<Box<dyn Job>>, max_batch: usize) {
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            while batch.len() < max_batch {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            match self.transaction(&mut batch) {
+                Ok(()) => batch.into_iter().for_each(|j| j.reply(Ok(()))),
+                Err((Some(_), _)) if batch.len() > 1 => {
+                    // Isolate the failure: each job alone, in order.
+                    for mut job in batch {
+                        let outcome = self.transaction(std::slice::from_mut(&mut job));
+                        job.reply(match outcome {
+                            // The job's own error is in its result.
+                            Ok(()) | Err((Some(_), _)) => Ok(()),
+                            Err((None, e)) => Err(e),
+                        });
+                    }
+                }
+                Err((Some(_), _)) => batch.into_iter().for_each(|j| j.reply(Ok(()))),
+                Err((None, e)) => {
+                    let msg = e.to_string();
+                    batch.into_iter().for_each(|j| j.reply(Err(StoreError::Backend(msg.clone()))));
+                }
+            }
         }
     }
 }

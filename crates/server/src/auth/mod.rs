@@ -206,10 +206,10 @@ impl<S: Store> FromRequestParts<App<S>> for PublicClient {
 
     async fn from_request_parts(parts: &mut Parts, app: &App<S>) -> Result<Self, ApiError> {
         let ip = client_ip(parts);
-        if let Some(ip) = ip {
-            if !app.public_limiter.allow(ip) {
-                return Err(too_many());
-            }
+        if let Some(ip) = ip
+            && !app.public_limiter.allow(ip)
+        {
+            return Err(too_many());
         }
         Ok(PublicClient(ip))
     }

@@ -66,10 +66,10 @@ pub async fn login<S: Store>(
     PublicClient(ip): PublicClient,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    if let Some(ip) = ip {
-        if !app.login_limiter.allow(ip) {
-            return Err(too_many());
-        }
+    if let Some(ip) = ip
+        && !app.login_limiter.allow(ip)
+    {
+        return Err(too_many());
     }
     let now = Utc::now();
     let user = app.store.user_by_username(&req.username).await?;

@@ -94,10 +94,10 @@ pub async fn create<S: Store>(
     if !DEVICE_KINDS.contains(&n.kind.as_str()) {
         return Err(ApiError::invalid(format!("kind must be one of {}", DEVICE_KINDS.join(", "))));
     }
-    if let Some(u) = &n.unit {
-        if app.world().territory.get(u).is_none() {
-            return Err(ApiError::invalid(format!("no territory unit {u}")));
-        }
+    if let Some(u) = &n.unit
+        && app.world().territory.get(u).is_none()
+    {
+        return Err(ApiError::invalid(format!("no territory unit {u}")));
     }
     let api_key = new_secret(DEVICE_PREFIX);
     let rec = DeviceRecord {

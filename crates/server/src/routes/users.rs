@@ -92,15 +92,15 @@ pub fn build_user<S: Store>(app: &App<S>, n: NewUser) -> ApiResult<UserRecord> {
     let p = Principal { id: n.username.clone(), role: n.role, unit: n.unit.clone(), department: n.department.clone() };
     p.check_binding().map_err(|e| ApiError::invalid(e.to_string()))?;
     let world = app.world();
-    if let Some(u) = &n.unit {
-        if world.territory.get(u).is_none() {
-            return Err(ApiError::invalid(format!("no territory unit {u}")));
-        }
+    if let Some(u) = &n.unit
+        && world.territory.get(u).is_none()
+    {
+        return Err(ApiError::invalid(format!("no territory unit {u}")));
     }
-    if let Some(d) = &n.department {
-        if !world.catalog.departments.contains_key(d) {
-            return Err(ApiError::invalid(format!("no department {d}")));
-        }
+    if let Some(d) = &n.department
+        && !world.catalog.departments.contains_key(d)
+    {
+        return Err(ApiError::invalid(format!("no department {d}")));
     }
     let password_hash = hash_password(&n.password).map_err(ApiError::internal)?;
     Ok(UserRecord {

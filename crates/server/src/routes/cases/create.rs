@@ -123,7 +123,7 @@ pub async fn create<S: Store>(
         }),
         None => None,
     };
-    let nearby = NearbyQuery { radius_m: app.config.nearby_radius_m, limit: 10 };
+    let nearby = NearbyQuery { radius_m: app.config.nearby_radius_m, limit: 5 };
     let audit = app.audit_event(who, caller.ip, "case.create", "case/?");
     let created = app.store.create_case(case, entry, sealed, nearby, audit).await?;
     let id = created.case.id;

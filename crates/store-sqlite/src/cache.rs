@@ -1,0 +1,113 @@
+//! Recently used cases, kept in memory so that reading a case does not touch
+//! the database. The embedded store is owned by one process, and every write
+//! goes through it, so the cache can be kept exact: writers put the committed
+//! record, and a record only ever replaces an older version of itself.
+//!
+//! Two generations bound the memory: new entries go to the young one; when
+//! it is full it becomes the old one and the previous old one is dropped;
+//! a hit in the old generation moves the entry back to the young one.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use citygrid_domain::case::CaseId;
+use citygrid_store::CaseRecord;
+use parking_lot::Mutex;
+
+pub(crate) struct CaseCache {
+    generation: usize,
+    inner: Mutex<(HashMap<CaseId, Arc<CaseRecord>>, HashMap<CaseId, Arc<CaseRecord>>)>,
+}
+
+impl CaseCache {
+    /// A cache holding between `capacity / 2` and `capacity` cases.
+    pub fn new(capacity: usize) -> CaseCache {
+        CaseCache { generation: (capacity / 2).max(1), inner: Mutex::new((HashMap::new(), HashMap::new())) }
+    }
+
+    pub fn get(&self, id: CaseId) -> Option<Arc<CaseRecord>> {
+        let mut g = self.inner.lock();
+        if let Some(r) = g.0.get(&id) {
+            return Some(Arc::clone(r));
+        }
+        let r = g.1.remove(&id)?;
+        Self::insert_young(&mut g, self.generation, id, Arc::clone(&r));
+        Some(r)
+    }
+
+    /// Stores `rec` unless a newer version of the same case is already there.
+    pub fn put(&self, rec: Arc<CaseRecord>) {
+        let id = rec.case.id;
+        let mut g = self.inner.lock();
+        let newer = |m: &HashMap<CaseId, Arc<CaseRecord>>| m.get(&id).is_some_and(|c| c.case.version > rec.case.version);
+        if newer(&g.0) || newer(&g.1) {
+            return;
+        }
+        g.1.remove(&id);
+        Self::insert_young(&mut g, self.generation, id, rec);
+    }
+
+    /// Moves a cached case one entry forward, or forgets it if the cache
+    /// does not hold the version just before.
+    pub fn advance(&self, case: &citygrid_domain::case::Case, entry: &citygrid_domain::case::TimelineEntry) {
+        let Some(prev) = self.get(case.id) else { return };
+        if prev.case.version + 1 == entry.seq {
+            let mut timeline = prev.timeline.clone();
+            timeline.push(entry.clone());
+            self.put(Arc::new(CaseRecord { case: case.clone(), timeline, contact: prev.contact.clone() }));
+        } else if prev.case.version < entry.seq {
+            let mut g = self.inner.lock();
+            g.0.remove(&case.id);
+            g.1.remove(&case.id);
+        }
+    }
+
+    fn insert_young(
+        g: &mut (HashMap<CaseId, Arc<CaseRecord>>, HashMap<CaseId, Arc<CaseRecord>>),
+        cap: usize,
+        id: CaseId,
+        rec: Arc<CaseRecord>,
+    ) {
+        if g.0.len() >= cap && !g.0.contains_key(&id) {
+            g.1 = std::mem::take(&mut g.0);
+        }
+        g.0.insert(id, rec);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(id: CaseId, version: u32) -> Arc<CaseRecord> {
+        let json = serde_json::json!({
+            "case": {"id": id, "state": "reported", "category": "E0101", "urgent": false, "source": "hotline",
+                "location": {"lon": 118.0, "lat": 31.0}, "territory": "340202", "description": "d", "reporter": "r",
+                "reported_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z", "self_handled": false,
+                "returns": 0, "reworks": 0, "extensions": 0, "version": version},
+            "timeline": [], "contact": null
+        });
+        Arc::new(serde_json::from_value(json).unwrap())
+    }
+
+    #[test]
+    fn older_versions_never_replace_newer_ones() {
+        let c = CaseCache::new(10);
+        c.put(rec(1, 3));
+        c.put(rec(1, 2));
+        assert_eq!(c.get(1).unwrap().case.version, 3);
+        c.put(rec(1, 4));
+        assert_eq!(c.get(1).unwrap().case.version, 4);
+    }
+
+    #[test]
+    fn memory_is_bounded_and_hits_survive() {
+        let c = CaseCache::new(4);
+        for id in 0..100 {
+            c.put(rec(id, 1));
+            assert!(c.get(0).is_some() || id > 0, "the hot entry stays");
+        }
+        let g = c.inner.lock();
+        assert!(g.0.len() + g.1.len() <= 4);
+    }
+}
