@@ -77,7 +77,15 @@ pub fn parse_wrk(out: &str) -> WrkResult {
     r
 }
 
-fn run_wrk(wrk: &str, script: &Path, url: &str, token: &str, secs: u64, conns: u32, cases: u64) -> Result<WrkResult, String> {
+fn run_wrk(
+    wrk: &str,
+    script: &Path,
+    url: &str,
+    token: &str,
+    secs: u64,
+    conns: u32,
+    cases: u64,
+) -> Result<WrkResult, String> {
     let out = Command::new(wrk)
         .args(["-t2", &format!("-c{conns}"), &format!("-d{secs}s"), "--latency", "-s"])
         .arg(script)
@@ -92,7 +100,8 @@ fn run_wrk(wrk: &str, script: &Path, url: &str, token: &str, secs: u64, conns: u
     Ok(parse_wrk(&text))
 }
 
-/// One server variant's numbers.
+/// One server variant's numbers in one round.
+#[derive(Clone)]
 pub struct Variant {
     /// Label.
     pub name: &'static str,
@@ -102,18 +111,30 @@ pub struct Variant {
     pub read: WrkResult,
 }
 
-async fn start(dir: &Path, baseline: bool) -> Result<(String, tokio::sync::oneshot::Sender<()>, App<SqliteStore>), String> {
+async fn start(
+    dir: &Path,
+    baseline: bool,
+) -> Result<(String, tokio::sync::oneshot::Sender<()>, App<SqliteStore>), String> {
     let opts = SqliteOptions { audit_trail: !baseline, ..SqliteOptions::default() };
     let store = SqliteStore::open_dir(dir, opts).map_err(|e| e.to_string())?;
     let territory = tokio::task::spawn_blocking(|| citygrid_geo::wuhu_demo(0))
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-    let units = territory.iter().map(|f| StoredUnit { unit: f.unit.clone(), geometry: geometry_to_json(&f.geometry) }).collect();
+    let units = territory
+        .iter()
+        .map(|f| StoredUnit { unit: f.unit.clone(), geometry: geometry_to_json(&f.geometry) })
+        .collect();
     let e = |x: citygrid_store::StoreError| x.to_string();
     store.upsert_units(units, cli_event("territory.import", "bench")).await.map_err(e)?;
-    store.put_categories(reference::parse_categories(reference::CATEGORIES_CSV)?, cli_event("x", "bench")).await.map_err(e)?;
-    store.put_departments(reference::parse_departments(reference::DEPARTMENTS_CSV)?, cli_event("x", "bench")).await.map_err(e)?;
+    store
+        .put_categories(reference::parse_categories(reference::CATEGORIES_CSV)?, cli_event("x", "bench"))
+        .await
+        .map_err(e)?;
+    store
+        .put_departments(reference::parse_departments(reference::DEPARTMENTS_CSV)?, cli_event("x", "bench"))
+        .await
+        .map_err(e)?;
     let user = UserRecord {
         id: USER.into(),
         username: USER.into(),
@@ -157,7 +178,11 @@ async fn login(base: &str) -> Result<String, String> {
     let body = serde_json::json!({"username": USER, "password": PASSWORD}).to_string();
     let out = tokio::task::spawn_blocking({
         let url = format!("{base}/api/v1/auth/login");
-        move || Command::new("curl").args(["-s", "-XPOST", &url, "-H", "content-type: application/json", "-d", &body]).output()
+        move || {
+            Command::new("curl")
+                .args(["-s", "-XPOST", &url, "-H", "content-type: application/json", "-d", &body])
+                .output()
+        }
     })
     .await
     .map_err(|e| e.to_string())?
@@ -166,10 +191,16 @@ async fn login(base: &str) -> Result<String, String> {
     v["token"].as_str().map(str::to_owned).ok_or_else(|| format!("login failed: {v}"))
 }
 
-/// Runs the HTTP benchmark: baseline and full, back to back.
-pub async fn http(wrk: &str, scripts: &Path, secs: u64, conns: u32) -> Result<Vec<Variant>, String> {
+const BASELINE: &str = "baseline (no policy checks, no audit trail)";
+const SHIPPED: &str = "as shipped (policy + audit)";
+
+/// Runs the HTTP benchmark: baseline and shipped servers alternating for
+/// `rounds` rounds, each on a fresh store, so drift in the machine's speed
+/// hits both alike.
+pub async fn http(wrk: &str, scripts: &Path, secs: u64, conns: u32, rounds: usize) -> Result<Vec<Variant>, String> {
     let mut out = vec![];
-    for (name, baseline) in [("baseline (no policy checks, no audit trail)", true), ("as shipped (policy + audit)", false)] {
+    let order = [(BASELINE, true), (SHIPPED, false)];
+    for (name, baseline) in (0..rounds.max(1)).flat_map(|r| if r % 2 == 0 { order } else { [order[1], order[0]] }) {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let (base, stop, app) = start(dir.path(), baseline).await?;
         let token = login(&base).await?;
@@ -177,9 +208,19 @@ pub async fn http(wrk: &str, scripts: &Path, secs: u64, conns: u32) -> Result<Ve
         let create = tokio::task::spawn_blocking(move || run_wrk(&w, &s, &b, &t, secs, conns, 0))
             .await
             .map_err(|e| e.to_string())??;
-        let stored: u64 = app.store.count_by_state(citygrid_store::CaseScope::All).await.map_err(|e| e.to_string())?.iter().map(|c| c.1).sum();
+        let stored: u64 = app
+            .store
+            .count_by_state(citygrid_store::CaseScope::All)
+            .await
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|c| c.1)
+            .sum();
         if stored < create.requests.saturating_sub(create.errors) {
-            return Err(format!("acknowledged {} creations but the store holds {stored}", create.requests - create.errors));
+            return Err(format!(
+                "acknowledged {} creations but the store holds {stored}",
+                create.requests - create.errors
+            ));
         }
         let (w, s, b, t) = (wrk.to_owned(), scripts.join("get_case.lua"), base.clone(), token.clone());
         let read = tokio::task::spawn_blocking(move || run_wrk(&w, &s, &b, &t, secs, conns, stored.max(1)))
@@ -191,24 +232,53 @@ pub async fn http(wrk: &str, scripts: &Path, secs: u64, conns: u32) -> Result<Ve
     Ok(out)
 }
 
-/// Formats the HTTP results as a Markdown table.
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Formats the HTTP results as a Markdown table: every run, then medians.
 pub fn http_report(v: &[Variant], secs: u64, conns: u32) -> String {
     let mut s = format!(
-        "wrk -t2 -c{conns} -d{secs}s, {}\n\n| server | create cases/s | create p50 / p99 ms | create errors | GET case req/s | GET p50 / p99 ms | GET errors |\n|---|---|---|---|---|---|---|\n",
+        "wrk -t2 -c{conns} -d{secs}s per run, {}\n\n| server | create cases/s | create p50 / p99 ms | create errors | GET case req/s | GET p50 / p99 ms | GET errors |\n|---|---|---|---|---|---|---|\n",
         machine()
     );
-    for x in v {
+    let row = |s: &mut String, name: &str, c: &WrkResult, r: &WrkResult| {
         s.push_str(&format!(
             "| {} | {:.0} | {:.2} / {:.2} | {} | {:.0} | {:.2} / {:.2} | {} |\n",
-            x.name, x.create.rps, x.create.p50, x.create.p99, x.create.errors, x.read.rps, x.read.p50, x.read.p99, x.read.errors
+            name, c.rps, c.p50, c.p99, c.errors, r.rps, r.p50, r.p99, r.errors
         ));
+    };
+    for x in v {
+        row(&mut s, x.name, &x.create, &x.read);
     }
-    if let [base, full] = v {
-        s.push_str(&format!(
-            "\nPolicy checks + audit trail cost {:.1}% of creation throughput.\n",
-            (1.0 - full.create.rps / base.create.rps.max(1.0)) * 100.0
-        ));
-    }
+    let med = |name: &str| {
+        let runs: Vec<&Variant> = v.iter().filter(|x| x.name == name).collect();
+        let m = |f: &dyn Fn(&Variant) -> f64| median(runs.iter().map(|x| f(x)).collect());
+        let c = WrkResult {
+            rps: m(&|x| x.create.rps),
+            p50: m(&|x| x.create.p50),
+            p99: m(&|x| x.create.p99),
+            errors: runs.iter().map(|x| x.create.errors).sum(),
+            ..WrkResult::default()
+        };
+        let r = WrkResult {
+            rps: m(&|x| x.read.rps),
+            p50: m(&|x| x.read.p50),
+            p99: m(&|x| x.read.p99),
+            errors: runs.iter().map(|x| x.read.errors).sum(),
+            ..WrkResult::default()
+        };
+        (c, r)
+    };
+    let (bc, br) = med(BASELINE);
+    let (sc, sr) = med(SHIPPED);
+    row(&mut s, &format!("**median** {BASELINE}"), &bc, &br);
+    row(&mut s, &format!("**median** {SHIPPED}"), &sc, &sr);
+    s.push_str(&format!(
+        "\nPolicy checks + audit trail cost {:.1}% of median creation throughput.\n",
+        (1.0 - sc.rps / bc.rps.max(1.0)) * 100.0
+    ));
     s
 }
 
@@ -216,7 +286,12 @@ pub fn http_report(v: &[Variant], secs: u64, conns: u32) -> String {
 pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_owned()))
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     format!("{cores} cores, {cpu}")
@@ -228,7 +303,8 @@ pub fn startup(runs: usize) -> Result<String, String> {
     let mut times = vec![];
     for _ in 0..runs {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+        let port =
+            std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
         let t0 = Instant::now();
         let mut child = Command::new(&exe)
             .args(["demo", "--port", &port.to_string(), "--data-dir"])
@@ -242,7 +318,8 @@ pub fn startup(runs: usize) -> Result<String, String> {
                 use std::io::{Read, Write};
                 let _ = s.write_all(b"GET /healthz HTTP/1.0\r\n\r\n");
                 let mut buf = [0u8; 16];
-                s.read(&mut buf).is_ok_and(|n| buf[..n].starts_with(b"HTTP/1.0 200") || buf[..n].starts_with(b"HTTP/1.1 200"))
+                s.read(&mut buf)
+                    .is_ok_and(|n| buf[..n].starts_with(b"HTTP/1.0 200") || buf[..n].starts_with(b"HTTP/1.1 200"))
             }) {
                 break true;
             }

@@ -92,6 +92,9 @@ enum BenchCommand {
         /// Directory with create_case.lua and get_case.lua.
         #[arg(long, default_value = "bench")]
         scripts: PathBuf,
+        /// Rounds of (baseline, shipped), alternating order.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
     },
     /// Time from `citygrid demo` on an empty data directory to a healthy server.
     Startup {
@@ -216,8 +219,8 @@ async fn run(command: Command) -> Result<String, String> {
             let store = bootstrap::open_store(&Settings::for_data_dir(&data_dir))?;
             admin::verify_audit(&store).await
         }
-        Command::Bench { command: BenchCommand::Http { duration, connections, wrk, scripts } } => {
-            let v = bench::http(&wrk, &scripts, duration, connections).await?;
+        Command::Bench { command: BenchCommand::Http { duration, connections, wrk, scripts, rounds } } => {
+            let v = bench::http(&wrk, &scripts, duration, connections, rounds).await?;
             Ok(bench::http_report(&v, duration, connections))
         }
         Command::Bench { command: BenchCommand::Startup { runs } } => {

@@ -162,6 +162,13 @@ impl<S: Store> App<S> {
     }
 }
 
+/// The current time at millisecond precision: what timelines record (and
+/// what keeps their JSON short).
+pub fn now() -> chrono::DateTime<Utc> {
+    let t = Utc::now();
+    chrono::DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+}
+
 async fn load_world<S: Store>(store: &S) -> Result<World, String> {
     let units = store.territory().await.map_err(|e| e.to_string())?;
     let territory = Territory::from_stored(units)?;

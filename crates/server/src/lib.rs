@@ -19,11 +19,9 @@ pub mod world;
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use citygrid_store::Store;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
@@ -36,28 +34,16 @@ pub fn build_router<S: Store>(app: App<S>) -> Router {
     let cfg = app.config.clone();
     // Install the recorder before the first request is counted.
     let _ = metrics::handle();
-    let attachment_limit = cfg.max_attachment_bytes + 1024;
-    let api = routes::api_routes::<S>()
-        .route_layer(DefaultBodyLimit::max(cfg.max_body_bytes))
+    let api = routes::api_routes::<S>(cfg.max_body_bytes, cfg.max_attachment_bytes)
         .fallback(|| async { error::ApiError::not_found("route") })
         .with_state(app);
-    // Uploads get their own, larger limit.
-    let api = api.layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| {
-        let limit = if req.uri().path() == "/api/v1/attachments" { attachment_limit } else { usize::MAX };
-        async move {
-            let req = if limit == usize::MAX { req } else { limit_body(req, limit) };
-            next.run(req).await
-        }
-    }));
     let docs = SwaggerUi::new("/api/docs").url("/api/docs/openapi.json", routes::docs::ApiDoc::openapi());
     let mut router = Router::new()
         .merge(docs)
         .merge(api)
         .layer(axum::middleware::from_fn(metrics::track))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span));
-    for (name, value) in security_headers() {
-        router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
-    }
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(axum::middleware::from_fn(security_headers));
     if !cfg.cors_origins.is_empty() {
         let origins: Vec<HeaderValue> = cfg.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
         router = router.layer(
@@ -81,26 +67,27 @@ fn request_span(req: &axum::extract::Request) -> tracing::Span {
     tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), version = ?req.version())
 }
 
-fn limit_body(req: axum::extract::Request, limit: usize) -> axum::extract::Request {
-    let (parts, body) = req.into_parts();
-    let body = axum::body::Body::new(http_body_util::Limited::new(body, limit));
-    axum::extract::Request::from_parts(parts, body)
-}
-
-fn security_headers() -> Vec<(HeaderName, HeaderValue)> {
-    vec![
-        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
-        (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+/// Security headers on every response, unless a handler set its own.
+async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    const HEADERS: [(HeaderName, &str); 6] = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
         (
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
-            ),
+            "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
         ),
-        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        (HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin")),
-    ]
+        (header::CACHE_CONTROL, "no-store"),
+        (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
+    ];
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    for (name, value) in HEADERS {
+        if !h.contains_key(&name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+    }
+    res
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves.

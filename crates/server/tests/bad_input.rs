@@ -131,3 +131,17 @@ async fn bad_input_is_refused_with_the_error_shape() {
     let taken = json!({"username": "city.op", "display_name": "x", "role": "citizen", "password": "Long-Enough-2026"});
     assert_error(s.post("/api/v1/users", &admin, taken).await, 409, "conflict").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_get_their_own_limit_above_the_json_limit() {
+    let s = start().await;
+    let op = s.login("city.op").await;
+    let mut photo = PNG.to_vec();
+    photo.resize(3 * 1024 * 1024, 7);
+    let r = s.req(Method::POST, "/api/v1/attachments", &op).body(photo).send().await.unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let mut huge = PNG.to_vec();
+    huge.resize(11 * 1024 * 1024, 7);
+    let r = s.req(Method::POST, "/api/v1/attachments", &op).body(huge).send().await.unwrap();
+    assert_error(r, 413, "payload_too_large").await;
+}

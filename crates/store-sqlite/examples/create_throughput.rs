@@ -18,14 +18,16 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open_dir(dir.path(), SqliteOptions::default()).unwrap());
     let l = TimeLimit { normal_minutes: 60, urgent_minutes: 30 };
-    let cats: Vec<Category> = (1..=6).map(|m| Category {
-        code: CategoryCode::parse(&format!("E010{m}")).unwrap(),
-        major_name: "m".into(),
-        name: "n".into(),
-        department_type: "urban_management".into(),
-        limits: TimeLimits { register: l, dispatch: l, acknowledge: l, handle: l },
-        active: true,
-    }).collect();
+    let cats: Vec<Category> = (1..=6)
+        .map(|m| Category {
+            code: CategoryCode::parse(&format!("E010{m}")).unwrap(),
+            major_name: "m".into(),
+            name: "n".into(),
+            department_type: "urban_management".into(),
+            limits: TimeLimits { register: l, dispatch: l, acknowledge: l, handle: l },
+            active: true,
+        })
+        .collect();
     let cal = WorkingCalendar::default();
     let policy = DeadlinePolicy::default();
     let n: usize = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
@@ -38,12 +40,22 @@ async fn main() {
         handles.push(tokio::spawn(async move {
             for i in 0..n / tasks {
                 let cat = &cats[(i + t) % cats.len()];
-                let ctx = DecideContext { now: Utc::now(), actor: "u", actor_role: "operator", calendar: &cal, category: cat, policy: &policy };
+                let ctx = DecideContext {
+                    now: Utc::now(),
+                    actor: "u",
+                    actor_role: "operator",
+                    calendar: &cal,
+                    category: cat,
+                    policy: &policy,
+                };
                 let new = NewCase {
                     category: cat.code.clone(),
                     urgent: false,
                     source: Source::Hotline,
-                    location: Point { lon: 118.34 + ((i * 7919 + t * 104_729) % 8000) as f64 * 1e-5, lat: 31.30 + ((i * 6007 + t * 3001) % 6000) as f64 * 1e-5 },
+                    location: Point {
+                        lon: 118.34 + ((i * 7919 + t * 104_729) % 8000) as f64 * 1e-5,
+                        lat: 31.30 + ((i * 6007 + t * 3001) % 6000) as f64 * 1e-5,
+                    },
                     territory: UnitCode::parse("340202001001001").unwrap(),
                     description: "bench".into(),
                     address: None,

@@ -40,8 +40,6 @@ CREATE TABLE cases (
     deadline    INTEGER,
     lon         REAL NOT NULL,
     lat         REAL NOT NULL,
-    cell        INTEGER NOT NULL,
-    description TEXT NOT NULL,
     version     INTEGER NOT NULL,
     body        TEXT NOT NULL
 );
@@ -51,9 +49,7 @@ CREATE INDEX cases_category ON cases (category, id);
 CREATE INDEX cases_reporter ON cases (reporter, id);
 CREATE INDEX cases_reported_at ON cases (reported_at);
 CREATE INDEX cases_deadline ON cases (deadline) WHERE deadline IS NOT NULL;
--- Open cases by category and ~200 m cell, for the duplicate hint; covering,
--- so the search never touches the table.
-CREATE INDEX cases_open_nearby ON cases (category, cell, lat, lon, state) WHERE open = 1;
+CREATE INDEX cases_open ON cases (open) WHERE open = 1;
 
 -- Every department a case was ever dispatched to (lead or assisting).
 CREATE TABLE case_departments (

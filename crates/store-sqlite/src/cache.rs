@@ -39,7 +39,8 @@ impl CaseCache {
     pub fn put(&self, rec: Arc<CaseRecord>) {
         let id = rec.case.id;
         let mut g = self.inner.lock();
-        let newer = |m: &HashMap<CaseId, Arc<CaseRecord>>| m.get(&id).is_some_and(|c| c.case.version > rec.case.version);
+        let newer =
+            |m: &HashMap<CaseId, Arc<CaseRecord>>| m.get(&id).is_some_and(|c| c.case.version > rec.case.version);
         if newer(&g.0) || newer(&g.1) {
             return;
         }

@@ -6,6 +6,7 @@
 
 mod cache;
 mod migrate;
+mod nearby;
 mod readers;
 mod sql;
 mod writer;
@@ -51,7 +52,14 @@ pub struct SqliteOptions {
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        Self { synchronous_full: true, queue: 20_000, max_batch: 1_000, readers: 4, cached_cases: 100_000, audit_trail: true }
+        Self {
+            synchronous_full: true,
+            queue: 20_000,
+            max_batch: 1_000,
+            readers: 4,
+            cached_cases: 100_000,
+            audit_trail: true,
+        }
     }
 }
 
@@ -61,6 +69,7 @@ pub struct SqliteStore {
     writer: Writer,
     readers: Arc<Readers>,
     cases: cache::CaseCache,
+    open: nearby::NearbyIndex,
 }
 
 impl SqliteStore {
@@ -75,9 +84,12 @@ impl SqliteStore {
     pub fn open(path: &Path, options: SqliteOptions) -> Result<SqliteStore> {
         let conn = Connection::open(path).map_err(backend)?;
         let sync = if options.synchronous_full { "FULL" } else { "NORMAL" };
+        // The writer checkpoints itself once the log passes 32 MiB: a checkpoint
+        // running beside a busy writer can never finish, and the log would grow
+        // without bound; between batches it always completes.
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;
-             PRAGMA cache_size = -32000; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 4000;"
+             PRAGMA cache_size = -32000; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 8000;"
         ))
         .map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
@@ -85,12 +97,25 @@ impl SqliteStore {
         conn.set_prepared_statement_cache_capacity(256);
         migrate::migrate(&conn)?;
         let head = sql::audit_head(&conn)?;
-        let writer = Writer::start(conn, head, options.audit_trail, options.queue.max(1), options.max_batch.max(1))?;
+        let next_case_id = sql::next_case_id(&conn)?;
+        let open = nearby::NearbyIndex::default();
+        for c in sql::open_cases(&conn)? {
+            open.update(&c);
+        }
+        let writer = Writer::start(
+            conn,
+            head,
+            next_case_id,
+            options.audit_trail,
+            options.queue.max(1),
+            options.max_batch.max(1),
+        )?;
         Ok(SqliteStore {
             path: path.to_owned(),
             writer,
             readers: Readers::new(path.to_owned(), options.readers),
             cases: cache::CaseCache::new(options.cached_cases),
+            open,
         })
     }
 
@@ -160,11 +185,11 @@ impl Store for SqliteStore {
         mut audit: AuditEvent,
     ) -> Result<CreatedCase> {
         let sealed = contact.clone();
-        let created = self
+        let near = self.open.near(&case.category, &case.location, nearby);
+        let (case, entry) = self
             .writer
             .write(move |w| {
-                case.id = sql::next_case_id(w.conn)?;
-                let near = sql::nearby(w.conn, &case, nearby)?;
+                case.id = *w.next_case_id;
                 report.seq = 1;
                 sql::insert_case(w.conn, &case, std::slice::from_ref(&report))?;
                 if let Some(c) = &contact {
@@ -172,9 +197,12 @@ impl Store for SqliteStore {
                 }
                 audit.resource = format!("case/{}", case.id);
                 sql::append_audit(w, &audit)?;
-                Ok(CreatedCase { case: case.clone(), entry: report.clone(), nearby: near })
+                *w.next_case_id += 1;
+                Ok((case.clone(), report.clone()))
             })
             .await?;
+        self.open.update(&case);
+        let created = CreatedCase { case, entry, nearby: near };
         let rec = CaseRecord { case: created.case.clone(), timeline: vec![created.entry.clone()], contact: sealed };
         self.cases.put(Arc::new(rec));
         Ok(created)
@@ -196,16 +224,17 @@ impl Store for SqliteStore {
             })
             .await?;
         self.cases.advance(&after, &appended);
+        self.open.update(&after);
         Ok(())
     }
 
-    async fn case(&self, id: CaseId) -> Result<Option<CaseRecord>> {
+    async fn case(&self, id: CaseId) -> Result<Option<Arc<CaseRecord>>> {
         if let Some(hit) = self.cases.get(id) {
-            return Ok(Some(CaseRecord::clone(&hit)));
+            return Ok(Some(hit));
         }
-        let rec = self.readers.read(move |c| sql::case(c, id)).await?;
+        let rec = self.readers.read(move |c| sql::case(c, id)).await?.map(Arc::new);
         if let Some(r) = &rec {
-            self.cases.put(Arc::new(r.clone()));
+            self.cases.put(Arc::clone(r));
         }
         Ok(rec)
     }
@@ -219,23 +248,25 @@ impl Store for SqliteStore {
     }
 
     async fn import_cases(&self, cases: Vec<CaseRecord>) -> Result<Vec<CaseId>> {
-        self.writer
+        let stored = self
+            .writer
             .write(move |w| {
-                let mut next = sql::next_case_id(w.conn)?;
-                let mut ids = Vec::with_capacity(cases.len());
+                let mut stored = Vec::with_capacity(cases.len());
                 for rec in &cases {
                     let mut case = rec.case.clone();
-                    case.id = next;
+                    case.id = *w.next_case_id;
                     sql::insert_case(w.conn, &case, &rec.timeline)?;
                     if let Some(c) = &rec.contact {
-                        sql::put_contact(w.conn, next, c)?;
+                        sql::put_contact(w.conn, case.id, c)?;
                     }
-                    ids.push(next);
-                    next += 1;
+                    *w.next_case_id += 1;
+                    stored.push(case);
                 }
-                Ok(ids)
+                Ok(stored)
             })
-            .await
+            .await?;
+        stored.iter().for_each(|c| self.open.update(c));
+        Ok(stored.into_iter().map(|c| c.id).collect())
     }
 
     async fn put_attachment(&self, meta: AttachmentMeta, audit: AuditEvent) -> Result<()> {

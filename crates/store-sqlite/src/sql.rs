@@ -4,10 +4,10 @@
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use citygrid_domain::audit::{AuditEvent, AuditRecord, GENESIS_HASH, Outcome};
 use citygrid_domain::case::{Case, CaseId, CaseState, TimelineEntry};
-use citygrid_domain::{Category, Department, Level, Point, Unit, UnitCode};
+use citygrid_domain::{Category, Department, Level, Unit, UnitCode};
 use citygrid_store::{
-    AttachmentMeta, AuditFilter, CaseFilter, CasePage, CaseRecord, CaseScope, DeviceRecord, LoginOutcome, NearbyCase,
-    NearbyQuery, SealedContact, SessionRecord, StoreError, StoredUnit, UserRecord,
+    AttachmentMeta, AuditFilter, CaseFilter, CasePage, CaseRecord, CaseScope, DeviceRecord, LoginOutcome,
+    SealedContact, SessionRecord, StoreError, StoredUnit, UserRecord,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -256,29 +256,13 @@ pub(crate) fn put_departments(conn: &Connection, ds: &[Department]) -> Result<()
 
 // ---- cases ----
 
-/// Size of a duplicate-search cell in degrees (about 220 m by 190 m at 31°N).
-const CELL_DEG: f64 = 0.002;
-
-/// The cell a point falls in, as one sortable integer.
-fn cell_of(lon: f64, lat: f64) -> i64 {
-    let (x, y) = ((lon / CELL_DEG).floor() as i64, (lat / CELL_DEG).floor() as i64);
-    (y << 20) + x
-}
-
-/// Every cell a box touches.
-fn cells_covering(b: &citygrid_domain::BBox) -> Vec<i64> {
-    let (x0, x1) = ((b.min_lon / CELL_DEG).floor() as i64, (b.max_lon / CELL_DEG).floor() as i64);
-    let (y0, y1) = ((b.min_lat / CELL_DEG).floor() as i64, (b.max_lat / CELL_DEG).floor() as i64);
-    (y0..=y1).flat_map(|y| (x0..=x1).map(move |x| (y << 20) + x)).collect()
-}
-
 fn write_projection(conn: &Connection, case: &Case, insert: bool) -> Result<(), StoreError> {
     let sql = if insert {
-        "INSERT INTO cases (id, state, open, category, territory, reporter, department, reported_at, deadline, lon, lat, version, body, cell, description)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+        "INSERT INTO cases (id, state, open, category, territory, reporter, department, reported_at, deadline, lon, lat, version, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
     } else {
         "UPDATE cases SET state = ?2, open = ?3, category = ?4, territory = ?5, reporter = ?6, department = ?7,
-           reported_at = ?8, deadline = ?9, lon = ?10, lat = ?11, version = ?12, body = ?13, cell = ?14, description = ?15 WHERE id = ?1"
+           reported_at = ?8, deadline = ?9, lon = ?10, lat = ?11, version = ?12, body = ?13 WHERE id = ?1"
     };
     let body = to_json(case)?;
     conn.prepare_cached(sql)
@@ -296,9 +280,7 @@ fn write_projection(conn: &Connection, case: &Case, insert: bool) -> Result<(), 
                 case.location.lon,
                 case.location.lat,
                 case.version,
-                body,
-                cell_of(case.location.lon, case.location.lat),
-                case.description
+                body
             ])
         })
         .map_err(backend)?;
@@ -321,54 +303,15 @@ fn insert_entry(conn: &Connection, case_id: CaseId, e: &TimelineEntry) -> Result
     Ok(())
 }
 
-/// Candidates examined at most: a duplicate hint needs the nearest few, not
-/// every report in a crowded square.
-const NEARBY_SCAN: usize = 2000;
-
-pub(crate) fn nearby(conn: &Connection, case: &Case, q: NearbyQuery) -> Result<Vec<NearbyCase>, StoreError> {
-    if q.radius_m <= 0.0 || q.limit == 0 {
-        return Ok(vec![]);
+/// Every open case, for the in-memory duplicate index.
+pub(crate) fn open_cases(conn: &Connection) -> Result<Vec<Case>, StoreError> {
+    let mut st = conn.prepare("SELECT body FROM cases WHERE open = 1").map_err(backend)?;
+    let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(backend)?;
+    let mut out = vec![];
+    for r in rows {
+        out.push(serde_json::from_str(&r.map_err(backend)?).map_err(json_err)?);
     }
-    let b = case.location.bbox_around(q.radius_m);
-    let cells = cells_covering(&b);
-    if cells.len() > 1000 {
-        return Err(StoreError::Invalid(format!("a duplicate-search radius of {} m is too large", q.radius_m)));
-    }
-    let mut st = conn
-        .prepare_cached(&format!(
-            "SELECT id, state, lon, lat FROM cases INDEXED BY cases_open_nearby
-             WHERE open = 1 AND category = ? AND cell IN ({}) AND id != ? LIMIT {NEARBY_SCAN}",
-            vec!["?"; cells.len()].join(",")
-        ))
-        .map_err(backend)?;
-    let mut args: Vec<Value> = vec![Value::Text(case.category.as_str().to_owned())];
-    args.extend(cells.into_iter().map(Value::Integer));
-    args.push(Value::Integer(case.id));
-    let rows = st
-        .query_map(params_from_iter(args), |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, f64>(2)?, r.get::<_, f64>(3)?))
-        })
-        .map_err(backend)?;
-    let mut hits = vec![];
-    for row in rows {
-        let (id, state, lon, lat) = row.map_err(backend)?;
-        let d = case.location.distance_m(&Point { lon, lat });
-        if let (true, Some(state)) = (d <= q.radius_m, CaseState::parse(&state)) {
-            hits.push((id, state, (d * 10.0).round() / 10.0));
-        }
-    }
-    hits.sort_by(|a, b| a.2.total_cmp(&b.2).then(a.0.cmp(&b.0)));
-    hits.truncate(q.limit);
-    // Only the few reported get their description read.
-    let mut desc = conn
-        .prepare_cached("SELECT description FROM cases WHERE id = ?1")
-        .map_err(backend)?;
-    hits.into_iter()
-        .map(|(id, state, distance_m)| {
-            let description: Option<String> = desc.query_row([id], |r| r.get(0)).optional().map_err(backend)?.flatten();
-            Ok(NearbyCase { id, state, distance_m, description: description.unwrap_or_default() })
-        })
-        .collect()
+    Ok(out)
 }
 
 pub(crate) fn next_case_id(conn: &Connection) -> Result<CaseId, StoreError> {
@@ -724,19 +667,4 @@ pub(crate) fn devices(conn: &Connection) -> Result<Vec<DeviceRecord>, StoreError
         out.push(serde_json::from_str(&r.map_err(backend)?).map_err(json_err)?);
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_point_lies_in_one_of_the_cells_covering_its_box() {
-        for (lon, lat) in [(118.38, 31.33), (118.004_99, 31.0), (-0.001, -0.001), (179.999, 45.0)] {
-            let p = Point { lon, lat };
-            let cells = cells_covering(&p.bbox_around(200.0));
-            assert!(cells.contains(&cell_of(lon, lat)), "{lon},{lat}");
-            assert!(cells.len() <= 16, "{}", cells.len());
-        }
-    }
 }

@@ -18,6 +18,7 @@
 
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
+use citygrid_domain::case::CaseId;
 use citygrid_store::StoreError;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -36,6 +37,8 @@ pub(crate) struct WriterCtx<'c> {
     pub audit_head: &'c mut AuditHead,
     /// Whether audit records are written (off only for a benchmark baseline).
     pub audit: bool,
+    /// The id the next new case gets.
+    pub next_case_id: &'c mut CaseId,
 }
 
 trait Job: Send {
@@ -84,6 +87,7 @@ impl Writer {
     pub fn start(
         conn: Connection,
         head: AuditHead,
+        next_case_id: CaseId,
         audit: bool,
         queue: usize,
         max_batch: usize,
@@ -91,7 +95,7 @@ impl Writer {
         let (tx, rx) = sync_channel::<Box<dyn Job>>(queue);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || Batcher { conn, head, audit }.run(rx, max_batch))
+            .spawn(move || Batcher { conn, head, next_case_id, audit }.run(rx, max_batch))
             .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
         Ok(Writer { tx })
     }
@@ -116,6 +120,7 @@ impl Writer {
 struct Batcher {
     conn: Connection,
     head: AuditHead,
+    next_case_id: CaseId,
     audit: bool,
 }
 
@@ -126,9 +131,14 @@ impl Batcher {
 
     /// Runs `jobs` in one transaction; on failure everything is rolled back.
     fn transaction(&mut self, jobs: &mut [Box<dyn Job>]) -> Result<(), (Option<usize>, StoreError)> {
-        let head_before = self.head.clone();
+        let (head_before, id_before) = (self.head.clone(), self.next_case_id);
         self.exec("BEGIN IMMEDIATE").map_err(|e| (None, e))?;
-        let mut ctx = WriterCtx { conn: &self.conn, audit_head: &mut self.head, audit: self.audit };
+        let mut ctx = WriterCtx {
+            conn: &self.conn,
+            audit_head: &mut self.head,
+            audit: self.audit,
+            next_case_id: &mut self.next_case_id,
+        };
         let failed = jobs.iter_mut().position(|j| !j.run(&mut ctx));
         let outcome = match failed {
             Some(i) => Err((Some(i), StoreError::Backend("a job failed".into()))),
@@ -137,6 +147,7 @@ impl Batcher {
         if outcome.is_err() {
             let _ = self.exec("ROLLBACK");
             self.head = head_before;
+            self.next_case_id = id_before;
         }
         outcome
     }
@@ -150,7 +161,11 @@ impl Batcher {
                     Err(_) => break,
                 }
             }
-            match self.transaction(&mut batch) {
+            let started = std::time::Instant::now();
+            let outcome = self.transaction(&mut batch);
+            metrics::histogram!("citygrid_store_batch_size").record(batch.len() as f64);
+            metrics::histogram!("citygrid_store_batch_seconds").record(started.elapsed().as_secs_f64());
+            match outcome {
                 Ok(()) => batch.into_iter().for_each(|j| j.reply(Ok(()))),
                 Err((Some(_), _)) if batch.len() > 1 => {
                     // Isolate the failure: each job alone, in order.

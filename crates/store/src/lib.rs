@@ -71,8 +71,8 @@ pub trait Store: Send + Sync + 'static {
         entry: TimelineEntry,
         audit: AuditEvent,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// One case with its timeline.
-    fn case(&self, id: CaseId) -> impl Future<Output = Result<Option<CaseRecord>>> + Send;
+    /// One case with its timeline (shared: backends may serve it from memory).
+    fn case(&self, id: CaseId) -> impl Future<Output = Result<Option<std::sync::Arc<CaseRecord>>>> + Send;
     /// Cases matching a filter, newest first, one page at a time.
     fn list_cases(&self, filter: CaseFilter) -> impl Future<Output = Result<CasePage>> + Send;
     /// Count of cases per state, within a scope.

@@ -15,6 +15,7 @@ pub mod territory;
 pub mod users;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use citygrid_store::Store;
@@ -30,6 +31,15 @@ pub enum Access {
     Authenticated,
 }
 
+/// Which body limit an endpoint gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// JSON or nothing: `max_body_bytes`.
+    Json,
+    /// A file upload: `max_attachment_bytes`.
+    Upload,
+}
+
 /// One endpoint.
 pub struct Endpoint<S> {
     /// HTTP method.
@@ -38,12 +48,18 @@ pub struct Endpoint<S> {
     pub path: &'static str,
     /// Who may call it at all.
     pub access: Access,
+    /// Its body limit.
+    pub body: Body,
     /// The handler.
     pub route: MethodRouter<App<S>>,
 }
 
 fn ep<S>(method: Method, path: &'static str, access: Access, route: MethodRouter<App<S>>) -> Endpoint<S> {
-    Endpoint { method, path, access, route }
+    Endpoint { method, path, access, body: Body::Json, route }
+}
+
+fn upload<S>(method: Method, path: &'static str, access: Access, route: MethodRouter<App<S>>) -> Endpoint<S> {
+    Endpoint { method, path, access, body: Body::Upload, route }
 }
 
 /// Every endpoint of the API.
@@ -72,7 +88,7 @@ pub fn endpoints<S: Store>() -> Vec<Endpoint<S>> {
         ep(M::GET, "/api/v1/cases/{id}", A, get(cases::read::read::<S>)),
         ep(M::POST, "/api/v1/cases/{id}/actions", A, post(cases::act::act::<S>)),
         ep(M::GET, "/api/v1/cases/{id}/attachments/{sha256}", A, get(cases::attachment::read_attachment::<S>)),
-        ep(M::POST, "/api/v1/attachments", A, post(attachments::upload::<S>)),
+        upload(M::POST, "/api/v1/attachments", A, post(attachments::upload::<S>)),
         ep(M::GET, "/api/v1/attachments/{sha256}", A, get(attachments::read_own::<S>)),
         ep(M::GET, "/api/v1/audit", A, get(audit::list::<S>)),
         ep(M::GET, "/api/v1/audit/verify", A, get(audit::verify::<S>)),
@@ -92,7 +108,13 @@ pub fn endpoint_list<S: Store>() -> Vec<(Method, &'static str, Access)> {
     endpoints::<S>().into_iter().map(|e| (e.method, e.path, e.access)).collect()
 }
 
-/// The API routes (without middleware).
-pub fn api_routes<S: Store>() -> Router<App<S>> {
-    endpoints::<S>().into_iter().fold(Router::new(), |r, e| r.route(e.path, e.route))
+/// The API routes, each with its body limit (no other middleware).
+pub fn api_routes<S: Store>(max_body: usize, max_upload: usize) -> Router<App<S>> {
+    endpoints::<S>().into_iter().fold(Router::new(), |r, e| {
+        let limit = match e.body {
+            Body::Json => max_body,
+            Body::Upload => max_upload,
+        };
+        r.route(e.path, e.route.layer(DefaultBodyLimit::max(limit)))
+    })
 }

@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::Utc;
 use citygrid_domain::access::Operation;
 use citygrid_domain::case::{Action, CaseId, DecideContext, TimelineEntry, decide};
 use citygrid_store::{Store, StoreError};
@@ -77,7 +76,7 @@ pub async fn act<S: Store>(
             }
         }
         let ctx = DecideContext {
-            now: Utc::now(),
+            now: crate::app::now(),
             actor: &who.id,
             actor_role: who.role.as_str(),
             calendar: &app.calendar,

@@ -4,7 +4,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use citygrid_domain::access::{Operation, Role, Scope};
 use citygrid_domain::case::{DecideContext, NewCase, Source, report};
 use citygrid_domain::personal::Contact;
@@ -95,7 +94,7 @@ pub async fn create<S: Store>(
         None => None,
     };
     check_evidence(&app, &req.evidence).await?;
-    let now = Utc::now();
+    let now = crate::app::now();
     let ctx = DecideContext {
         now,
         actor: &who.id,

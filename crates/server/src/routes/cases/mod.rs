@@ -42,7 +42,12 @@ pub fn facts<'a>(case: &'a Case, ever: &'a [String]) -> CaseFacts<'a> {
 }
 
 /// Loads a case the caller may perform `op` on (404 when absent or out of scope).
-pub async fn load_for<S: Store>(app: &App<S>, caller: &Caller, id: CaseId, op: Operation) -> ApiResult<CaseRecord> {
+pub async fn load_for<S: Store>(
+    app: &App<S>,
+    caller: &Caller,
+    id: CaseId,
+    op: Operation,
+) -> ApiResult<std::sync::Arc<CaseRecord>> {
     let resource = format!("case/{id}");
     let Some(rec) = app.store.case(id).await? else {
         return Err(ApiError::not_found(resource));
@@ -90,8 +95,14 @@ impl CaseView {
 pub struct CaseDetail {
     /// The case.
     pub case: CaseView,
-    /// Every step, oldest first.
-    pub timeline: Vec<TimelineEntry>,
+    /// Every step, oldest first (serialised straight from the shared record).
+    #[serde(serialize_with = "timeline_of")]
+    #[schema(value_type = Vec<TimelineEntry>)]
+    pub timeline: std::sync::Arc<CaseRecord>,
+}
+
+fn timeline_of<S: serde::Serializer>(r: &std::sync::Arc<CaseRecord>, s: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&r.timeline, s)
 }
 
 /// A newly reported case.

@@ -45,6 +45,6 @@ pub async fn read<S: Store>(
     } else {
         masked_contact(&app, &rec)?
     };
-    let view = CaseView::new(&caller.principal, rec.case, &ever, contact);
-    Ok(Json(CaseDetail { case: view, timeline: rec.timeline }))
+    let view = CaseView::new(&caller.principal, rec.case.clone(), &ever, contact);
+    Ok(Json(CaseDetail { case: view, timeline: rec }))
 }
