@@ -443,83 +443,68 @@ type Step = (i64, &'static str, &'static str, Action);
 
 /// The actions that take a case to `ending`, with realistic delays (minutes).
 fn script(ending: Ending, dept: &str, photos: &[String], merge_into: Option<i64>, rng: &mut ChaCha8Rng) -> Vec<Step> {
+    const OP: (&str, &str) = ("city.operator", "operator");
+    const DH: (&str, &str) = ("dept.handler", "department_handler");
+    const GW: (&str, &str) = ("grid.worker", "grid_worker");
     let photo = || vec![photos[0].clone()];
-    let op = ("city.operator", "operator");
-    let dh = ("dept.handler", "department_handler");
-    let gw = ("grid.worker", "grid_worker");
+    let rating = [5, 5, 5, 4, 4, 3, 2][rng.random_range(0..7)];
     let mut d = |lo: i64, hi: i64| rng.random_range(lo..hi);
-    let register = (d(3, 40), op.0, op.1, Action::Register { category: None, urgent: None, note: None });
-    let dispatch = |delay| {
-        (delay, op.0, op.1, Action::Dispatch { department: Some(dept.to_owned()), assists: vec![], note: None })
-    };
-    let mut s: Vec<Step> = vec![];
+    let mut step = |(lo, hi): (i64, i64), who: (&'static str, &'static str), a: Action| (d(lo, hi), who.0, who.1, a);
+    let register = step((3, 40), OP, Action::Register { category: None, urgent: None, note: None });
+    let dispatch =
+        step((5, 90), OP, Action::Dispatch { department: Some(dept.to_owned()), assists: vec![], note: None });
+    let acknowledge = step((5, 120), DH, Action::Acknowledge { note: None });
+    let handle = step((60, 2400), DH, Action::Handle { note: "已处置完毕".into(), evidence: photo() });
     match ending {
-        Ending::Reported => {}
-        Ending::Rejected => s.push((d(5, 60), op.0, op.1, Action::Reject { reason: "不属于受理范围".into() })),
-        Ending::Merged => match merge_into {
-            Some(into) => s.push((d(5, 60), op.0, op.1, Action::Merge { into, note: Some("重复上报".into()) })),
-            None => {}
-        },
-        Ending::SelfHandled => {
-            s.push((d(5, 30), gw.0, gw.1, Action::SelfHandle { note: "现场已处置".into(), evidence: photo() }));
-            s.push((d(10, 90), op.0, op.1, Action::Close { note: None }));
-            s.push((d(60, 3000), "citizen", "citizen", Action::Evaluate { rating: 5, comment: None }));
+        Ending::Reported => vec![],
+        Ending::Rejected => vec![step((5, 60), OP, Action::Reject { reason: "不属于受理范围".into() })],
+        Ending::Merged => merge_into
+            .map(|into| step((5, 60), OP, Action::Merge { into, note: Some("重复上报".into()) }))
+            .into_iter()
+            .collect(),
+        Ending::SelfHandled => vec![
+            step((5, 30), GW, Action::SelfHandle { note: "现场已处置".into(), evidence: photo() }),
+            step((10, 90), OP, Action::Close { note: None }),
+            step((60, 3000), ("citizen", "citizen"), Action::Evaluate { rating: 5, comment: None }),
+        ],
+        Ending::Voided => vec![register, step((30, 600), OP, Action::Void { reason: "经核实情况不存在".into() })],
+        Ending::Returned => {
+            vec![register, dispatch, step((10, 240), DH, Action::Return { reason: "非本部门职责".into() })]
+        }
+        Ending::Suspended => {
+            vec![
+                register,
+                dispatch,
+                acknowledge,
+                step((30, 600), OP, Action::Suspend { reason: "等待产权单位确认".into() }),
+            ]
+        }
+        Ending::Rework => {
+            let fail = Action::Verify { passed: false, note: Some("现场仍未清理".into()), evidence: vec![] };
+            vec![register, dispatch, acknowledge, handle, step((30, 300), GW, fail)]
         }
         _ => {
-            s.push(register);
-            let stop_after: usize = match ending {
+            let mut full = vec![
+                register,
+                dispatch,
+                acknowledge,
+                handle,
+                step((30, 300), GW, Action::Verify { passed: true, note: None, evidence: photo() }),
+                step((10, 120), OP, Action::Close { note: None }),
+                step((60, 3000), ("citizen", "citizen"), Action::Evaluate { rating, comment: None }),
+            ];
+            full.truncate(match ending {
                 Ending::Registered => 1,
-                Ending::Voided => 1,
-                _ => usize::MAX,
-            };
-            if ending == Ending::Voided {
-                s.push((d(30, 600), op.0, op.1, Action::Void { reason: "经核实情况不存在".into() }));
-                return s;
-            }
-            if stop_after == 1 {
-                return s;
-            }
-            s.push(dispatch(d(5, 90)));
-            if ending == Ending::Dispatched {
-                return s;
-            }
-            if ending == Ending::Returned {
-                s.push((d(10, 240), dh.0, dh.1, Action::Return { reason: "非本部门职责".into() }));
-                return s;
-            }
-            s.push((d(5, 120), dh.0, dh.1, Action::Acknowledge { note: None }));
-            if ending == Ending::Suspended {
-                s.push((d(30, 600), op.0, op.1, Action::Suspend { reason: "等待产权单位确认".into() }));
-                return s;
-            }
-            if ending == Ending::Handling {
-                return s;
-            }
-            s.push((d(60, 2400), dh.0, dh.1, Action::Handle { note: "已处置完毕".into(), evidence: photo() }));
-            if ending == Ending::Handled {
-                return s;
-            }
-            if ending == Ending::Rework {
-                s.push((
-                    d(30, 300),
-                    gw.0,
-                    gw.1,
-                    Action::Verify { passed: false, note: Some("现场仍未清理".into()), evidence: vec![] },
-                ));
-                return s;
-            }
-            s.push((d(30, 300), gw.0, gw.1, Action::Verify { passed: true, note: None, evidence: photo() }));
-            if ending == Ending::Verified {
-                return s;
-            }
-            s.push((d(10, 120), op.0, op.1, Action::Close { note: None }));
-            if ending == Ending::Evaluated {
-                let rating = [5, 5, 5, 4, 4, 3, 2][d(0, 7) as usize];
-                s.push((d(60, 3000), "citizen", "citizen", Action::Evaluate { rating, comment: None }));
-            }
+                Ending::Dispatched => 2,
+                Ending::Handling => 3,
+                Ending::Handled => 4,
+                Ending::Verified => 5,
+                Ending::Closed => 6,
+                _ => 7,
+            });
+            full
         }
     }
-    s
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 //! Every kind of bad input gets a 4xx with the error shape, and nothing is written.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

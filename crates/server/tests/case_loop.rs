@@ -1,4 +1,5 @@
 //! A case driven from report to close over HTTP, through every side path.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

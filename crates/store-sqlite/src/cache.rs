@@ -14,9 +14,11 @@ use citygrid_domain::case::CaseId;
 use citygrid_store::CaseRecord;
 use parking_lot::Mutex;
 
+type Generation = HashMap<CaseId, Arc<CaseRecord>>;
+
 pub(crate) struct CaseCache {
     generation: usize,
-    inner: Mutex<(HashMap<CaseId, Arc<CaseRecord>>, HashMap<CaseId, Arc<CaseRecord>>)>,
+    inner: Mutex<(Generation, Generation)>,
 }
 
 impl CaseCache {
@@ -63,12 +65,7 @@ impl CaseCache {
         }
     }
 
-    fn insert_young(
-        g: &mut (HashMap<CaseId, Arc<CaseRecord>>, HashMap<CaseId, Arc<CaseRecord>>),
-        cap: usize,
-        id: CaseId,
-        rec: Arc<CaseRecord>,
-    ) {
+    fn insert_young(g: &mut (Generation, Generation), cap: usize, id: CaseId, rec: Arc<CaseRecord>) {
         if g.0.len() >= cap && !g.0.contains_key(&id) {
             g.1 = std::mem::take(&mut g.0);
         }

@@ -1,4 +1,5 @@
 //! Group commit: a failing write in a batch fails alone and leaves nothing behind.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 

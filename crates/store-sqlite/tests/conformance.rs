@@ -1,4 +1,5 @@
 //! The shared storage contract, run against a fresh SQLite file.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use citygrid_store_sqlite::{SqliteOptions, SqliteStore};
 

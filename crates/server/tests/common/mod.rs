@@ -1,6 +1,6 @@
 //! A real server per test: a fresh SQLite store in a temporary directory,
 //! a small fixture city, one user per role, listening on port 0.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
 
