@@ -62,6 +62,8 @@ pub struct AppInner<S> {
     pub metrics_token_hash: Option<String>,
     /// See [`AppParts::unchecked_baseline`].
     unchecked_baseline: bool,
+    /// Failed logins under names that do not exist: `(failures, locked until)`.
+    pub unknown_logins: parking_lot::Mutex<std::collections::HashMap<String, (u32, Option<chrono::DateTime<Utc>>)>>,
 }
 
 /// The parts an [`App`] is assembled from.
@@ -101,6 +103,7 @@ impl<S: Store> App<S> {
             public_limiter: RateLimiter::new(c.public_per_minute),
             metrics_token_hash: parts.metrics_token.as_deref().map(crate::auth::hash_secret),
             unchecked_baseline: parts.unchecked_baseline,
+            unknown_logins: parking_lot::Mutex::new(std::collections::HashMap::new()),
             config: parts.config,
             store: parts.store,
         };

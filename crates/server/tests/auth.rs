@@ -59,7 +59,15 @@ async fn bad_credentials_look_the_same_and_repeated_failures_lock_the_account() 
     let r = login_raw(&s, "grid.worker", PASSWORD).await;
     assert_error(r, 429, "account_locked").await;
     let r = login_raw(&s, "grid.worker", "Wrong-Pass-2026").await;
+    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=30).contains(&retry), "Retry-After says when the lock ends: {retry}");
     assert_error(r, 429, "account_locked").await;
+
+    // A name that does not exist locks the same way, so a lockout reveals nothing.
+    for _ in 0..3 {
+        assert_error(login_raw(&s, "ghost.user", "Wrong-Pass-2026").await, 401, "bad_credentials").await;
+    }
+    assert_error(login_raw(&s, "ghost.user", "Wrong-Pass-2026").await, 429, "account_locked").await;
 
     let admin = s.login("admin").await;
     let users: Value = s.get("/api/v1/users", &admin).await.json().await.unwrap();

@@ -121,6 +121,8 @@ enum Expect {
     Forbidden,
     /// 404, indistinguishable from a resource that does not exist.
     NotFound,
+    /// 400: the request makes no sense for this kind of credential.
+    BadRequest,
 }
 
 /// Who may call an endpoint.
@@ -130,6 +132,8 @@ enum Rule {
     Public,
     /// Any authenticated caller, devices included (about the caller itself).
     AnySession,
+    /// Any logged-in user; a device key is not a session and gets 400.
+    UserSession,
     /// Reference data: every user role; devices are refused.
     Reference,
     /// Exactly these roles; everyone else authenticated gets 403.
@@ -159,7 +163,7 @@ const RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/api/openapi.json", Rule::Public),
     ("GET", "/metrics", Rule::Roles(&[Role::Admin, Role::Auditor, Role::Operator])),
     ("POST", "/api/v1/auth/login", Rule::Public),
-    ("POST", "/api/v1/auth/logout", Rule::AnySession),
+    ("POST", "/api/v1/auth/logout", Rule::UserSession),
     ("GET", "/api/v1/auth/me", Rule::AnySession),
     ("GET", "/api/v1/territory", Rule::Reference),
     ("GET", "/api/v1/territory/geojson", Rule::Reference),
@@ -230,6 +234,8 @@ fn expected(rule: &Rule, who: &Who, side: Side) -> Expect {
     let sees = who.sees[side.idx()];
     match rule {
         Rule::Public | Rule::AnySession => Allowed,
+        Rule::UserSession if role == Role::Device => BadRequest,
+        Rule::UserSession => Allowed,
         Rule::Reference if role == Role::Device => Forbidden,
         Rule::Reference => Allowed,
         Rule::Roles(roles) if roles.contains(&role) => Allowed,
@@ -259,6 +265,7 @@ fn class_matches(e: Expect, status: u16) -> bool {
         Expect::Unauthenticated => status == 401,
         Expect::Forbidden => status == 403,
         Expect::NotFound => status == 404,
+        Expect::BadRequest => status == 400,
     }
 }
 

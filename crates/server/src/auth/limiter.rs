@@ -21,6 +21,11 @@ impl RateLimiter {
         RateLimiter { per_minute: f64::from(per_minute.max(1)), buckets: Mutex::new(HashMap::new()) }
     }
 
+    /// Seconds until a refused client has a token again.
+    pub fn wait_secs(&self) -> u64 {
+        (60.0 / self.per_minute).ceil() as u64
+    }
+
     /// Takes one token for `ip`; `false` when the client must wait.
     pub fn allow(&self, ip: IpAddr) -> bool {
         let now = Instant::now();

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use citygrid_domain::access::Principal;
 use citygrid_domain::audit::{AuditEvent, Outcome};
 use citygrid_store::{LoginOutcome, SessionRecord, Store};
@@ -51,6 +51,13 @@ pub struct LoginResponse {
 /// Caps consecutive-failure backoff at one hour.
 const MAX_LOCK_SECS: i64 = 3600;
 
+/// After `failures` consecutive failures: locked for 30 s once the limit is
+/// reached, doubling with each further failure, at most an hour.
+fn lock_until(failures: u32, lockout_after: u32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let over = failures.checked_sub(lockout_after)?;
+    Some(now + Duration::seconds((30i64 << over.min(7)).min(MAX_LOCK_SECS)))
+}
+
 /// Logs in with a username and password.
 ///
 /// Returns a bearer token and also sets an HttpOnly `SameSite=Strict`
@@ -69,7 +76,7 @@ pub async fn login<S: Store>(
     if let Some(ip) = ip
         && !app.login_limiter.allow(ip)
     {
-        return Err(too_many());
+        return Err(too_many().retry_after(app.login_limiter.wait_secs()));
     }
     let now = Utc::now();
     let user = app.store.user_by_username(&req.username).await?;
@@ -81,27 +88,45 @@ pub async fn login<S: Store>(
         ev
     };
     let bad_credentials = || ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", "wrong username or password");
+    let locked = |until: DateTime<Utc>| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "account_locked",
+            format!("too many failed logins; try again after {}", until.to_rfc3339()),
+        )
+        .retry_after(u64::try_from((until - now).num_seconds()).unwrap_or(1))
+    };
+    let lockout_after = app.config.lockout_after;
     let Some(user) = user else {
-        // Same work as for a real user, so timing does not reveal usernames.
+        // Unknown names are locked out like real ones, and cost the same
+        // Argon2 work, so neither answers nor timing reveal which names exist.
+        let until = app.unknown_logins.lock().get(&req.username).and_then(|f| f.1).filter(|u| *u > now);
+        if let Some(until) = until {
+            app.store.append_audit(failed("anonymous", "user/?".into(), "account locked")).await?;
+            return Err(locked(until));
+        }
         let _ = verify_password(&req.password, decoy_hash());
+        {
+            let mut m = app.unknown_logins.lock();
+            if m.len() >= 10_000 {
+                m.clear();
+            }
+            let f = m.entry(req.username.clone()).or_default();
+            f.0 += 1;
+            f.1 = lock_until(f.0, lockout_after, now);
+        }
         app.store.append_audit(failed("anonymous", "user/?".into(), "unknown username")).await?;
         return Err(bad_credentials());
     };
     let resource = format!("user/{}", user.id);
     if let Some(until) = user.locked_until.filter(|u| *u > now) {
         app.store.append_audit(failed(&user.id, resource, "account locked")).await?;
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "account_locked",
-            format!("too many failed logins; try again after {}", until.to_rfc3339()),
-        ));
+        return Err(locked(until));
     }
     let ok = verify_password(&req.password, &user.password_hash);
     if !ok || !user.active {
         let failures = user.failed_logins + u32::from(!ok);
-        let over = failures.saturating_sub(app.config.lockout_after);
-        let locked_until = (!ok && failures >= app.config.lockout_after)
-            .then(|| now + Duration::seconds((30i64 << over.min(7)).min(MAX_LOCK_SECS)));
+        let locked_until = if ok { None } else { lock_until(failures, lockout_after, now) };
         let outcome = LoginOutcome { user_id: user.id.clone(), failed_logins: failures, locked_until, session: None };
         let why = if ok { "account disabled" } else { "wrong password" };
         app.store.record_login(outcome, failed(&user.id, resource, why)).await?;
@@ -141,6 +166,9 @@ pub async fn login<S: Store>(
 /// Ends the current session.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204)))]
 pub async fn logout<S: Store>(State(app): State<App<S>>, caller: Caller) -> ApiResult<Response> {
+    if caller.via == crate::auth::Via::DeviceKey {
+        return Err(ApiError::bad_request("not_a_session", "API keys are revoked by an administrator, not logged out"));
+    }
     let ev = app.audit_event(&caller.principal, caller.ip, "auth.logout", &format!("user/{}", caller.principal.id));
     app.store.revoke_sessions(&caller.principal.id, Some(caller.token_hash.clone()), Utc::now(), ev).await?;
     app.sessions.forget(&caller.token_hash);

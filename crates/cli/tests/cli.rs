@@ -1,0 +1,120 @@
+//! The `citygrid` binary end to end: audit verification, data checks, the demo.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn citygrid(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_citygrid"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(text) = stdin {
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn repo(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path).display().to_string()
+}
+
+#[test]
+fn audit_verify_passes_clean_and_pinpoints_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let o = citygrid(&["import", "categories", &repo("data/categories.csv"), "--data-dir", d], None);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = citygrid(&["admin", "create", "--username", "alice", "--data-dir", d], Some("Alice-Admin-2026\n"));
+    assert!(o.status.success(), "{}", text(&o));
+    let o = citygrid(&["admin", "create", "--username", "bob", "--data-dir", d], Some("weak\n"));
+    assert!(!o.status.success(), "a weak password is refused");
+
+    let o = citygrid(&["audit", "verify", "--data-dir", d], None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("intact: 3 records"), "{}", text(&o));
+
+    let db = dir.path().join("citygrid.db");
+    let edit = |sql: &str| rusqlite::Connection::open(&db).unwrap().execute_batch(sql).unwrap();
+
+    // Someone edits who did something.
+    edit("UPDATE audit SET actor = 'mallory' WHERE seq = 2");
+    let o = citygrid(&["audit", "verify", "--data-dir", d], None);
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(t.contains("BROKEN at audit record 2") && t.contains("altered"), "{t}");
+
+    // Someone puts it back but deletes the record instead.
+    edit("UPDATE audit SET actor = 'cli' WHERE seq = 2");
+    assert!(citygrid(&["audit", "verify", "--data-dir", d], None).status.success());
+    edit("DELETE FROM audit WHERE seq = 2");
+    let t = text(&citygrid(&["audit", "verify", "--data-dir", d], None));
+    assert!(t.contains("audit record 3") && t.contains("removed or reordered"), "{t}");
+
+    let o = citygrid(&["audit", "verify", "--data-dir", dir.path().join("nope").to_str().unwrap()], None);
+    assert!(!o.status.success() && text(&o).contains("no CityGrid store"));
+}
+
+#[test]
+fn check_reports_every_problem_in_a_broken_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = r#"{"type":"FeatureCollection","features":[
+      {"type":"Feature","properties":{"code":"340200","name":"芜湖市"},
+       "geometry":{"type":"Polygon","coordinates":[[[118,31],[119,31],[119,32],[118,32],[118,31]]]}}]}"#;
+    let bad = r#"{"type":"FeatureCollection","features":[
+      {"type":"Feature","properties":{"code":"34x200","name":"bad code"},
+       "geometry":{"type":"Polygon","coordinates":[[[118,31],[119,31],[119,32],[118,32],[118,31]]]}},
+      {"type":"Feature","properties":{"code":"340202","name":"open ring"},
+       "geometry":{"type":"Polygon","coordinates":[[[118,31],[119,31],[119,32],[118,32]]]}}]}"#;
+    let (g, b) = (dir.path().join("good.geojson"), dir.path().join("bad.geojson"));
+    std::fs::write(&g, good).unwrap();
+    std::fs::write(&b, bad).unwrap();
+    let o = citygrid(&["check", "territory", g.to_str().unwrap()], None);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = citygrid(&["check", "territory", b.to_str().unwrap()], None);
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(t.contains("34x200") && t.contains("340202"), "both features are reported: {t}");
+    for (kind, file) in [
+        ("categories", "data/categories.csv"),
+        ("departments", "data/departments.csv"),
+        ("calendar", "data/calendar/2026.toml"),
+    ] {
+        let o = citygrid(&["check", kind, &repo(file)], None);
+        assert!(o.status.success(), "{kind}: {}", text(&o));
+    }
+}
+
+#[test]
+fn demo_serves_the_wuhu_city_and_reuses_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    for run in 0..2 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_citygrid"))
+            .args(["demo", "--port", "0", "--data-dir", dir.path().to_str().unwrap()])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).unwrap().to_owned();
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.write_all(b"GET /healthz HTTP/1.0\r\n\r\n").unwrap();
+        let mut body = String::new();
+        s.read_to_string(&mut body).unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(body.starts_with("HTTP/1.0 200") || body.starts_with("HTTP/1.1 200"), "run {run}: {body}");
+        assert!(body.contains("\"territory_units\":8349"), "run {run}: {body}");
+    }
+}
