@@ -62,9 +62,12 @@ pub struct AppInner<S> {
     pub metrics_token_hash: Option<String>,
     /// See [`AppParts::unchecked_baseline`].
     unchecked_baseline: bool,
-    /// Failed logins under names that do not exist: `(failures, locked until)`.
-    pub unknown_logins: parking_lot::Mutex<std::collections::HashMap<String, (u32, Option<chrono::DateTime<Utc>>)>>,
+    /// Failed logins under names that do not exist.
+    pub unknown_logins: parking_lot::Mutex<std::collections::HashMap<String, FailedLogins>>,
 }
+
+/// Consecutive failed logins and the lock they caused, if any.
+pub type FailedLogins = (u32, Option<chrono::DateTime<Utc>>);
 
 /// The parts an [`App`] is assembled from.
 pub struct AppParts<S> {
