@@ -87,7 +87,7 @@ fn run_wrk(
     cases: u64,
 ) -> Result<WrkResult, String> {
     let out = Command::new(wrk)
-        .args(["-t2", &format!("-c{conns}"), &format!("-d{secs}s"), "--latency", "-s"])
+        .args(["-t1", &format!("-c{conns}"), &format!("-d{secs}s"), "--latency", "-s"])
         .arg(script)
         .args(["-H", &format!("Authorization: Bearer {token}"), url])
         .env("CASES", cases.to_string())
@@ -114,8 +114,9 @@ pub struct Variant {
 async fn start(
     dir: &Path,
     baseline: bool,
+    cached_cases: usize,
 ) -> Result<(String, tokio::sync::oneshot::Sender<()>, App<SqliteStore>), String> {
-    let opts = SqliteOptions { audit_trail: !baseline, ..SqliteOptions::default() };
+    let opts = SqliteOptions { audit_trail: !baseline, cached_cases, ..SqliteOptions::default() };
     let store = SqliteStore::open_dir(dir, opts).map_err(|e| e.to_string())?;
     let territory = tokio::task::spawn_blocking(|| citygrid_geo::wuhu_demo(0))
         .await
@@ -197,12 +198,19 @@ const SHIPPED: &str = "as shipped (policy + audit)";
 /// Runs the HTTP benchmark: baseline and shipped servers alternating for
 /// `rounds` rounds, each on a fresh store, so drift in the machine's speed
 /// hits both alike.
-pub async fn http(wrk: &str, scripts: &Path, secs: u64, conns: u32, rounds: usize) -> Result<Vec<Variant>, String> {
+pub async fn http(
+    wrk: &str,
+    scripts: &Path,
+    secs: u64,
+    conns: u32,
+    rounds: usize,
+    cached_cases: usize,
+) -> Result<Vec<Variant>, String> {
     let mut out = vec![];
     let order = [(BASELINE, true), (SHIPPED, false)];
     for (name, baseline) in (0..rounds.max(1)).flat_map(|r| if r % 2 == 0 { order } else { [order[1], order[0]] }) {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let (base, stop, app) = start(dir.path(), baseline).await?;
+        let (base, stop, app) = start(dir.path(), baseline, cached_cases).await?;
         let token = login(&base).await?;
         let (w, s, b, t) = (wrk.to_owned(), scripts.join("create_case.lua"), base.clone(), token.clone());
         let create = tokio::task::spawn_blocking(move || run_wrk(&w, &s, &b, &t, secs, conns, 0))
@@ -240,7 +248,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// Formats the HTTP results as a Markdown table: every run, then medians.
 pub fn http_report(v: &[Variant], secs: u64, conns: u32) -> String {
     let mut s = format!(
-        "wrk -t2 -c{conns} -d{secs}s per run, {}\n\n| server | create cases/s | create p50 / p99 ms | create errors | GET case req/s | GET p50 / p99 ms | GET errors |\n|---|---|---|---|---|---|---|\n",
+        "wrk -t1 -c{conns} -d{secs}s per run (one load thread, so it takes less of the two cores from the server), {}\n\n| server | create cases/s | create p50 / p99 ms | create errors | GET case req/s | GET p50 / p99 ms | GET errors |\n|---|---|---|---|---|---|---|\n",
         machine()
     );
     let row = |s: &mut String, name: &str, c: &WrkResult, r: &WrkResult| {

@@ -95,6 +95,9 @@ enum BenchCommand {
         /// Rounds of (baseline, shipped), alternating order.
         #[arg(long, default_value_t = 3)]
         rounds: usize,
+        /// Cases the store keeps in memory (the default of `serve`).
+        #[arg(long, default_value_t = citygrid_store_sqlite::SqliteOptions::default().cached_cases)]
+        cached_cases: usize,
     },
     /// Time from `citygrid demo` on an empty data directory to a healthy server.
     Startup {
@@ -146,7 +149,13 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    // Worker threads for the HTTP server (default: one per core). The store's
+    // writer runs on a thread of its own besides these.
+    if let Some(n) = std::env::var("CITYGRID_WORKERS").ok().and_then(|v| v.parse::<usize>().ok()).filter(|n| *n > 0) {
+        builder.worker_threads(n);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -219,8 +228,10 @@ async fn run(command: Command) -> Result<String, String> {
             let store = bootstrap::open_store(&Settings::for_data_dir(&data_dir))?;
             admin::verify_audit(&store).await
         }
-        Command::Bench { command: BenchCommand::Http { duration, connections, wrk, scripts, rounds } } => {
-            let v = bench::http(&wrk, &scripts, duration, connections, rounds).await?;
+        Command::Bench {
+            command: BenchCommand::Http { duration, connections, wrk, scripts, rounds, cached_cases },
+        } => {
+            let v = bench::http(&wrk, &scripts, duration, connections, rounds, cached_cases).await?;
             Ok(bench::http_report(&v, duration, connections))
         }
         Command::Bench { command: BenchCommand::Startup { runs } } => {

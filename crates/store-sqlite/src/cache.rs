@@ -33,7 +33,9 @@ impl CaseCache {
             return Some(Arc::clone(r));
         }
         let r = g.1.remove(&id)?;
-        Self::insert_young(&mut g, self.generation, id, Arc::clone(&r));
+        let evicted = Self::insert_young(&mut g, self.generation, id, Arc::clone(&r));
+        drop(g);
+        drop(evicted);
         Some(r)
     }
 
@@ -47,7 +49,9 @@ impl CaseCache {
             return;
         }
         g.1.remove(&id);
-        Self::insert_young(&mut g, self.generation, id, rec);
+        let evicted = Self::insert_young(&mut g, self.generation, id, rec);
+        drop(g);
+        drop(evicted);
     }
 
     /// Moves a cached case one entry forward, or forgets it if the cache

@@ -203,6 +203,7 @@ impl Store for SqliteStore {
             .await?;
         self.open.update(&case);
         let created = CreatedCase { case, entry, nearby: near };
+        // New cases are the ones most read next (the centre's live view).
         let rec = CaseRecord { case: created.case.clone(), timeline: vec![created.entry.clone()], contact: sealed };
         self.cases.put(Arc::new(rec));
         Ok(created)
@@ -232,7 +233,7 @@ impl Store for SqliteStore {
         if let Some(hit) = self.cases.get(id) {
             return Ok(Some(hit));
         }
-        let rec = self.readers.read(move |c| sql::case(c, id)).await?.map(Arc::new);
+        let rec = self.readers.read_now(|c| sql::case(c, id))?.map(Arc::new);
         if let Some(r) = &rec {
             self.cases.put(Arc::clone(r));
         }

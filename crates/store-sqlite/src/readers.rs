@@ -32,6 +32,27 @@ impl Readers {
         Ok(conn)
     }
 
+    /// Runs a short point read (one indexed row or a few) right here, on a
+    /// connection owned by the calling thread. Handing a 20 µs read to the
+    /// blocking pool costs more than the read; WAL readers never wait on the
+    /// writer, so this cannot stall the thread.
+    pub fn read_now<R>(&self, f: impl FnOnce(&Connection) -> Result<R, StoreError>) -> Result<R, StoreError> {
+        thread_local! {
+            static CONNS: std::cell::RefCell<Vec<(PathBuf, Connection)>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        CONNS.with(|cell| {
+            let mut conns = cell.borrow_mut();
+            let i = match conns.iter().position(|(p, _)| *p == self.path) {
+                Some(i) => i,
+                None => {
+                    conns.push((self.path.clone(), self.open()?));
+                    conns.len() - 1
+                }
+            };
+            f(&conns[i].1)
+        })
+    }
+
     /// Runs `f` on a pooled connection on a blocking thread.
     pub async fn read<R, F>(self: &Arc<Self>, f: F) -> Result<R, StoreError>
     where
@@ -53,6 +74,13 @@ impl Readers {
             r
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("reader task failed: {e}")))?
+        .map_err(|e| {
+            if e.is_cancelled() {
+                // The runtime is shutting down: the caller may retry elsewhere.
+                StoreError::Overloaded
+            } else {
+                StoreError::Backend(format!("reader task failed: {e}"))
+            }
+        })?
     }
 }
