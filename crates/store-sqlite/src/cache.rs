@@ -69,11 +69,18 @@ impl CaseCache {
         }
     }
 
-    fn insert_young(g: &mut (Generation, Generation), cap: usize, id: CaseId, rec: Arc<CaseRecord>) {
-        if g.0.len() >= cap && !g.0.contains_key(&id) {
-            g.1 = std::mem::take(&mut g.0);
-        }
+    /// Inserts into the young generation; returns the generation it pushed
+    /// out, for the caller to drop after releasing the lock (dropping many
+    /// records takes long enough to stall every reader waiting on it).
+    fn insert_young(g: &mut (Generation, Generation), cap: usize, id: CaseId, rec: Arc<CaseRecord>) -> Generation {
+        let evicted = if g.0.len() >= cap && !g.0.contains_key(&id) {
+            let young = std::mem::replace(&mut g.0, HashMap::with_capacity(cap));
+            std::mem::replace(&mut g.1, young)
+        } else {
+            Generation::new()
+        };
         g.0.insert(id, rec);
+        evicted
     }
 }
 
