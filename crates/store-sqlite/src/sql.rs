@@ -33,6 +33,32 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Backend(format!("cannot encode: {e}")))
 }
 
+/// Every row's first column, a JSON document, decoded.
+fn json_rows<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<T>, StoreError> {
+    let mut st = conn.prepare_cached(sql).map_err(backend)?;
+    let rows = st.query_map(params, |r| r.get::<_, String>(0)).map_err(backend)?;
+    let mut out = vec![];
+    for r in rows {
+        out.push(serde_json::from_str(&r.map_err(backend)?).map_err(json_err)?);
+    }
+    Ok(out)
+}
+
+/// The first row's JSON document, decoded, if there is a row.
+fn json_row<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Option<T>, StoreError> {
+    let body: Option<String> =
+        conn.prepare_cached(sql).and_then(|mut st| st.query_row(params, |r| r.get(0)).optional()).map_err(backend)?;
+    body.map(|b| serde_json::from_str(&b).map_err(json_err)).transpose()
+}
+
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
@@ -228,13 +254,7 @@ pub(crate) fn upsert_units(conn: &Connection, units: &[StoredUnit]) -> Result<us
 // ---- catalogue: categories and departments ----
 
 pub(crate) fn bodies<T: serde::de::DeserializeOwned>(conn: &Connection, table: &str) -> Result<Vec<T>, StoreError> {
-    let mut st = conn.prepare(&format!("SELECT body FROM {table} ORDER BY code")).map_err(backend)?;
-    let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(backend)?;
-    let mut out = vec![];
-    for r in rows {
-        out.push(serde_json::from_str(&r.map_err(backend)?).map_err(json_err)?);
-    }
-    Ok(out)
+    json_rows(conn, &format!("SELECT body FROM {table} ORDER BY code"), [])
 }
 
 fn put_body(conn: &Connection, table: &str, code: &str, body: String) -> Result<(), StoreError> {
@@ -305,13 +325,7 @@ fn insert_entry(conn: &Connection, case_id: CaseId, e: &TimelineEntry) -> Result
 
 /// Every open case, for the in-memory duplicate index.
 pub(crate) fn open_cases(conn: &Connection) -> Result<Vec<Case>, StoreError> {
-    let mut st = conn.prepare("SELECT body FROM cases WHERE open = 1").map_err(backend)?;
-    let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(backend)?;
-    let mut out = vec![];
-    for r in rows {
-        out.push(serde_json::from_str(&r.map_err(backend)?).map_err(json_err)?);
-    }
-    Ok(out)
+    json_rows(conn, "SELECT body FROM cases WHERE open = 1", [])
 }
 
 pub(crate) fn next_case_id(conn: &Connection) -> Result<CaseId, StoreError> {
@@ -349,19 +363,9 @@ pub(crate) fn case_open(conn: &Connection, id: CaseId) -> Result<Option<bool>, S
 }
 
 pub(crate) fn case(conn: &Connection, id: CaseId) -> Result<Option<CaseRecord>, StoreError> {
-    let body: Option<String> = conn
-        .prepare_cached("SELECT body FROM cases WHERE id = ?1")
-        .and_then(|mut st| st.query_row([id], |r| r.get(0)).optional())
-        .map_err(backend)?;
-    let Some(body) = body else { return Ok(None) };
+    let Some(case) = json_row::<Case>(conn, "SELECT body FROM cases WHERE id = ?1", [id])? else { return Ok(None) };
+    let timeline = json_rows(conn, "SELECT body FROM timeline WHERE case_id = ?1 ORDER BY seq", [id])?;
     let contact = self::contact(conn, id)?;
-    let case: Case = serde_json::from_str(&body).map_err(json_err)?;
-    let mut st = conn.prepare_cached("SELECT body FROM timeline WHERE case_id = ?1 ORDER BY seq").map_err(backend)?;
-    let rows = st.query_map([id], |r| r.get::<_, String>(0)).map_err(backend)?;
-    let mut timeline = vec![];
-    for r in rows {
-        timeline.push(serde_json::from_str(&r.map_err(backend)?).map_err(json_err)?);
-    }
     Ok(Some(CaseRecord { case, timeline, contact }))
 }
 
@@ -553,21 +557,11 @@ pub(crate) fn put_user(conn: &Connection, u: &UserRecord, insert: bool) -> Resul
 }
 
 pub(crate) fn user_where(conn: &Connection, column: &str, value: &str) -> Result<Option<UserRecord>, StoreError> {
-    let body: Option<String> = conn
-        .prepare_cached(&format!("SELECT body FROM users WHERE {column} = ?1"))
-        .and_then(|mut st| st.query_row([value], |r| r.get(0)).optional())
-        .map_err(backend)?;
-    body.map(|b| serde_json::from_str(&b).map_err(json_err)).transpose()
+    json_row(conn, &format!("SELECT body FROM users WHERE {column} = ?1"), [value])
 }
 
 pub(crate) fn users(conn: &Connection) -> Result<Vec<UserRecord>, StoreError> {
-    let mut st = conn.prepare("SELECT body FROM users ORDER BY username").map_err(backend)?;
-    let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(backend)?;
-    let mut out = vec![];
-    for r in rows {
-        out.push(serde_json::from_str(&r.map_err(backend)?).map_err(json_err)?);
-    }
-    Ok(out)
+    json_rows(conn, "SELECT body FROM users ORDER BY username", [])
 }
 
 pub(crate) fn record_login(conn: &Connection, o: &LoginOutcome) -> Result<(), StoreError> {
@@ -652,19 +646,9 @@ pub(crate) fn put_device(conn: &Connection, d: &DeviceRecord, insert: bool) -> R
 }
 
 pub(crate) fn device_where(conn: &Connection, column: &str, value: &str) -> Result<Option<DeviceRecord>, StoreError> {
-    let body: Option<String> = conn
-        .prepare_cached(&format!("SELECT body FROM devices WHERE {column} = ?1"))
-        .and_then(|mut st| st.query_row([value], |r| r.get(0)).optional())
-        .map_err(backend)?;
-    body.map(|b| serde_json::from_str(&b).map_err(json_err)).transpose()
+    json_row(conn, &format!("SELECT body FROM devices WHERE {column} = ?1"), [value])
 }
 
 pub(crate) fn devices(conn: &Connection) -> Result<Vec<DeviceRecord>, StoreError> {
-    let mut st = conn.prepare("SELECT body FROM devices ORDER BY id").map_err(backend)?;
-    let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(backend)?;
-    let mut out = vec![];
-    for r in rows {
-        out.push(serde_json::from_str(&r.map_err(backend)?).map_err(json_err)?);
-    }
-    Ok(out)
+    json_rows(conn, "SELECT body FROM devices ORDER BY id", [])
 }
