@@ -110,7 +110,19 @@ async fn bad_input_is_refused_with_the_error_shape() {
     assert_error(s.act(&op, id, json!({"action": "teleport"})).await, 422, "invalid_body").await;
     assert_error(s.act(&op, id, json!({"action": "reject", "reason": ""})).await, 422, "validation_failed").await;
     assert_error(s.act(&op, id, json!({"action": "merge", "into": id})).await, 422, "validation_failed").await;
-    assert_error(s.act(&op, id, json!({"action": "merge", "into": 424242})).await, 422, "validation_failed").await;
+    assert_error(s.act(&op, id, json!({"action": "merge", "into": 424242})).await, 404, "not_found").await;
+    // A case in another district is as invisible as one that does not exist.
+    let elsewhere = s.report(&op, "E0101", B1).await;
+    let dop = s.login("district.op").await;
+    let a_case = s.report(&dop, "E0101", A2).await;
+    let hidden =
+        assert_error(s.act(&dop, a_case, json!({"action": "merge", "into": elsewhere})).await, 404, "not_found").await;
+    let missing =
+        assert_error(s.act(&dop, a_case, json!({"action": "merge", "into": 424242})).await, 404, "not_found").await;
+    assert_eq!(
+        hidden["error"]["message"].as_str().unwrap().replace(&elsewhere.to_string(), "N"),
+        missing["error"]["message"].as_str().unwrap().replace("424242", "N")
+    );
     s.act_ok(&op, id, json!({"action": "register"})).await;
     let r = s.act(&op, id, json!({"action": "dispatch", "department": "D-NOPE"})).await;
     assert_error(r, 422, "validation_failed").await;

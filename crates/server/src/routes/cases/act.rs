@@ -47,6 +47,11 @@ pub async fn act<S: Store>(
         if attempt == 1 {
             // Only after authorization, so that nobody can probe which attachments exist.
             check_evidence(&app, action.evidence()).await?;
+            // A duplicate may only be merged into a case the caller can see;
+            // otherwise the answer would reveal which case ids exist elsewhere.
+            if let Action::Merge { into, .. } = &action {
+                load_for(&app, &caller, *into, Operation::ReadCase).await?;
+            }
         }
         let world = app.world();
         let catalog = &world.catalog;
