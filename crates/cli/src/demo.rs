@@ -15,7 +15,7 @@ use citygrid_server::auth::password::hash_password;
 use citygrid_server::blobs::Blobs;
 use citygrid_server::vault::Vault;
 use citygrid_server::world::geometry_to_json;
-use citygrid_store::{AttachmentMeta, CaseRecord, SealedContact, Store, StoredUnit, UserRecord};
+use citygrid_store::{AttachmentMeta, CaseRecord, SealedContact, Store, StoredUnit, StoredZone, UserRecord};
 use geo::{BoundingRect, Contains};
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
@@ -140,6 +140,11 @@ pub async fn seed<S: Store>(
         .map(|f| StoredUnit { unit: f.unit.clone(), geometry: geometry_to_json(&f.geometry) })
         .collect();
     let units = stored.len();
+    // Zones need only the city and district boundaries; drawing them (a few
+    // hundred milliseconds of buffering) overlaps the rest of the seeding.
+    let districts: Vec<TerritoryFeature> =
+        territory.iter().filter(|f| f.unit.level <= Level::District).cloned().collect();
+    let zones = tokio::task::spawn_blocking(move || citygrid_geo::wuhu_demo_zones(&districts));
     store.upsert_units(stored, cli_event("territory.import", "demo/wuhu")).await.map_err(err)?;
     pb.finish_with_message(format!("territory: {units} units"));
 
@@ -171,6 +176,18 @@ pub async fn seed<S: Store>(
         store.create_user(rec, cli_event("user.create", &format!("user/{}", u.username))).await.map_err(err)?;
     }
     pb.finish_with_message(format!("accounts: {} (password {DEMO_PASSWORD})", DEMO_USERS.len()));
+
+    let pb = step("drawing the zones (prevention rings, Yangtze zones)");
+    let zones: Vec<StoredZone> = zones
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|(zone, g)| StoredZone { zone, geometry: geometry_to_json(&g) })
+        .collect();
+    let zone_count = zones.len();
+    store.put_zones(zones, cli_event("zone.seed", "demo/wuhu")).await.map_err(err)?;
+    pb.finish_with_message(format!("zones: {zone_count}"));
 
     let pb = progress.add(indicatif::ProgressBar::new(DEMO_CASES as u64));
     pb.set_message("seeding case history");

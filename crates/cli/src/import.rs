@@ -13,7 +13,8 @@ use crate::reference;
 /// What kind of file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Kind {
-    /// Territory units with boundaries: GeoJSON FeatureCollection.
+    /// Territory units with boundaries: a GeoJSON FeatureCollection
+    /// (`.geojson`, `.json`) or a CSV with WKT boundaries (`.csv`).
     Territory,
     /// Category table (CSV, as data/categories.csv).
     Categories,
@@ -23,16 +24,69 @@ pub enum Kind {
     Calendar,
 }
 
-fn read(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+/// How a territory file is written, told by its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TerritoryFormat {
+    GeoJson,
+    Csv,
 }
 
-fn report(r: &ImportReport) -> String {
-    let mut s = format!("{} problem(s):\n", r.problems.len());
-    for p in &r.problems {
-        s.push_str(&format!("  {p}\n"));
+impl TerritoryFormat {
+    fn of(path: &Path) -> Result<Self, String> {
+        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("geojson" | "json") => Ok(Self::GeoJson),
+            Some("csv") => Ok(Self::Csv),
+            _ => Err(format!(
+                "{}: cannot tell the territory file's format from its name; use .geojson or .json for GeoJSON, \
+                 .csv for CSV with WKT boundaries",
+                path.display()
+            )),
+        }
     }
-    s
+
+    /// Every problem, one a line; CSV problems name their row.
+    fn report(self, r: &ImportReport) -> String {
+        let mut s = format!("{} problem(s):\n", r.problems.len());
+        for p in &r.problems {
+            match self {
+                Self::GeoJson => s.push_str(&format!("  {p}\n")),
+                Self::Csv => s.push_str(&format!("  {}\n", p.by_row())),
+            }
+        }
+        s
+    }
+
+    /// The file's features, checked on their own (plus duplicate codes).
+    fn parse(self, text: &str) -> Result<Vec<TerritoryFeature>, String> {
+        match self {
+            Self::GeoJson => citygrid_geo::parse_territory_geojson(text),
+            Self::Csv => citygrid_geo::parse_territory_csv(text),
+        }
+        .map_err(|r| self.report(&r))
+    }
+
+    /// The file's features, fully validated against the units already known.
+    fn import(self, text: &str, known: &KnownUnits<'_>) -> Result<Vec<TerritoryFeature>, String> {
+        match self {
+            Self::GeoJson => citygrid_geo::import_territory_geojson(text, known),
+            Self::Csv => citygrid_geo::import_territory_csv(text, known),
+        }
+        .map_err(|r| self.report(&r))
+    }
+}
+
+/// Refuses a file that cannot be read as `kind` before anything is opened
+/// or created (a territory file needs a known extension).
+pub fn preflight(kind: Kind, path: &Path) -> Result<(), String> {
+    match kind {
+        Kind::Territory => TerritoryFormat::of(path).map(|_| ()),
+        Kind::Categories | Kind::Departments | Kind::Calendar => Ok(()),
+    }
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn spinner(msg: &str) -> ProgressBar {
@@ -44,15 +98,17 @@ fn spinner(msg: &str) -> ProgressBar {
 
 /// Validates a file without touching any store; a summary on success.
 pub fn check(kind: Kind, path: &Path) -> Result<String, String> {
+    preflight(kind, path)?;
     let text = read(path)?;
     match kind {
         Kind::Territory => {
+            let format = TerritoryFormat::of(path)?;
             let pb = spinner("parsing and validating boundaries");
-            let features = citygrid_geo::parse_territory_geojson(&text).map_err(|r| report(&r))?;
+            let features = format.parse(&text)?;
             let problems = citygrid_geo::validate(&features);
             pb.finish_and_clear();
             if problems.iter().any(|p| p.kind.severity() == citygrid_geo::Severity::Error) {
-                return Err(report(&ImportReport { problems }));
+                return Err(format.report(&ImportReport { problems }));
             }
             let warnings = problems.len();
             Ok(format!("{} units, {warnings} warning(s)", features.len()))
@@ -73,10 +129,12 @@ pub fn check(kind: Kind, path: &Path) -> Result<String, String> {
 
 /// Validates a file against what the store holds and writes it, all or nothing.
 pub async fn import<S: Store>(store: &S, kind: Kind, path: &Path) -> Result<String, String> {
+    preflight(kind, path)?;
     let text = read(path)?;
     let err = |e: citygrid_store::StoreError| e.to_string();
     match kind {
         Kind::Territory => {
+            let format = TerritoryFormat::of(path)?;
             let pb = spinner("reading the current territory");
             let existing = store.territory().await.map_err(err)?;
             let mut known_features = Vec::with_capacity(existing.len());
@@ -86,7 +144,7 @@ pub async fn import<S: Store>(store: &S, kind: Kind, path: &Path) -> Result<Stri
             }
             pb.set_message(format!("validating {} against {} known units", path.display(), known_features.len()));
             let known = KnownUnits { codes: Default::default(), features: known_features.iter().collect() };
-            let features = citygrid_geo::import_territory_geojson(&text, &known).map_err(|r| report(&r))?;
+            let features = format.import(&text, &known)?;
             pb.set_message(format!("writing {} units", features.len()));
             let units: Vec<StoredUnit> = features
                 .iter()

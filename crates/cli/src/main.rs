@@ -209,6 +209,7 @@ async fn run(command: Command) -> Result<String, String> {
             Ok(String::new())
         }
         Command::Import { kind, file, data_dir } => {
+            import::preflight(kind, &file)?;
             let s = Settings::for_data_dir(&data_dir);
             let store = bootstrap::open_store(&s)?;
             bootstrap::ensure_categories(&store).await?;

@@ -118,3 +118,61 @@ fn demo_serves_the_wuhu_city_and_reuses_its_data() {
         assert!(body.contains("\"territory_units\":8349"), "run {run}: {body}");
     }
 }
+
+#[test]
+fn territory_csv_checks_and_imports_idempotently() {
+    let dir = tempfile::tempdir().unwrap();
+    // The city and two districts tiling it, WKT in longitude/latitude order.
+    let good = "code,name,level,parent,wkt\n\
+        340200,芜湖市,city,,\"POLYGON((118 31, 119 31, 119 32, 118 32, 118 31))\"\n\
+        340202,镜湖区,district,340200,\"POLYGON((118 31, 118.5 31, 118.5 32, 118 32, 118 31))\"\n\
+        340207,鸠江区,district,340200,\"MULTIPOLYGON(((118.5 31, 119 31, 119 32, 118.5 32, 118.5 31)))\"\n";
+    // Rows 1 and 4 are fine; every other row has something wrong.
+    let bad = "code,name,level,parent,wkt\n\
+        340200,芜湖市,city,,\"POLYGON((118 31, 119 31, 119 32, 118 32, 118 31))\"\n\
+        34x202,bad code,,,\"POLYGON((118 31, 118.5 31, 118.5 32, 118 32, 118 31))\"\n\
+        340207,open ring,,,\"POLYGON((118.5 31, 119 31, 119 32, 118.5 32))\"\n\
+        340208,fine,,,\"POLYGON((118.5 31, 119 31, 119 32, 118.5 32, 118.5 31))\"\n\
+        340209,wrong level,township,,\"POLYGON((118.5 31, 119 31, 119 32, 118.5 32, 118.5 31))\"\n\
+        340209,twice,,,\"POLYGON((118.5 31, 119 31, 119 32, 118.5 32, 118.5 31))\"\n";
+    let (g, b) = (dir.path().join("good.csv"), dir.path().join("bad.csv"));
+    std::fs::write(&g, good).unwrap();
+    std::fs::write(&b, bad).unwrap();
+
+    let o = citygrid(&["check", "territory", g.to_str().unwrap()], None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("3 units, 0 warning(s)"), "{}", text(&o));
+
+    let o = citygrid(&["check", "territory", b.to_str().unwrap()], None);
+    assert!(!o.status.success());
+    let t = text(&o);
+    for row in ["row 2 (34x202): malformed_code", "row 3 (340207): unclosed_ring", "row 5 (340209): level_mismatch"] {
+        assert!(t.contains(row), "{row} is reported: {t}");
+    }
+    assert!(t.contains("row 6 (340209): duplicate_code"), "{t}");
+    assert!(!t.contains("row 1 ") && !t.contains("row 4 "), "good rows are not reported: {t}");
+
+    // Import twice into the same store: the second run changes nothing and succeeds.
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    for run in 0..2 {
+        let o = citygrid(&["import", "territory", g.to_str().unwrap(), "--data-dir", d], None);
+        assert!(o.status.success(), "run {run}: {}", text(&o));
+        assert!(text(&o).contains("imported 3 territory units"), "run {run}: {}", text(&o));
+    }
+    // A broken file is refused whole.
+    let o = citygrid(&["import", "territory", b.to_str().unwrap(), "--data-dir", d], None);
+    assert!(!o.status.success() && text(&o).contains("row 2 (34x202)"), "{}", text(&o));
+
+    // Anything but .geojson, .json or .csv is refused up front, naming the accepted ones.
+    let odd = dir.path().join("city.txt");
+    std::fs::write(&odd, good).unwrap();
+    let elsewhere = dir.path().join("untouched");
+    let o = citygrid(&["import", "territory", odd.to_str().unwrap(), "--data-dir", elsewhere.to_str().unwrap()], None);
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(t.contains(".geojson") && t.contains(".json") && t.contains(".csv"), "{t}");
+    assert!(!elsewhere.exists(), "no store is created for a file that cannot be read");
+    let o = citygrid(&["check", "territory", odd.to_str().unwrap()], None);
+    assert!(!o.status.success() && text(&o).contains(".csv"), "{}", text(&o));
+}

@@ -11,6 +11,7 @@
 //! - [`personal`]: personal-data validation and masking.
 //! - [`audit`]: the hash-chained audit trail.
 //! - [`geometry`]: the few plain geometric values the domain needs.
+//! - [`zone`]: geofences (prevention rings, river zones) and when they apply.
 
 pub mod access;
 pub mod audit;
@@ -21,9 +22,11 @@ pub mod department;
 pub mod geometry;
 pub mod personal;
 pub mod territory;
+pub mod zone;
 
 pub use calendar::WorkingCalendar;
 pub use category::{Category, CategoryCode, CategoryKind, TimeLimit, TimeLimits};
 pub use department::Department;
 pub use geometry::{BBox, Point};
 pub use territory::{Level, Unit, UnitCode};
+pub use zone::{Schedule, WaterClass, Zone, ZoneKind};

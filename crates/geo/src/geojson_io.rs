@@ -1,29 +1,26 @@
-//! GeoJSON export and import of territory features, and CSV division lists.
+//! GeoJSON export and import of territory features.
 //!
 //! Import reads the JSON by hand rather than through `geojson`'s types so a
 //! malformed feature is reported with its index and code instead of failing
 //! the whole document, and so ring closure can be checked on the raw
 //! positions (geo closes rings silently).
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
-use chrono::NaiveDate;
-use citygrid_domain::{Level, Unit, UnitCode};
+use citygrid_domain::UnitCode;
 use geo::{Coord, LineString, MultiPolygon, Orient, Polygon, orient::Direction};
 use geojson::{Feature, FeatureCollection, Geometry, GeometryValue, JsonObject, JsonValue, feature::Id};
 use serde_json::Value;
 
 use crate::TerritoryFeature;
+pub use crate::record::DEFAULT_VALID_FROM;
+use crate::record::{
+    Batch, Raw, RawPolygons, RawProps, check_against_known, document_problems, geometry_from_rings, unit_from_props,
+};
 pub use crate::validate::{
     ImportReport, KnownUnits, Problem, ProblemKind, validate, validate_units, validate_with_known,
 };
-use crate::validate::{Severity, check_geometry, ring_name, sort};
-
-/// `valid_from` for units whose input gives none (the demo's start date).
-pub const DEFAULT_VALID_FROM: NaiveDate = match NaiveDate::from_ymd_opt(2024, 1, 1) {
-    Some(d) => d,
-    None => NaiveDate::MIN,
-};
+use crate::validate::{MakeProblem, ring_name};
 
 /// A GeoJSON FeatureCollection of the features, one Feature each, with
 /// properties `code`, `name`, `level`, `parent`, `valid_from`, `valid_to`,
@@ -61,224 +58,85 @@ fn to_feature(f: &TerritoryFeature) -> Feature {
 /// outside the file; use [`import_territory_geojson`] or
 /// [`validate_with_known`] for those.
 pub fn parse_territory_geojson(text: &str) -> Result<Vec<TerritoryFeature>, ImportReport> {
-    let (features, codes, mut problems) = parse_features(text);
-    check_duplicates(&codes, &mut problems);
-    sort(&mut problems);
-    if problems.is_empty() { Ok(features) } else { Err(ImportReport { problems }) }
+    let doc: Value = serde_json::from_str(text).map_err(|e| document_problems([format!("not valid JSON: {e}")]))?;
+    let is_fc = doc.get("type").and_then(Value::as_str) == Some("FeatureCollection");
+    let Some(items) = doc.get("features").and_then(Value::as_array).filter(|_| is_fc) else {
+        return Err(document_problems(["expected a GeoJSON FeatureCollection with a \"features\" array".to_owned()]));
+    };
+    let mut batch = Batch::new();
+    for (i, item) in items.iter().enumerate() {
+        let mark = batch.mark();
+        let (code, feature) = parse_feature(i, item, &mut batch.problems);
+        batch.record(i, mark, code, feature);
+    }
+    batch.finish(|j| format!("feature #{j}"))
 }
 
 /// Parses and fully validates a GeoJSON FeatureCollection against the units
 /// already known: what `citygrid import` runs. Gaps between siblings are
 /// warnings and do not refuse the import; every other problem does.
 pub fn import_territory_geojson(text: &str, known: &KnownUnits<'_>) -> Result<Vec<TerritoryFeature>, ImportReport> {
-    let features = parse_territory_geojson(text)?;
-    let problems: Vec<Problem> =
-        validate_with_known(&features, known).into_iter().filter(|p| p.kind.severity() == Severity::Error).collect();
-    if problems.is_empty() { Ok(features) } else { Err(ImportReport { problems }) }
+    check_against_known(parse_territory_geojson(text)?, known)
 }
 
-/// Duplicates among all features (or rows) whose code parsed, whatever else
-/// is wrong with them.
-fn check_duplicates(codes: &[(usize, UnitCode)], problems: &mut Vec<Problem>) {
-    let mut seen: BTreeMap<&UnitCode, usize> = BTreeMap::new();
-    for (i, code) in codes {
-        if let Some(j) = seen.get(code) {
-            problems.push(Problem::new(
-                *i,
-                Some(code.as_str()),
-                ProblemKind::DuplicateCode,
-                format!("code {code} already used by feature #{j}"),
-            ));
-        } else {
-            seen.insert(code, *i);
-        }
-    }
-}
-
-/// The features that parsed cleanly, every valid code with its feature
-/// index, and every problem.
-type Parsed = (Vec<TerritoryFeature>, Vec<(usize, UnitCode)>, Vec<Problem>);
-
-fn parse_features(text: &str) -> Parsed {
-    let mut problems = Vec::new();
-    let doc: Value = match serde_json::from_str(text) {
-        Ok(v) => v,
-        Err(e) => {
-            problems.push(Problem::new(0, None, ProblemKind::Document, format!("not valid JSON: {e}")));
-            return (Vec::new(), Vec::new(), problems);
-        }
-    };
-    let is_fc = doc.get("type").and_then(Value::as_str) == Some("FeatureCollection");
-    let Some(items) = doc.get("features").and_then(Value::as_array).filter(|_| is_fc) else {
-        problems.push(Problem::new(
-            0,
-            None,
-            ProblemKind::Document,
-            "expected a GeoJSON FeatureCollection with a \"features\" array",
-        ));
-        return (Vec::new(), Vec::new(), problems);
-    };
-    let mut features = Vec::with_capacity(items.len());
-    let mut codes = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let before = problems.len();
-        let parsed = parse_feature(i, item, &mut problems);
-        let code = code_text(item.get("properties").and_then(|p| p.get("code")));
-        if let Some(c) = code.and_then(|c| UnitCode::parse(&c).ok()) {
-            codes.push((i, c));
-        }
-        if let Some(f) = parsed
-            && problems.len() == before
-        {
-            features.push(f);
-        }
-    }
-    (features, codes, problems)
-}
-
-fn parse_feature(i: usize, item: &Value, out: &mut Vec<Problem>) -> Option<TerritoryFeature> {
+/// One feature: its code when that parsed, and the feature when nothing
+/// this function reported is wrong with it.
+fn parse_feature(i: usize, item: &Value, out: &mut Vec<Problem>) -> (Option<UnitCode>, Option<TerritoryFeature>) {
     let empty = serde_json::Map::new();
     let props = match item.get("properties") {
         Some(Value::Object(m)) => m,
         _ => &empty,
     };
-    let raw_code = code_text(props.get("code"));
-    let code_str = raw_code.as_deref();
-    let problem = |kind: ProblemKind, message: String| Problem::new(i, code_str, kind, message);
+    let raw = RawProps {
+        code: raw_code(props.get("code")),
+        name: raw(props.get("name")),
+        level: raw(props.get("level")),
+        parent: raw_code(props.get("parent")),
+        valid_from: raw(props.get("valid_from")),
+        valid_to: raw(props.get("valid_to")),
+        synthetic: match props.get("synthetic") {
+            None | Some(Value::Null) => Raw::Absent,
+            Some(Value::Bool(b)) => Raw::Bool(*b),
+            Some(v) => Raw::Other(v.to_string()),
+        },
+    };
+    let code_text = raw.code.text();
+    let problem = |kind: ProblemKind, message: String| Problem::new(i, code_text, kind, message);
     if item.get("type").and_then(Value::as_str) != Some("Feature") {
         out.push(problem(ProblemKind::BadGeometry, "not a GeoJSON Feature (\"type\" must be \"Feature\")".into()));
     }
+    let (code, unit) = unit_from_props(&raw, &problem, out);
+    let geometry =
+        raw_geometry(item.get("geometry"), &problem, out).and_then(|rings| geometry_from_rings(rings, &problem, out));
+    (code, unit.zip(geometry).map(|(unit, geometry)| TerritoryFeature { unit, geometry }))
+}
 
-    let code = match &raw_code {
-        None => {
-            out.push(problem(ProblemKind::MissingProperty, "property \"code\" is missing or not a string".into()));
-            None
-        }
-        Some(s) => match UnitCode::parse(s) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                out.push(problem(ProblemKind::MalformedCode, e.to_string()));
-                None
-            }
+/// A property as given: strings trimmed, booleans, anything else as written.
+fn raw(v: Option<&Value>) -> Raw<'_> {
+    match v {
+        None | Some(Value::Null) => Raw::Absent,
+        Some(Value::String(s)) => Raw::Text(Cow::Borrowed(s.trim())),
+        Some(Value::Bool(b)) => Raw::Bool(*b),
+        Some(v) => Raw::Other(v.to_string()),
+    }
+}
+
+/// A code as given: like [`raw`], but integers (codes written as JSON
+/// numbers) count as their decimal digits. Codes fit in a u64, so no digit
+/// is lost.
+fn raw_code(v: Option<&Value>) -> Raw<'_> {
+    match v {
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(n) => Raw::Text(Cow::Owned(n.to_string())),
+            None => Raw::Other(n.to_string()),
         },
-    };
-    let name = match props.get("name").and_then(Value::as_str).map(str::trim) {
-        Some(n) if !n.is_empty() => Some(n.to_owned()),
-        _ => {
-            out.push(problem(ProblemKind::MissingProperty, "property \"name\" is missing or empty".into()));
-            None
-        }
-    };
-    let level = match props.get("level") {
-        None | Some(Value::Null) => None,
-        Some(v) => match v.as_str().and_then(Level::parse) {
-            Some(l) => Some(l),
-            None => {
-                out.push(problem(ProblemKind::BadProperty, format!("unknown level {v}")));
-                None
-            }
-        },
-    };
-    if let (Some(c), Some(l)) = (&code, level)
-        && c.level() != l
-    {
-        out.push(problem(ProblemKind::LevelMismatch, format!("level is {l} but code {c} is a {} code", c.level())));
-    }
-    if let Some(c) = &code {
-        check_declared_parent(c, code_text(props.get("parent")).as_deref(), &problem, out);
-    }
-    let valid_from = date_prop(props, "valid_from", &problem, out).unwrap_or(DEFAULT_VALID_FROM);
-    let valid_to = date_prop(props, "valid_to", &problem, out);
-    if let Some(end) = valid_to
-        && end < valid_from
-    {
-        out.push(problem(ProblemKind::BadProperty, format!("valid_to {end} is before valid_from {valid_from}")));
-    }
-    let synthetic = match props.get("synthetic") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(v) => {
-            out.push(problem(ProblemKind::BadProperty, format!("\"synthetic\" must be true or false, not {v}")));
-            false
-        }
-    };
-    let geometry = parse_geometry(item.get("geometry"), &problem, out);
-    if let (Some(g), Some(c)) = (&geometry, &code) {
-        check_geometry(i, c.as_str(), g, out);
-    }
-    let code = code?;
-    Some(TerritoryFeature {
-        unit: Unit { level: code.level(), parent: code.parent(), code, name: name?, valid_from, valid_to, synthetic },
-        geometry: geometry?,
-    })
-}
-
-/// A code as text: strings as they are, integers (codes written as JSON
-/// numbers) in decimal. Codes fit in a u64, so no digit is lost.
-fn code_text(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) => Some(s.trim().to_owned()),
-        Value::Number(n) => n.as_u64().map(|n| n.to_string()),
-        _ => None,
+        v => raw(v),
     }
 }
 
-/// A declared parent must be the one the code implies. A city may name its
-/// province (two digits, as in `divisions.csv`) or nothing.
-fn check_declared_parent(
-    code: &UnitCode,
-    declared: Option<&str>,
-    problem: &dyn Fn(ProblemKind, String) -> Problem,
-    out: &mut Vec<Problem>,
-) {
-    let Some(declared) = declared.filter(|d| !d.is_empty()) else {
-        return;
-    };
-    match code.parent() {
-        None => {
-            if !code.as_str().starts_with(declared) || declared.len() > 2 {
-                out.push(problem(
-                    ProblemKind::ParentMismatch,
-                    format!("city {code} has no parent unit, but parent {declared} is given"),
-                ));
-            }
-        }
-        Some(implied) if implied.as_str() == declared => {}
-        Some(implied) => {
-            let kind = if UnitCode::parse(declared).is_err() {
-                ProblemKind::MalformedCode
-            } else {
-                ProblemKind::ParentMismatch
-            };
-            out.push(problem(kind, format!("parent is {declared} but code {code} implies {implied}")));
-        }
-    }
-}
-
-fn date_prop(
-    props: &serde_json::Map<String, Value>,
-    key: &str,
-    problem: &dyn Fn(ProblemKind, String) -> Problem,
-    out: &mut Vec<Problem>,
-) -> Option<NaiveDate> {
-    match props.get(key) {
-        None | Some(Value::Null) => None,
-        Some(v) => {
-            let parsed = v.as_str().and_then(|s| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok());
-            if parsed.is_none() {
-                out.push(problem(ProblemKind::BadProperty, format!("{key} {v} is not a YYYY-MM-DD date")));
-            }
-            parsed
-        }
-    }
-}
-
-/// Parses a Polygon or MultiPolygon, checking ring structure on the raw positions.
-fn parse_geometry(
-    v: Option<&Value>,
-    problem: &dyn Fn(ProblemKind, String) -> Problem,
-    out: &mut Vec<Problem>,
-) -> Option<MultiPolygon<f64>> {
+/// The rings of a Polygon or MultiPolygon as written; what is checked on
+/// them is left to [`geometry_from_rings`].
+fn raw_geometry(v: Option<&Value>, problem: MakeProblem<'_>, out: &mut Vec<Problem>) -> Option<RawPolygons> {
     let bad = |out: &mut Vec<Problem>, m: String| {
         out.push(problem(ProblemKind::BadGeometry, m));
         None
@@ -303,48 +161,19 @@ fn parse_geometry(
         (Some(t), _) => return bad(out, format!("geometry type {t} is not Polygon or MultiPolygon")),
         (None, _) => return bad(out, "geometry has no type".into()),
     };
-    if polys.is_empty() {
-        return bad(out, "geometry has no polygon".into());
-    }
     let before = out.len();
     let mut polygons = Vec::with_capacity(polys.len());
     for (pi, rings) in polys.iter().enumerate() {
-        if rings.is_empty() {
-            out.push(problem(ProblemKind::BadGeometry, format!("polygon {pi} has no ring")));
-            continue;
-        }
-        let mut parsed: Vec<LineString<f64>> = Vec::with_capacity(rings.len());
+        let mut parsed = Vec::with_capacity(rings.len());
         for (ri, ring) in rings.iter().enumerate() {
-            let what = ring_name(pi, ri);
             match parse_ring(ring) {
-                Err(m) => out.push(problem(ProblemKind::BadGeometry, format!("{what}: {m}"))),
-                Ok(cs) => {
-                    if let Some(c) = cs.iter().find(|c| !c.x.is_finite() || !c.y.is_finite()) {
-                        out.push(problem(
-                            ProblemKind::NonFiniteCoordinate,
-                            format!("{what} has a non-finite coordinate ({}, {})", c.x, c.y),
-                        ));
-                    } else if cs.len() < 4 {
-                        out.push(problem(
-                            ProblemKind::TooFewPositions,
-                            format!("{what} has {} positions; a ring needs at least 4", cs.len()),
-                        ));
-                    } else if cs.first() != cs.last() {
-                        out.push(problem(
-                            ProblemKind::UnclosedRing,
-                            format!("{what} is not closed: its last position differs from its first"),
-                        ));
-                    }
-                    parsed.push(LineString::new(cs));
-                }
+                Ok(cs) => parsed.push(cs),
+                Err(m) => out.push(problem(ProblemKind::BadGeometry, format!("{}: {m}", ring_name(pi, ri)))),
             }
         }
-        let mut it = parsed.into_iter();
-        if let Some(ext) = it.next() {
-            polygons.push(Polygon::new(ext, it.collect()));
-        }
+        polygons.push(parsed);
     }
-    (out.len() == before).then(|| MultiPolygon::new(polygons))
+    (out.len() == before).then_some(polygons)
 }
 
 fn parse_ring(ring: &Value) -> Result<Vec<Coord<f64>>, String> {
@@ -360,138 +189,6 @@ fn parse_ring(ring: &Value) -> Result<Vec<Coord<f64>>, String> {
             }
         })
         .collect()
-}
-
-/// Parses a division list with the header `code,name,level,parent_code`
-/// (like `data/wuhu/divisions.csv`); optional columns `valid_from`,
-/// `valid_to` and `synthetic`. Checks each row and duplicate codes; parents
-/// can be checked with [`validate_units`]. `feature` in a
-/// problem is the 0-based data row.
-pub fn parse_divisions_csv(text: &str) -> Result<Vec<Unit>, ImportReport> {
-    let mut problems = Vec::new();
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
-    let headers = match reader.headers() {
-        Ok(h) => h.clone(),
-        Err(e) => {
-            problems.push(Problem::new(0, None, ProblemKind::Document, format!("unreadable CSV header: {e}")));
-            return Err(ImportReport { problems });
-        }
-    };
-    let col = |name: &str| headers.iter().position(|h| h.trim_start_matches('\u{feff}') == name);
-    let (Some(c_code), Some(c_name), Some(c_level), Some(c_parent)) =
-        (col("code"), col("name"), col("level"), col("parent_code"))
-    else {
-        problems.push(Problem::new(
-            0,
-            None,
-            ProblemKind::Document,
-            format!(
-                "CSV header must have code,name,level,parent_code; found {}",
-                headers.iter().collect::<Vec<_>>().join(",")
-            ),
-        ));
-        return Err(ImportReport { problems });
-    };
-    let (c_from, c_to, c_syn) = (col("valid_from"), col("valid_to"), col("synthetic"));
-    let mut units = Vec::new();
-    let mut codes: Vec<(usize, UnitCode)> = Vec::new();
-    for (i, rec) in reader.records().enumerate() {
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                problems.push(Problem::new(i, None, ProblemKind::Document, format!("row {}: {e}", i + 1)));
-                continue;
-            }
-        };
-        let field = |c: Option<usize>| c.and_then(|c| rec.get(c)).unwrap_or("");
-        let raw = field(Some(c_code));
-        let code_opt = (!raw.is_empty()).then_some(raw);
-        let problem = |kind: ProblemKind, message: String| Problem::new(i, code_opt, kind, message);
-        let before = problems.len();
-        let code = match UnitCode::parse(raw) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                problems.push(problem(ProblemKind::MalformedCode, format!("row {}: {e}", i + 1)));
-                None
-            }
-        };
-        let name = field(Some(c_name));
-        if name.is_empty() {
-            problems.push(problem(ProblemKind::MissingProperty, format!("row {}: name is empty", i + 1)));
-        }
-        let level_text = field(Some(c_level));
-        match (Level::parse(level_text), &code) {
-            (None, _) if !level_text.is_empty() => {
-                problems.push(problem(ProblemKind::BadProperty, format!("row {}: unknown level {level_text:?}", i + 1)))
-            }
-            (Some(l), Some(c)) if l != c.level() => problems.push(problem(
-                ProblemKind::LevelMismatch,
-                format!("row {}: level is {l} but code {c} is a {} code", i + 1, c.level()),
-            )),
-            _ => {}
-        }
-        if let Some(c) = &code {
-            check_declared_parent(c, Some(field(Some(c_parent))), &problem, &mut problems);
-        }
-        let date = |c: Option<usize>, key: &str, problems: &mut Vec<Problem>| -> Option<NaiveDate> {
-            let s = field(c);
-            if s.is_empty() {
-                return None;
-            }
-            let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
-            if d.is_none() {
-                problems.push(problem(
-                    ProblemKind::BadProperty,
-                    format!("row {}: {key} {s:?} is not a YYYY-MM-DD date", i + 1),
-                ));
-            }
-            d
-        };
-        let valid_from = date(c_from, "valid_from", &mut problems).unwrap_or(DEFAULT_VALID_FROM);
-        let valid_to = date(c_to, "valid_to", &mut problems);
-        let synthetic = match field(c_syn) {
-            "" | "false" | "0" => false,
-            "true" | "1" => true,
-            other => {
-                problems.push(problem(
-                    ProblemKind::BadProperty,
-                    format!("row {}: synthetic {other:?} must be true or false", i + 1),
-                ));
-                false
-            }
-        };
-        if let Some(c) = &code {
-            codes.push((i, c.clone()));
-        }
-        if let Some(code) = code
-            && problems.len() == before
-        {
-            units.push(Unit {
-                level: code.level(),
-                parent: code.parent(),
-                code,
-                name: name.to_owned(),
-                valid_from,
-                valid_to,
-                synthetic,
-            });
-        }
-    }
-    let mut seen: BTreeMap<&UnitCode, usize> = BTreeMap::new();
-    for (i, code) in &codes {
-        if let Some(j) = seen.get(code) {
-            problems.push(Problem::new(
-                *i,
-                Some(code.as_str()),
-                ProblemKind::DuplicateCode,
-                format!("row {}: code {code} already used on row {}", i + 1, j + 1),
-            ));
-        } else {
-            seen.insert(code, *i);
-        }
-    }
-    sort(&mut problems);
-    if problems.is_empty() { Ok(units) } else { Err(ImportReport { problems }) }
 }
 
 /// A Polygon/MultiPolygon GeoJSON geometry as a geo MultiPolygon, for trusted
@@ -524,6 +221,9 @@ pub(crate) fn multipolygon_from_value(v: &GeometryValue) -> Option<MultiPolygon<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validate::check_geometry;
+    use chrono::NaiveDate;
+    use citygrid_domain::{Level, Unit};
     use serde_json::json;
 
     fn fc(features: Vec<Value>) -> String {
@@ -682,32 +382,6 @@ mod tests {
         let r = parse_territory_geojson("{").unwrap_err();
         assert_eq!(kinds(&r), vec![(0, ProblemKind::Document)]);
         let r = parse_territory_geojson("{\"type\": \"Feature\"}").unwrap_err();
-        assert_eq!(kinds(&r), vec![(0, ProblemKind::Document)]);
-    }
-
-    #[test]
-    fn csv_division_list() {
-        let units = parse_divisions_csv(include_str!("../../../data/wuhu/divisions.csv")).unwrap();
-        assert_eq!(units.len(), 1 + 9 + 79 + 950);
-        assert_eq!(units[0].parent, None);
-        assert!(!units[0].synthetic);
-        let p = validate_units(&units, &KnownUnits::default());
-        assert_eq!(p, vec![]);
-
-        let bad = "code,name,level,parent_code\n340200,芜湖市,city,34\n34020x,a,district,340200\n\
-                   340202,b,township,340200\n340202001,c,township,340207\n340202,d,district,340200\n";
-        let r = parse_divisions_csv(bad).unwrap_err();
-        assert_eq!(
-            kinds(&r),
-            vec![
-                (1, ProblemKind::MalformedCode),
-                (2, ProblemKind::LevelMismatch),
-                (3, ProblemKind::ParentMismatch),
-                (4, ProblemKind::DuplicateCode),
-            ],
-            "{r}"
-        );
-        let r = parse_divisions_csv("id,name\n1,a\n").unwrap_err();
         assert_eq!(kinds(&r), vec![(0, ProblemKind::Document)]);
     }
 }

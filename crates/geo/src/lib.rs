@@ -6,31 +6,38 @@
 //!   communities, unit grids, and micro-grids for one showcase township).
 //! - [`index`]: point location — which chain of units (city → … → grid)
 //!   contains a point.
-//! - [`geojson_io`]: GeoJSON export and import, CSV division lists.
+//! - [`geojson_io`]: GeoJSON export and import.
+//! - [`csv_io`]: CSV import (territory units with WKT boundaries, division lists).
 //! - [`validate`](mod@validate): the checks behind `citygrid import` and `citygrid check`.
+//! - [`zones`]: zones in space (the zone index, the Wuhu demo zones) and
+//!   [`buffer`]: buffers in metres around lines, points and boundaries.
 //!
 //! Coordinates are longitude/latitude degrees in whatever datum the data uses
 //! (the Wuhu files are GCJ-02). Areas computed here are planar, in square
 //! degrees, which is enough for comparing a unit with its parent or siblings.
 
+pub mod buffer;
+pub mod csv_io;
 pub mod geojson_io;
 pub mod index;
 mod prepared;
+mod record;
 pub mod validate;
 mod voronoi;
 pub mod wuhu;
+pub mod zones;
 
 use citygrid_domain::Unit;
 use geo::MultiPolygon;
 
-pub use geojson_io::{
-    DEFAULT_VALID_FROM, import_territory_geojson, parse_divisions_csv, parse_territory_geojson, to_feature_collection,
-};
+pub use csv_io::{import_territory_csv, parse_divisions_csv, parse_territory_csv};
+pub use geojson_io::{DEFAULT_VALID_FROM, import_territory_geojson, parse_territory_geojson, to_feature_collection};
 pub use index::{Location, TerritoryIndex};
 pub use validate::{
     ImportReport, KnownUnits, Problem, ProblemKind, Severity, validate, validate_units, validate_with_known,
 };
 pub use wuhu::{wuhu_city_outline, wuhu_demo, wuhu_yangtze};
+pub use zones::{ZoneIndex, wuhu_demo_zones};
 
 /// A territory unit together with its boundary.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,9 +1,18 @@
-//! A polygon prepared for fast, exact point-in-polygon tests.
+//! Exact point-in-polygon tests.
 //!
-//! Edges are bucketed into horizontal strips so a test only looks at the few
-//! edges whose y-range can contain the point: real district outlines have
-//! 1,000–2,000 vertices, and scanning all of them per query would dominate
-//! point location.
+//! - [`PreparedPolygon`]: a whole multipolygon, its edges bucketed into
+//!   horizontal strips so a test only looks at the few edges whose y-range can
+//!   contain the point (real district outlines have 1,000–2,000 vertices).
+//!   Used to build the cell index, as its fallback, and by the synthetic
+//!   partition.
+//! - [`cell_contains`]: the test the cell index runs at query time, against
+//!   only the edges that touch one cell, counted from a reference point of
+//!   that cell whose containment is known.
+//!
+//! Both count the boundary as inside and decide every sign with an exact
+//! orientation predicate, so they agree with each other and with `geo`'s
+//! `Intersects` on every input, including points exactly on edges and
+//! vertices.
 
 use geo::algorithm::kernels::{Kernel, Orientation, RobustKernel};
 use geo::{Coord, MultiPolygon};
@@ -32,17 +41,16 @@ pub(crate) struct PreparedPolygon {
 impl PreparedPolygon {
     /// Prepares `mp`. Returns `None` when it has no edge or a non-finite coordinate.
     pub(crate) fn new(mp: &MultiPolygon<f64>) -> Option<Self> {
-        let mut raw: Vec<[f64; 4]> = Vec::new();
-        for poly in &mp.0 {
-            for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
-                push_ring_edges(&ring.0, &mut raw);
-            }
-        }
+        Self::from_edges(&edges_of(mp))
+    }
+
+    /// Prepares a polygon given as its edges (see [`edges_of`]).
+    pub(crate) fn from_edges(raw: &[[f64; 4]]) -> Option<Self> {
         if raw.is_empty() || raw.iter().flatten().any(|v| !v.is_finite()) {
             return None;
         }
         let (mut min_x, mut min_y, mut max_x, mut max_y) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-        for e in &raw {
+        for e in raw {
             min_x = min_x.min(e[0]).min(e[2]);
             max_x = max_x.max(e[0]).max(e[2]);
             min_y = min_y.min(e[1]).min(e[3]);
@@ -54,7 +62,7 @@ impl PreparedPolygon {
         let strip_of = |y: f64| -> usize { (((y - min_y) * inv_h) as usize).min(n_strips - 1) };
         // Counting sort into strips keeps each strip's edges contiguous.
         let mut counts = vec![0u32; n_strips + 1];
-        for e in &raw {
+        for e in raw {
             let (a, b) = (strip_of(e[1].min(e[3])), strip_of(e[1].max(e[3])));
             for c in &mut counts[a..=b] {
                 *c += 1;
@@ -66,7 +74,7 @@ impl PreparedPolygon {
         }
         let mut fill: Vec<u32> = starts[..n_strips].to_vec();
         let mut edges = vec![[0.0; 4]; starts[n_strips] as usize];
-        for e in &raw {
+        for e in raw {
             let (a, b) = (strip_of(e[1].min(e[3])), strip_of(e[1].max(e[3])));
             for f in &mut fill[a..=b] {
                 edges[*f as usize] = *e;
@@ -79,6 +87,11 @@ impl PreparedPolygon {
     /// `[min_x, min_y, max_x, max_y]`.
     pub(crate) fn bbox(&self) -> [f64; 4] {
         [self.min_x, self.min_y, self.max_x, self.max_y]
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.starts.capacity() * std::mem::size_of::<u32>() + self.edges.capacity() * std::mem::size_of::<[f64; 4]>()
     }
 
     /// Whether the point lies inside or exactly on the boundary (even-odd rule
@@ -126,7 +139,7 @@ const ORIENT_ERRBOUND: f64 = (3.0 + 16.0 * f64::EPSILON) * f64::EPSILON / 2.0;
 /// exact predicate decides, so boundary membership is exact and agrees with
 /// geo's own `Intersects`.
 #[inline]
-fn orient(x1: f64, y1: f64, x2: f64, y2: f64, x: f64, y: f64) -> f64 {
+pub(crate) fn orient(x1: f64, y1: f64, x2: f64, y2: f64, x: f64, y: f64) -> f64 {
     let left = (x2 - x1) * (y - y1);
     let right = (y2 - y1) * (x - x1);
     let det = left - right;
@@ -139,6 +152,68 @@ fn orient(x1: f64, y1: f64, x2: f64, y2: f64, x: f64, y: f64) -> f64 {
         Orientation::Clockwise => -1.0,
         Orientation::Collinear => 0.0,
     }
+}
+
+/// Every edge of every ring of `mp` as `[x1, y1, x2, y2]`, zero-length edges
+/// dropped and open rings closed.
+pub(crate) fn edges_of(mp: &MultiPolygon<f64>) -> Vec<[f64; 4]> {
+    let mut raw: Vec<[f64; 4]> = Vec::new();
+    for poly in &mp.0 {
+        for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
+            push_ring_edges(&ring.0, &mut raw);
+        }
+    }
+    raw
+}
+
+/// Whether `(x, y)` is inside or on the boundary of a polygon, knowing only
+/// the polygon's edges that touch a convex cell holding both `(x, y)` and a
+/// reference point `(rx, ry)` of known containment `r_inside`.
+///
+/// The segment from the reference point to the query stays in the cell, so
+/// only those edges can cross it: containment flips once per crossing. Every
+/// edge must come with the reference point strictly on its left
+/// (`orient(edge, r) > 0`), which also guarantees the reference point is not
+/// on the boundary. A vertex lying exactly on the segment's line counts as
+/// being on its right (as if the segment were shifted by an infinitesimal to
+/// the left), so a segment through a vertex is counted once, or twice when it
+/// only touches — the same half-open trick as in ray casting. A query point
+/// on an edge is inside.
+#[inline]
+pub(crate) fn cell_contains(
+    edges: impl Iterator<Item = [f64; 4]>,
+    r_inside: bool,
+    rx: f64,
+    ry: f64,
+    x: f64,
+    y: f64,
+) -> bool {
+    let mut inside = r_inside;
+    for [x1, y1, x2, y2] in edges {
+        let o = orient(x1, y1, x2, y2, x, y);
+        if o > 0.0 {
+            // Same side of the edge's line as the reference point: no crossing.
+            continue;
+        }
+        if o == 0.0 {
+            // On the edge's line: on the boundary if within the edge; beyond
+            // it, the line meets the segment only at the query point, which
+            // is then not on this edge, so there is no crossing either.
+            if x >= x1.min(x2) && x <= x1.max(x2) && y >= y1.min(y2) && y <= y1.max(y2) {
+                return true;
+            }
+            continue;
+        }
+        // The edge's line separates the reference point from the query; the
+        // edge crosses the segment iff its ends lie on opposite sides of the
+        // segment's line.
+        let a = orient(rx, ry, x, y, x1, y1) > 0.0;
+        let b = orient(rx, ry, x, y, x2, y2) > 0.0;
+        if a != b {
+            inside = !inside;
+        }
+    }
+    inside
 }
 
 fn push_ring_edges(coords: &[Coord<f64>], out: &mut Vec<[f64; 4]>) {
@@ -184,6 +259,54 @@ mod tests {
                 let (x, y) = (i as f64 * 0.1 + 0.05, j as f64 * 0.1 + 0.03);
                 assert_eq!(prep.contains(x, y), p.contains(&Point::new(x, y)), "{x} {y}");
             }
+        }
+    }
+
+    /// `cell_contains` with every edge of the polygon (the "cell" is the
+    /// whole plane) against `contains`, with reference and query points on a
+    /// lattice, so segments from the reference point run exactly through
+    /// vertices and along edges.
+    #[test]
+    fn crossing_count_from_a_reference_point_is_exact() {
+        let shapes = [
+            MultiPolygon::new(vec![polygon!(
+                exterior: [(x: 0.0, y: 0.0), (x: 4.0, y: 0.0), (x: 4.0, y: 4.0), (x: 0.0, y: 4.0)],
+                interiors: [[(x: 1.0, y: 1.0), (x: 2.0, y: 1.0), (x: 2.0, y: 2.0), (x: 1.0, y: 2.0)]],
+            )]),
+            // A zigzag with collinear runs, spikes and a vertex touching a
+            // second part.
+            MultiPolygon::new(vec![
+                polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 1.0), (x: 2.0, y: 0.0), (x: 3.0, y: 1.0), (x: 4.0, y: 0.0),
+                    (x: 4.0, y: 2.0), (x: 3.0, y: 2.0), (x: 2.0, y: 2.0), (x: 2.0, y: 3.0), (x: 1.0, y: 2.0), (x: 0.0, y: 2.0)],
+                polygon![(x: 2.0, y: 3.0), (x: 3.0, y: 4.0), (x: 1.0, y: 4.0)],
+            ]),
+        ];
+        for mp in &shapes {
+            let prep = PreparedPolygon::new(mp).unwrap();
+            let edges = edges_of(mp);
+            let mut references = 0;
+            for i in -2..=18 {
+                for j in -2..=18 {
+                    let (rx, ry) = (i as f64 * 0.25, j as f64 * 0.25);
+                    if edges.iter().any(|e| orient(e[0], e[1], e[2], e[3], rx, ry) == 0.0) {
+                        continue;
+                    }
+                    references += 1;
+                    let oriented: Vec<[f64; 4]> = edges
+                        .iter()
+                        .map(|&[a, b, c, d]| if orient(a, b, c, d, rx, ry) > 0.0 { [a, b, c, d] } else { [c, d, a, b] })
+                        .collect();
+                    let r_inside = prep.contains(rx, ry);
+                    for qi in -4..=36 {
+                        for qj in -4..=36 {
+                            let (x, y) = (qi as f64 * 0.125, qj as f64 * 0.125);
+                            let got = cell_contains(oriented.iter().copied(), r_inside, rx, ry, x, y);
+                            assert_eq!(got, prep.contains(x, y), "r = ({rx}, {ry}), q = ({x}, {y})");
+                        }
+                    }
+                }
+            }
+            assert!(references > 100, "{references}");
         }
     }
 }

@@ -110,8 +110,8 @@ impl fmt::Display for ProblemKind {
 /// One problem with one feature (or CSV row).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
-    /// 0-based index of the feature (GeoJSON) or data row (CSV) in the input;
-    /// 0 for [`ProblemKind::Document`] problems.
+    /// 0-based index of the feature (GeoJSON) or data row (CSV, header not
+    /// counted) in the input; 0 for [`ProblemKind::Document`] problems.
     pub feature: usize,
     /// The feature's code as written, when it has one.
     pub code: Option<String>,
@@ -145,16 +145,63 @@ pub struct ImportReport {
 
 impl fmt::Display for ImportReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.problems.len();
-        write!(f, "{n} problem{} found", if n == 1 { "" } else { "s" })?;
-        for p in &self.problems {
-            write!(f, "\n  - {p}")?;
-        }
-        Ok(())
+        write_report(f, &self.problems, |p, f| write!(f, "{p}"))
     }
 }
 
+fn write_report(
+    f: &mut fmt::Formatter<'_>,
+    problems: &[Problem],
+    line: impl Fn(&Problem, &mut fmt::Formatter<'_>) -> fmt::Result,
+) -> fmt::Result {
+    let n = problems.len();
+    write!(f, "{n} problem{} found", if n == 1 { "" } else { "s" })?;
+    for p in problems {
+        f.write_str("\n  - ")?;
+        line(p, f)?;
+    }
+    Ok(())
+}
+
 impl std::error::Error for ImportReport {}
+
+impl ImportReport {
+    /// The report worded for CSV input: `row N (code)`, counting data rows
+    /// from 1 with the header not counted, instead of `feature #i (code)`.
+    pub fn by_row(&self) -> impl fmt::Display + '_ {
+        ByRow(self)
+    }
+}
+
+struct ByRow<'a>(&'a ImportReport);
+
+impl fmt::Display for ByRow<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_report(f, &self.0.problems, |p, f| write!(f, "{}", p.by_row()))
+    }
+}
+
+impl Problem {
+    /// The problem worded for CSV input: `row N (code): kind: message`, with
+    /// rows counted from 1 (header not counted); document-level problems
+    /// (the header, for instance) have no row.
+    pub fn by_row(&self) -> impl fmt::Display + '_ {
+        RowProblem(self)
+    }
+}
+
+struct RowProblem<'a>(&'a Problem);
+
+impl fmt::Display for RowProblem<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.0;
+        match (&p.code, p.kind) {
+            (_, ProblemKind::Document) => write!(f, "{}: {}", p.kind, p.message),
+            (Some(code), _) => write!(f, "row {} ({code}): {}: {}", p.feature + 1, p.kind, p.message),
+            (None, _) => write!(f, "row {}: {}: {}", p.feature + 1, p.kind, p.message),
+        }
+    }
+}
 
 /// Units that already exist outside the input (for example in the store):
 /// they satisfy parent references, and their geometry is used for the
@@ -287,52 +334,65 @@ fn check_set(units: &[&Unit], known: &KnownUnits<'_>, out: &mut Vec<Problem>) {
     }
 }
 
+/// Makes a [`Problem`] for one feature or row from a kind and a message.
+pub(crate) type MakeProblem<'a> = &'a dyn Fn(ProblemKind, String) -> Problem;
+
 /// Ring structure, finiteness and simplicity of one geometry.
 pub(crate) fn check_geometry(i: usize, code: &str, mp: &MultiPolygon<f64>, out: &mut Vec<Problem>) {
-    if mp.0.is_empty() {
-        out.push(Problem::new(i, Some(code), ProblemKind::BadGeometry, "geometry has no polygon"));
+    let problem = |kind: ProblemKind, message: String| Problem::new(i, Some(code), kind, message);
+    let polygons: Vec<Vec<&[Coord<f64>]>> =
+        mp.0.iter()
+            .map(|p| std::iter::once(p.exterior()).chain(p.interiors()).map(|r| r.0.as_slice()).collect())
+            .collect();
+    check_polygons(&polygons, &problem, out);
+}
+
+/// The structural checks of polygons given as rings of positions (exterior
+/// first), as written in the input or as held by geo: at least one polygon,
+/// at least one ring each, and [`check_ring`] on every ring.
+pub(crate) fn check_polygons<R: AsRef<[Coord<f64>]>>(
+    polygons: &[Vec<R>],
+    problem: MakeProblem<'_>,
+    out: &mut Vec<Problem>,
+) {
+    if polygons.is_empty() {
+        out.push(problem(ProblemKind::BadGeometry, "geometry has no polygon".into()));
         return;
     }
-    for (pi, poly) in mp.0.iter().enumerate() {
-        for (ri, ring) in std::iter::once(poly.exterior()).chain(poly.interiors()).enumerate() {
-            let what = ring_name(pi, ri);
-            let coords = &ring.0;
-            if let Some(c) = coords.iter().find(|c| !c.x.is_finite() || !c.y.is_finite()) {
-                out.push(Problem::new(
-                    i,
-                    Some(code),
-                    ProblemKind::NonFiniteCoordinate,
-                    format!("{what} has a non-finite coordinate ({}, {})", c.x, c.y),
-                ));
-                continue;
-            }
-            if coords.len() < 4 {
-                out.push(Problem::new(
-                    i,
-                    Some(code),
-                    ProblemKind::TooFewPositions,
-                    format!("{what} has {} positions; a ring needs at least 4", coords.len()),
-                ));
-                continue;
-            }
-            if coords.first() != coords.last() {
-                out.push(Problem::new(
-                    i,
-                    Some(code),
-                    ProblemKind::UnclosedRing,
-                    format!("{what} is not closed: its last position differs from its first"),
-                ));
-                continue;
-            }
-            if let Some(at) = self_intersection(coords) {
-                out.push(Problem::new(
-                    i,
-                    Some(code),
-                    ProblemKind::SelfIntersection,
-                    format!("{what} intersects itself near ({:.6}, {:.6})", at.x, at.y),
-                ));
-            }
+    for (pi, rings) in polygons.iter().enumerate() {
+        if rings.is_empty() {
+            out.push(problem(ProblemKind::BadGeometry, format!("polygon {pi} has no ring")));
         }
+        for (ri, ring) in rings.iter().enumerate() {
+            check_ring(&ring_name(pi, ri), ring.as_ref(), problem, out);
+        }
+    }
+}
+
+/// One ring: finite coordinates, at least 4 positions, closed (checked on
+/// the positions as given, since geo closes rings silently), and simple.
+/// Stops at the first problem, since the later checks assume the earlier.
+fn check_ring(what: &str, coords: &[Coord<f64>], problem: MakeProblem<'_>, out: &mut Vec<Problem>) {
+    if let Some(c) = coords.iter().find(|c| !c.x.is_finite() || !c.y.is_finite()) {
+        out.push(problem(
+            ProblemKind::NonFiniteCoordinate,
+            format!("{what} has a non-finite coordinate ({}, {})", c.x, c.y),
+        ));
+    } else if coords.len() < 4 {
+        out.push(problem(
+            ProblemKind::TooFewPositions,
+            format!("{what} has {} positions; a ring needs at least 4", coords.len()),
+        ));
+    } else if coords.first() != coords.last() {
+        out.push(problem(
+            ProblemKind::UnclosedRing,
+            format!("{what} is not closed: its last position differs from its first"),
+        ));
+    } else if let Some(at) = self_intersection(coords) {
+        out.push(problem(
+            ProblemKind::SelfIntersection,
+            format!("{what} intersects itself near ({:.6}, {:.6})", at.x, at.y),
+        ));
     }
 }
 

@@ -15,7 +15,8 @@ use geojson::{FeatureCollection, GeometryValue};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::geojson_io::{DEFAULT_VALID_FROM, multipolygon_from_value, parse_divisions_csv};
+use crate::csv_io::parse_divisions_csv;
+use crate::geojson_io::{DEFAULT_VALID_FROM, multipolygon_from_value};
 use crate::voronoi::{carve, partition};
 use crate::{GeoError, TerritoryFeature};
 
@@ -56,7 +57,7 @@ const KM_PER_DEGREE: f64 = 111.32;
 /// deterministic for a given `seed` (the demo uses 0).
 pub fn wuhu_demo(seed: u64) -> Result<Vec<TerritoryFeature>, GeoError> {
     let units = parse_divisions_csv(DIVISIONS_CSV)
-        .map_err(|r| GeoError::Data { file: "divisions.csv", message: r.to_string() })?;
+        .map_err(|r| GeoError::Data { file: "divisions.csv", message: r.by_row().to_string() })?;
     let data_err = |message: String| GeoError::Data { file: "divisions.csv", message };
     let mut children: BTreeMap<UnitCode, Vec<Unit>> = BTreeMap::new();
     let mut city: Option<Unit> = None;

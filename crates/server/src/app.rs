@@ -16,7 +16,7 @@ use crate::blobs::Blobs;
 use crate::config::ServerConfig;
 use crate::error::{ApiError, ApiResult};
 use crate::vault::Vault;
-use crate::world::{Catalog, Territory, World};
+use crate::world::{Catalog, Territory, World, zones_from_stored};
 
 /// Everything a handler needs; cheap to clone.
 pub struct App<S> {
@@ -133,6 +133,13 @@ impl<S: Store> App<S> {
         Ok(())
     }
 
+    /// Reloads the zones from the store.
+    pub async fn reload_zones(&self) -> ApiResult<()> {
+        let zones = zones_from_stored(self.store.zones().await?).map_err(ApiError::internal)?;
+        self.world.write().zones = Arc::new(zones);
+        Ok(())
+    }
+
     /// Applies the policy; a denial is audited and becomes 403, or 404 when
     /// the resource is outside the caller's scope (its existence is not revealed).
     pub async fn authorize(
@@ -182,7 +189,8 @@ async fn load_world<S: Store>(store: &S) -> Result<World, String> {
         store.categories().await.map_err(|e| e.to_string())?,
         store.departments().await.map_err(|e| e.to_string())?,
     );
-    Ok(World { territory: Arc::new(territory), catalog: Arc::new(catalog) })
+    let zones = zones_from_stored(store.zones().await.map_err(|e| e.to_string())?)?;
+    Ok(World { territory: Arc::new(territory), catalog: Arc::new(catalog), zones: Arc::new(zones) })
 }
 
 /// A short name for an operation in audit records.

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use citygrid_domain::{Category, CategoryCode, Department, Level, Point, UnitCode};
-use citygrid_geo::{Location, TerritoryFeature, TerritoryIndex};
-use citygrid_store::StoredUnit;
+use citygrid_geo::{Location, TerritoryFeature, TerritoryIndex, ZoneIndex};
+use citygrid_store::{StoredUnit, StoredZone};
 use geo::{BoundingRect, InteriorPoint, MultiPolygon};
 use parking_lot::Mutex;
 use serde::Serialize;
@@ -133,6 +133,12 @@ impl Territory {
         self.index.locate(p)
     }
 
+    /// The point-location index, for bulk location without allocating
+    /// (see [`TerritoryIndex::locate_chain`]).
+    pub fn index(&self) -> &TerritoryIndex {
+        &self.index
+    }
+
     /// The API view of a unit.
     pub fn view(&self, f: &TerritoryFeature) -> UnitView {
         let bbox = f.geometry.bounding_rect().map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]);
@@ -186,11 +192,23 @@ impl Catalog {
     }
 }
 
-/// Both halves of the reference data, swapped atomically.
+/// Builds the zone index from stored zones.
+pub fn zones_from_stored(zones: Vec<StoredZone>) -> Result<ZoneIndex, String> {
+    let mut list = Vec::with_capacity(zones.len());
+    for s in zones {
+        let geometry = geometry_from_json(&s.geometry).map_err(|e| format!("zone {}: {e}", s.zone.id))?;
+        list.push((s.zone, geometry));
+    }
+    Ok(ZoneIndex::build(list))
+}
+
+/// The reference data, each part swapped atomically.
 #[derive(Clone)]
 pub struct World {
     /// The territory.
     pub territory: Arc<Territory>,
     /// The catalogue.
     pub catalog: Arc<Catalog>,
+    /// The zones (geofences) and their index.
+    pub zones: Arc<ZoneIndex>,
 }

@@ -171,6 +171,7 @@ const RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/api/v1/territory/units/{code}/children", Rule::Reference),
     ("GET", "/api/v1/territory/units/{code}/children/geojson", Rule::Reference),
     ("GET", "/api/v1/locate", Rule::Reference),
+    ("POST", "/api/v1/locate", Rule::Reference),
     ("GET", "/api/v1/categories", Rule::Reference),
     ("PUT", "/api/v1/categories/{code}", Rule::Roles(&[Role::Admin])),
     ("GET", "/api/v1/departments", Rule::Reference),
@@ -192,6 +193,10 @@ const RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/api/v1/devices", Rule::Roles(&[Role::Admin])),
     ("GET", "/api/v1/devices/me", Rule::DeviceSelf),
     ("DELETE", "/api/v1/devices/{id}", Rule::Roles(&[Role::Admin])),
+    ("GET", "/api/v1/zones", Rule::Reference),
+    ("GET", "/api/v1/zones/geojson", Rule::Reference),
+    ("GET", "/api/v1/zones/at", Rule::Reference),
+    ("PUT", "/api/v1/zones/{id}", Rule::Roles(&[Role::Admin])),
 ];
 
 /// A caller: `covers` = its territory contains side A / B (operators and
@@ -454,6 +459,10 @@ impl World {
                 let (lon, lat) = side.point();
                 Req::new(m, format!("{template}?lon={lon}&lat={lat}"))
             }
+            ("POST", "/api/v1/locate") => {
+                let (lon, lat) = side.point();
+                Req::new(m, template).json(json!({"points": [[lon, lat], [lon + 10.0, lat]]}))
+            }
             ("PUT", "/api/v1/categories/{code}") => {
                 let code = side.category();
                 let body = self.categories.iter().find(|c| c["code"] == code).unwrap().clone();
@@ -541,6 +550,29 @@ impl World {
                     ["target-dev-a", "target-dev-b"][i].to_owned()
                 };
                 Req::new(m, template.replace("{id}", &id))
+            }
+            ("GET", "/api/v1/zones") => Req::new(m, format!("{template}?kind=key_area")),
+            ("GET", "/api/v1/zones/geojson") => {
+                Req::new(m, format!("{template}?kind={}", ["key_area", "shoreline"][i]))
+            }
+            ("GET", "/api/v1/zones/at") => {
+                let (lon, lat) = side.point();
+                Req::new(m, format!("{template}?lon={lon}&lat={lat}&at=2026-05-01T12:00:00Z"))
+            }
+            ("PUT", "/api/v1/zones/{id}") => {
+                let id = format!("probe-zone-{}-{}", d, self.next());
+                let (lon, lat) = side.point();
+                let ring = json!([[
+                    [lon - 0.01, lat - 0.01],
+                    [lon + 0.01, lat - 0.01],
+                    [lon + 0.01, lat + 0.01],
+                    [lon - 0.01, lat + 0.01],
+                    [lon - 0.01, lat - 0.01]
+                ]]);
+                Req::new(m, template.replace("{id}", &id)).json(json!({
+                    "zone": {"id": id, "name": "probe", "kind": "key_area", "valid_from": "2024-01-01", "territory": d},
+                    "geometry": {"type": "Polygon", "coordinates": ring},
+                }))
             }
             _ => panic!("no request recipe for {method} {template}: add one to prepare()"),
         }

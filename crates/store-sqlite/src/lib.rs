@@ -20,7 +20,7 @@ use citygrid_domain::case::{Case, CaseId, CaseState, TimelineEntry};
 use citygrid_domain::{Category, Department};
 use citygrid_store::{
     AttachmentMeta, AuditFilter, CaseFilter, CasePage, CaseRecord, CaseScope, CreatedCase, DeviceRecord, LoginOutcome,
-    NearbyQuery, Result, SealedContact, SessionRecord, Store, StoreError, StoredUnit, UserRecord,
+    NearbyQuery, Result, SealedContact, SessionRecord, Store, StoreError, StoredUnit, StoredZone, UserRecord,
 };
 use rusqlite::Connection;
 
@@ -146,6 +146,19 @@ impl Store for SqliteStore {
                 let n = sql::upsert_units(w.conn, &units)?;
                 sql::append_audit(w, &audit)?;
                 Ok(n)
+            })
+            .await
+    }
+
+    async fn zones(&self) -> Result<Vec<StoredZone>> {
+        self.readers.read(sql::zones).await
+    }
+
+    async fn put_zones(&self, zones: Vec<StoredZone>, audit: AuditEvent) -> Result<()> {
+        self.writer
+            .write(move |w| {
+                sql::put_zones(w.conn, &zones)?;
+                sql::append_audit(w, &audit)
             })
             .await
     }

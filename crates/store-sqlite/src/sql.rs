@@ -7,7 +7,7 @@ use citygrid_domain::case::{Case, CaseId, CaseState, TimelineEntry};
 use citygrid_domain::{Category, Department, Level, Unit, UnitCode};
 use citygrid_store::{
     AttachmentMeta, AuditFilter, CaseFilter, CasePage, CaseRecord, CaseScope, DeviceRecord, LoginOutcome,
-    SealedContact, SessionRecord, StoreError, StoredUnit, UserRecord,
+    SealedContact, SessionRecord, StoreError, StoredUnit, StoredZone, UserRecord,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -651,4 +651,38 @@ pub(crate) fn device_where(conn: &Connection, column: &str, value: &str) -> Resu
 
 pub(crate) fn devices(conn: &Connection) -> Result<Vec<DeviceRecord>, StoreError> {
     json_rows(conn, "SELECT body FROM devices ORDER BY id", [])
+}
+
+// ---- zones ----
+
+pub(crate) fn zones(conn: &Connection) -> Result<Vec<StoredZone>, StoreError> {
+    let mut st = conn.prepare_cached("SELECT body, geometry FROM zones ORDER BY id").map_err(backend)?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(backend)?;
+    let mut out = vec![];
+    for row in rows {
+        let (body, geometry) = row.map_err(backend)?;
+        out.push(StoredZone { zone: serde_json::from_str(&body).map_err(json_err)?, geometry });
+    }
+    Ok(out)
+}
+
+/// Checks every zone before writing any, so a bad one leaves the table as it was.
+pub(crate) fn put_zones(conn: &Connection, zones: &[StoredZone]) -> Result<(), StoreError> {
+    let mut ids = std::collections::HashSet::new();
+    for z in zones {
+        z.zone.validate().map_err(|e| StoreError::Invalid(format!("zone {:?}: {e}", z.zone.id)))?;
+        if !ids.insert(z.zone.id.as_str()) {
+            return Err(StoreError::Invalid(format!("zone {:?} is given twice", z.zone.id)));
+        }
+    }
+    let mut st = conn
+        .prepare_cached(
+            "INSERT INTO zones (id, kind, body, geometry) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, body = excluded.body, geometry = excluded.geometry",
+        )
+        .map_err(backend)?;
+    for z in zones {
+        st.execute(params![z.zone.id, z.zone.kind.as_str(), to_json(&z.zone)?, z.geometry]).map_err(backend)?;
+    }
+    Ok(())
 }

@@ -9,13 +9,17 @@ use citygrid_domain::calendar::WorkingCalendar;
 use citygrid_domain::case::{
     Action, Case, CaseState, DeadlinePolicy, DecideContext, NewCase, Source, TimelineEntry, decide, report,
 };
-use citygrid_domain::{BBox, Category, CategoryCode, Department, Level, Point, TimeLimit, TimeLimits, Unit, UnitCode};
+use citygrid_domain::zone::{ClockTime, HourRange, MonthDay, Schedule, Season};
+use citygrid_domain::{
+    BBox, Category, CategoryCode, Department, Level, Point, TimeLimit, TimeLimits, Unit, UnitCode, WaterClass, Zone,
+    ZoneKind,
+};
 
 use citygrid_domain::access::Role;
 
 use crate::{
     AttachmentMeta, AuditFilter, CaseFilter, CaseRecord, CaseScope, DeviceRecord, LoginOutcome, NearbyQuery,
-    SealedContact, SessionRecord, Store, StoreError, StoredUnit, UserRecord,
+    SealedContact, SessionRecord, Store, StoreError, StoredUnit, StoredZone, UserRecord,
 };
 
 fn t0() -> DateTime<Utc> {
@@ -88,6 +92,7 @@ pub async fn run_all<S: Store>(s: &S) {
     meta(s).await;
     territory(s).await;
     catalogue(s).await;
+    zones(s).await;
     cases(s).await;
     attachments(s).await;
     accounts(s).await;
@@ -136,6 +141,51 @@ async fn catalogue<S: Store>(s: &S) {
     };
     s.put_departments(vec![d.clone()], audit("department.put")).await.unwrap();
     assert_eq!(s.departments().await.unwrap(), vec![d]);
+}
+
+async fn zones<S: Store>(s: &S) {
+    assert!(s.zones().await.unwrap().is_empty());
+    let zone = |id: &str, kind| Zone {
+        id: id.into(),
+        name: format!("zone {id}"),
+        kind,
+        valid_from: chrono::NaiveDate::from_ymd_opt(2021, 1, 1).unwrap(),
+        valid_to: chrono::NaiveDate::from_ymd_opt(2030, 12, 31),
+        schedule: None,
+        territory: Some(UnitCode::parse("340200").unwrap()),
+        target_class: None,
+        note: None,
+    };
+    let geom = r#"{"type":"Polygon","coordinates":[[[118,31],[118.1,31],[118.1,31.1],[118,31]]]}"#.to_owned();
+    let ban = StoredZone { zone: zone("yangtze-ban", ZoneKind::FishingBanWater), geometry: geom.clone() };
+    let mut section = StoredZone { zone: zone("ws-1", ZoneKind::WaterSection), geometry: geom.clone() };
+    section.zone.target_class = Some(WaterClass::II);
+    section.zone.note = Some("demo".into());
+    section.zone.schedule = Some(Schedule {
+        seasons: vec![Season { from: MonthDay::new(3, 1).unwrap(), to: MonthDay::new(6, 30).unwrap() }],
+        hours: vec![HourRange { from: ClockTime::new(22, 0).unwrap(), to: ClockTime::new(6, 0).unwrap() }],
+    });
+    s.put_zones(vec![ban.clone(), section.clone()], audit("zone.put")).await.unwrap();
+    assert_eq!(s.zones().await.unwrap(), vec![section.clone(), ban.clone()], "every field back, by id");
+
+    // Replacing one leaves the others.
+    let mut renamed = ban.clone();
+    renamed.zone.name = "长江禁捕水域".into();
+    renamed.geometry = geom.replace("118.1", "118.2");
+    s.put_zones(vec![renamed.clone()], audit("zone.put")).await.unwrap();
+    assert_eq!(s.zones().await.unwrap(), vec![section.clone(), renamed.clone()]);
+
+    // All or nothing, and a refused write leaves no audit record.
+    let trail = s.audit_records(AuditFilter::default()).await.unwrap().len();
+    let fresh = StoredZone { zone: zone("key-1", ZoneKind::KeyArea), geometry: geom.clone() };
+    let mut wrong = StoredZone { zone: zone("key-2", ZoneKind::KeyArea), geometry: geom.clone() };
+    wrong.zone.target_class = Some(WaterClass::III);
+    let err = s.put_zones(vec![fresh.clone(), wrong], audit("zone.put")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    let err = s.put_zones(vec![fresh.clone(), fresh.clone()], audit("zone.put")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "an id twice in one write: {err:?}");
+    assert_eq!(s.zones().await.unwrap(), vec![section, renamed]);
+    assert_eq!(s.audit_records(AuditFilter::default()).await.unwrap().len(), trail);
 }
 
 async fn apply<S: Store>(s: &S, f: &Fixture, case: &Case, a: Action, now: DateTime<Utc>) -> Case {

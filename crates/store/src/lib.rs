@@ -40,6 +40,13 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts or replaces units, all or nothing.
     fn upsert_units(&self, units: Vec<StoredUnit>, audit: AuditEvent) -> impl Future<Output = Result<usize>> + Send;
 
+    /// Every zone with its geometry, by id.
+    fn zones(&self) -> impl Future<Output = Result<Vec<StoredZone>>> + Send;
+    /// Inserts or replaces zones, all or nothing: a zone that fails
+    /// [`citygrid_domain::Zone::validate`], or an id given twice, is
+    /// [`StoreError::Invalid`] and nothing is written.
+    fn put_zones(&self, zones: Vec<StoredZone>, audit: AuditEvent) -> impl Future<Output = Result<()>> + Send;
+
     /// Every category.
     fn categories(&self) -> impl Future<Output = Result<Vec<Category>>> + Send;
     /// Inserts or replaces categories, all or nothing.

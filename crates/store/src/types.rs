@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use citygrid_domain::access::{CaseScope, Role};
 use citygrid_domain::case::{Case, CaseId, CaseState, TimelineEntry};
-use citygrid_domain::{BBox, CategoryCode, Unit, UnitCode};
+use citygrid_domain::{BBox, CategoryCode, Unit, UnitCode, Zone};
 use serde::{Deserialize, Serialize};
 
 /// A territory unit with its boundary as a GeoJSON geometry object (text),
@@ -13,6 +13,16 @@ pub struct StoredUnit {
     /// The unit.
     pub unit: Unit,
     /// Its boundary, a GeoJSON `Polygon` or `MultiPolygon` geometry.
+    pub geometry: String,
+}
+
+/// A zone with its geometry as a GeoJSON geometry object (text), which the
+/// store keeps opaque.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredZone {
+    /// The zone.
+    pub zone: Zone,
+    /// Its area, a GeoJSON `Polygon` or `MultiPolygon` geometry.
     pub geometry: String,
 }
 

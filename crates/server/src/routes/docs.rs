@@ -37,6 +37,7 @@ impl utoipa::Modify for Security {
         super::auth::login, super::auth::logout, super::auth::me,
         super::territory::tree, super::territory::level_geojson, super::territory::unit,
         super::territory::children, super::territory::children_geojson, super::territory::locate,
+        super::territory::locate_batch,
         super::catalog::list_categories, super::catalog::put_category,
         super::catalog::list_departments, super::catalog::put_department,
         super::cases::create::create, super::cases::list::list, super::cases::read::read,
@@ -45,10 +46,12 @@ impl utoipa::Modify for Security {
         super::audit::list, super::audit::verify,
         super::users::create, super::users::list, super::users::update, super::users::revoke_sessions,
         super::devices::create, super::devices::list, super::devices::me, super::devices::revoke,
+        super::zones::list, super::zones::geojson, super::zones::at, super::zones::put,
     ),
     tags(
         (name = "cases", description = "The case loop: report → register → dispatch → handle → verify → close → evaluate"),
         (name = "territory", description = "Divisions, grids and point location"),
+        (name = "zones", description = "Geofences: prevention rings and river zones, with validity and schedules"),
     )
 )]
 pub struct ApiDoc;

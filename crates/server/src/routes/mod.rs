@@ -13,6 +13,7 @@ pub mod health;
 pub mod metrics;
 pub mod territory;
 pub mod users;
+pub mod zones;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -79,6 +80,7 @@ pub fn endpoints<S: Store>() -> Vec<Endpoint<S>> {
         ep(M::GET, "/api/v1/territory/units/{code}/children", A, get(territory::children::<S>)),
         ep(M::GET, "/api/v1/territory/units/{code}/children/geojson", A, get(territory::children_geojson::<S>)),
         ep(M::GET, "/api/v1/locate", A, get(territory::locate::<S>)),
+        ep(M::POST, "/api/v1/locate", A, post(territory::locate_batch::<S>)),
         ep(M::GET, "/api/v1/categories", A, get(catalog::list_categories::<S>)),
         ep(M::PUT, "/api/v1/categories/{code}", A, put(catalog::put_category::<S>)),
         ep(M::GET, "/api/v1/departments", A, get(catalog::list_departments::<S>)),
@@ -100,6 +102,10 @@ pub fn endpoints<S: Store>() -> Vec<Endpoint<S>> {
         ep(M::GET, "/api/v1/devices", A, get(devices::list::<S>)),
         ep(M::GET, "/api/v1/devices/me", A, get(devices::me::<S>)),
         ep(M::DELETE, "/api/v1/devices/{id}", A, delete(devices::revoke::<S>)),
+        ep(M::GET, "/api/v1/zones", A, get(zones::list::<S>)),
+        ep(M::GET, "/api/v1/zones/geojson", A, get(zones::geojson::<S>)),
+        ep(M::GET, "/api/v1/zones/at", A, get(zones::at::<S>)),
+        ep(M::PUT, "/api/v1/zones/{id}", A, put(zones::put::<S>)),
     ]
 }
 

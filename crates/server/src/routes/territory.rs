@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiPath, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::world::UnitView;
 
 async fn may_read<S: Store>(app: &App<S>, caller: &Caller) -> ApiResult<()> {
@@ -166,6 +166,72 @@ pub async fn locate<S: Store>(
     let loc = t.locate(point).ok_or_else(outside)?;
     let chain = loc.chain.iter().filter_map(|c| t.get(c)).map(|f| t.view(f)).collect();
     Ok(Json(LocateResponse { point, chain }))
+}
+
+/// Most points one `POST /api/v1/locate` may carry.
+pub const MAX_BATCH_POINTS: usize = 10_000;
+
+/// Points to locate.
+#[derive(Deserialize, ToSchema)]
+pub struct LocateBatchRequest {
+    /// `[lon, lat]` pairs, at most 10,000.
+    #[schema(value_type = Vec<Vec<f64>>, example = json!([[118.385, 31.345], [118.2, 31.1]]))]
+    points: Vec<[f64; 2]>,
+}
+
+/// Where one point is.
+#[derive(Serialize, ToSchema)]
+pub struct BatchLocation<'a> {
+    /// Codes of the units containing the point, from the city down to the
+    /// deepest (grid or micro-grid where there is one).
+    #[schema(value_type = Vec<String>, example = json!(["340200", "340202", "340202001", "340202001001", "340202001001001"]))]
+    chain: Vec<&'a str>,
+}
+
+/// One answer per point, in the order sent.
+#[derive(Serialize, ToSchema)]
+pub struct LocateBatchResponse<'a> {
+    /// The point's chain, or `null` outside the territory.
+    results: Vec<Option<BatchLocation<'a>>>,
+}
+
+/// Locates many points at once (up to 10,000): for each, the codes of the
+/// units containing it from the city down, or `null` outside the
+/// territory, in input order. The same rule as `GET /api/v1/locate`: a point
+/// on a shared border goes to the sibling with the smallest code.
+#[utoipa::path(post, path = "/api/v1/locate", tag = "territory", request_body = LocateBatchRequest,
+    responses((status = 200, body = LocateBatchResponse),
+              (status = 400, description = "A coordinate out of range (`invalid_point`) or malformed JSON", body = crate::error::ErrorBody),
+              (status = 413, description = "More than 10,000 points (`too_many_points`)", body = crate::error::ErrorBody),
+              (status = 422, description = "Not a list of [lon, lat] pairs", body = crate::error::ErrorBody)))]
+pub async fn locate_batch<S: Store>(
+    State(app): State<App<S>>,
+    caller: Caller,
+    ApiJson(req): ApiJson<LocateBatchRequest>,
+) -> ApiResult<Response> {
+    may_read(&app, &caller).await?;
+    if req.points.len() > MAX_BATCH_POINTS {
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_points",
+            format!("{} points sent; at most {MAX_BATCH_POINTS} per request", req.points.len()),
+        ));
+    }
+    let mut points = Vec::with_capacity(req.points.len());
+    for (i, &[lon, lat]) in req.points.iter().enumerate() {
+        let p = Point::new(lon, lat).ok_or_else(|| {
+            ApiError::bad_request("invalid_point", format!("points[{i}]: lon/lat out of range"))
+        })?;
+        points.push(p);
+    }
+    let t = app.world().territory;
+    let index = t.index();
+    let results = points
+        .iter()
+        .map(|&p| index.locate_chain(p).map(|c| BatchLocation { chain: c.codes().map(UnitCode::as_str).collect() }))
+        .collect();
+    // Serialised here, while the territory the codes borrow from is held.
+    Ok(Json(LocateBatchResponse { results }).into_response())
 }
 
 /// 422 `outside_territory`.
