@@ -73,8 +73,7 @@ impl Reference {
 }
 
 fn codes(idx: &TerritoryIndex, p: Point) -> Vec<String> {
-    let fast: Vec<String> =
-        idx.locate_chain(p).map(|c| c.codes().map(|c| c.to_string()).collect()).unwrap_or_default();
+    let fast: Vec<String> = idx.locate_chain(p).map(|c| c.codes().map(|c| c.to_string()).collect()).unwrap_or_default();
     // The three query forms agree.
     let owned: Vec<String> = idx.locate(p).map(|l| l.chain.into_iter().map(String::from).collect()).unwrap_or_default();
     assert_eq!(fast, owned);

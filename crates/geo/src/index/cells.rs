@@ -431,7 +431,8 @@ impl MixedBuilder {
         // Lay out the remaining entries: offsets[i] is where pending entry i
         // starts, offsets[len] where the program ends.
         let base = grid.programs.len();
-        let words = |e: &Pending| ENTRY + if usable { e.crossing.map_or(0, |i| self.crossing[i].edges.len()) } else { 0 };
+        let words =
+            |e: &Pending| ENTRY + if usable { e.crossing.map_or(0, |i| self.crossing[i].edges.len()) } else { 0 };
         self.offsets.clear();
         let mut at = base + HEADER;
         for e in &self.pending[skip..] {

@@ -219,9 +219,8 @@ pub async fn locate_batch<S: Store>(
     }
     let mut points = Vec::with_capacity(req.points.len());
     for (i, &[lon, lat]) in req.points.iter().enumerate() {
-        let p = Point::new(lon, lat).ok_or_else(|| {
-            ApiError::bad_request("invalid_point", format!("points[{i}]: lon/lat out of range"))
-        })?;
+        let p = Point::new(lon, lat)
+            .ok_or_else(|| ApiError::bad_request("invalid_point", format!("points[{i}]: lon/lat out of range")))?;
         points.push(p);
     }
     let t = app.world().territory;
