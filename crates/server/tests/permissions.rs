@@ -197,6 +197,7 @@ const RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/api/v1/zones/geojson", Rule::Reference),
     ("GET", "/api/v1/zones/at", Rule::Reference),
     ("PUT", "/api/v1/zones/{id}", Rule::Roles(&[Role::Admin])),
+    ("DELETE", "/api/v1/zones/{id}", Rule::Roles(&[Role::Admin])),
 ];
 
 /// A caller: `covers` = its territory contains side A / B (operators and
@@ -573,6 +574,24 @@ impl World {
                     "zone": {"id": id, "name": "probe", "kind": "key_area", "valid_from": "2024-01-01", "territory": d},
                     "geometry": {"type": "Polygon", "coordinates": ring},
                 }))
+            }
+            ("DELETE", "/api/v1/zones/{id}") => {
+                let id = if exp == Expect::Allowed {
+                    let id = format!("doomed-zone-{}", self.next());
+                    let (lon, lat) = side.point();
+                    let ring = json!([[[lon, lat], [lon + 0.01, lat], [lon + 0.01, lat + 0.01], [lon, lat]]]);
+                    let body = json!({
+                        "zone": {"id": id, "name": "doomed", "kind": "key_area", "valid_from": "2024-01-01"},
+                        "geometry": {"type": "Polygon", "coordinates": ring},
+                    });
+                    let path = format!("/api/v1/zones/{id}");
+                    let r = self.s.req(Method::PUT, &path, self.tok("admin")).json(&body).send().await.unwrap();
+                    assert_eq!(r.status(), 200);
+                    id
+                } else {
+                    ["target-zone-a", "target-zone-b"][i].to_owned()
+                };
+                Req::new(m, template.replace("{id}", &id))
             }
             _ => panic!("no request recipe for {method} {template}: add one to prepare()"),
         }

@@ -164,6 +164,37 @@ async fn zones_end_to_end() {
     for schema in ["Zone", "ZoneKind", "WaterClass", "Schedule", "ZoneView", "ZoneInput"] {
         assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema}");
     }
+    assert!(doc["paths"]["/api/v1/zones/{id}"]["delete"].is_object());
+
+    // Locating a point names the zones that apply there now, beside its chain.
+    let loc: Value = s.get(&format!("/api/v1/locate?lon={}&lat={}", A2.0, A2.1), &worker).await.json().await.unwrap();
+    assert_eq!(ids(&loc["zones"]), ["key-a1", "ws-1"], "{loc}");
+    assert_eq!(loc["zones"][0]["kind"], "key_area");
+    let batch = json!({"points": [[A2.0, A2.1], [OUTSIDE.0, OUTSIDE.1], [B1.0, B1.1]], "zones": true});
+    let r: Value = s.post("/api/v1/locate", &worker, batch).await.json().await.unwrap();
+    assert_eq!(r["results"][0]["zones"], json!(["key-a1", "ws-1"]), "{r}");
+    assert_eq!(r["results"][1], Value::Null);
+    assert!(r["results"][2]["chain"].as_array().is_some_and(|c| c.len() >= 2), "{r}");
+    let plain: Value = s.post("/api/v1/locate", &worker, json!({"points": [[A2.0, A2.1]]})).await.json().await.unwrap();
+    assert!(plain["results"][0].get("zones").is_none(), "zones only when asked for: {plain}");
+
+    // Deleting: gone from the list and from point queries at once; audited; a second delete is 404.
+    let del = |token: &str| s.req(Method::DELETE, "/api/v1/zones/key-a1", token).send();
+    assert_eq!(del(&worker).await.unwrap().status(), 403);
+    assert_eq!(del(&admin).await.unwrap().status(), 204);
+    let r = del(&admin).await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "not_found");
+    let loc: Value = s.get(&format!("/api/v1/locate?lon={}&lat={}", A2.0, A2.1), &worker).await.json().await.unwrap();
+    assert_eq!(ids(&loc["zones"]), ["ws-1"]);
+    assert_eq!(s.app.store.zones().await.unwrap().len(), 2);
+    let trail = s
+        .app
+        .store
+        .audit_records(AuditFilter { action: Some("zone.delete".into()), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(trail.len(), 1, "one delete succeeded");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

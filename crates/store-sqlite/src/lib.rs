@@ -163,6 +163,16 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn delete_zone(&self, id: &str, audit: AuditEvent) -> Result<()> {
+        let id = id.to_owned();
+        self.writer
+            .write(move |w| {
+                sql::delete_zone(w.conn, &id)?;
+                sql::append_audit(w, &audit)
+            })
+            .await
+    }
+
     async fn categories(&self) -> Result<Vec<Category>> {
         self.readers.read(|c| sql::bodies(c, "categories")).await
     }

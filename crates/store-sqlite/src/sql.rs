@@ -686,3 +686,12 @@ pub(crate) fn put_zones(conn: &Connection, zones: &[StoredZone]) -> Result<(), S
     }
     Ok(())
 }
+
+pub(crate) fn delete_zone(conn: &Connection, id: &str) -> Result<(), StoreError> {
+    let n =
+        conn.prepare_cached("DELETE FROM zones WHERE id = ?1").and_then(|mut st| st.execute([id])).map_err(backend)?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("zone {id}")));
+    }
+    Ok(())
+}

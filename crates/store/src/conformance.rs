@@ -184,8 +184,18 @@ async fn zones<S: Store>(s: &S) {
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
     let err = s.put_zones(vec![fresh.clone(), fresh.clone()], audit("zone.put")).await.unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "an id twice in one write: {err:?}");
-    assert_eq!(s.zones().await.unwrap(), vec![section, renamed]);
+    assert_eq!(s.zones().await.unwrap(), vec![section.clone(), renamed]);
     assert_eq!(s.audit_records(AuditFilter::default()).await.unwrap().len(), trail);
+
+    s.delete_zone("yangtze-ban", audit("zone.delete")).await.unwrap();
+    assert_eq!(s.zones().await.unwrap(), vec![section], "only the deleted zone is gone");
+    let err = s.delete_zone("yangtze-ban", audit("zone.delete")).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    assert_eq!(
+        s.audit_records(AuditFilter::default()).await.unwrap().len(),
+        trail + 1,
+        "a failed delete audits nothing"
+    );
 }
 
 async fn apply<S: Store>(s: &S, f: &Fixture, case: &Case, a: Action, now: DateTime<Utc>) -> Case {

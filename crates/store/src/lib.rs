@@ -46,6 +46,8 @@ pub trait Store: Send + Sync + 'static {
     /// [`citygrid_domain::Zone::validate`], or an id given twice, is
     /// [`StoreError::Invalid`] and nothing is written.
     fn put_zones(&self, zones: Vec<StoredZone>, audit: AuditEvent) -> impl Future<Output = Result<()>> + Send;
+    /// Deletes one zone; [`StoreError::NotFound`] when there is none with that id.
+    fn delete_zone(&self, id: &str, audit: AuditEvent) -> impl Future<Output = Result<()>> + Send;
 
     /// Every category.
     fn categories(&self) -> impl Future<Output = Result<Vec<Category>>> + Send;

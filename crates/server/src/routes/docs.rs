@@ -46,7 +46,7 @@ impl utoipa::Modify for Security {
         super::audit::list, super::audit::verify,
         super::users::create, super::users::list, super::users::update, super::users::revoke_sessions,
         super::devices::create, super::devices::list, super::devices::me, super::devices::revoke,
-        super::zones::list, super::zones::geojson, super::zones::at, super::zones::put,
+        super::zones::list, super::zones::geojson, super::zones::at, super::zones::put, super::zones::delete,
     ),
     tags(
         (name = "cases", description = "The case loop: report → register → dispatch → handle → verify → close → evaluate"),

@@ -106,6 +106,7 @@ pub fn endpoints<S: Store>() -> Vec<Endpoint<S>> {
         ep(M::GET, "/api/v1/zones/geojson", A, get(zones::geojson::<S>)),
         ep(M::GET, "/api/v1/zones/at", A, get(zones::at::<S>)),
         ep(M::PUT, "/api/v1/zones/{id}", A, put(zones::put::<S>)),
+        ep(M::DELETE, "/api/v1/zones/{id}", A, delete(zones::delete::<S>)),
     ]
 }
 

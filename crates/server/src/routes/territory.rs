@@ -4,8 +4,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use chrono::Utc;
 use citygrid_domain::access::{Operation, Scope};
-use citygrid_domain::{Level, Point, UnitCode};
+use citygrid_domain::{Level, Point, UnitCode, ZoneKind};
 use citygrid_store::Store;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -148,10 +149,24 @@ pub struct LocateResponse {
     point: Point,
     /// Units containing it, from the city down to the deepest.
     chain: Vec<UnitView>,
+    /// Zones containing it that apply now (validity and schedule), by kind then id.
+    zones: Vec<ZoneRef>,
+}
+
+/// A zone containing a point.
+#[derive(Serialize, ToSchema)]
+pub struct ZoneRef {
+    /// The zone's id.
+    id: String,
+    /// Its name.
+    name: String,
+    /// Its kind (`ring_city`, `fishing_ban_water`, …).
+    kind: ZoneKind,
 }
 
 /// Locates a point: the chain of units from the city down to the grid (or
-/// the smallest unit containing it where there is no grid).
+/// the smallest unit containing it where there is no grid), and the zones
+/// that contain it and apply now.
 #[utoipa::path(get, path = "/api/v1/locate", tag = "territory", params(LocateQuery),
     responses((status = 200, body = LocateResponse), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn locate<S: Store>(
@@ -162,10 +177,17 @@ pub async fn locate<S: Store>(
     may_read(&app, &caller).await?;
     let point =
         Point::new(q.lon, q.lat).ok_or_else(|| ApiError::bad_request("invalid_point", "lon/lat out of range"))?;
-    let t = app.world().territory;
+    let world = app.world();
+    let t = &world.territory;
     let loc = t.locate(point).ok_or_else(outside)?;
     let chain = loc.chain.iter().filter_map(|c| t.get(c)).map(|f| t.view(f)).collect();
-    Ok(Json(LocateResponse { point, chain }))
+    let zones = world
+        .zones
+        .zones_at(point, Utc::now())
+        .into_iter()
+        .map(|z| ZoneRef { id: z.id.clone(), name: z.name.clone(), kind: z.kind })
+        .collect();
+    Ok(Json(LocateResponse { point, chain, zones }))
 }
 
 /// Most points one `POST /api/v1/locate` may carry.
@@ -177,6 +199,9 @@ pub struct LocateBatchRequest {
     /// `[lon, lat]` pairs, at most 10,000.
     #[schema(value_type = Vec<Vec<f64>>, example = json!([[118.385, 31.345], [118.2, 31.1]]))]
     points: Vec<[f64; 2]>,
+    /// Also list, per point, the ids of the zones containing it that apply now.
+    #[serde(default)]
+    zones: bool,
 }
 
 /// Where one point is.
@@ -186,6 +211,10 @@ pub struct BatchLocation<'a> {
     /// deepest (grid or micro-grid where there is one).
     #[schema(value_type = Vec<String>, example = json!(["340200", "340202", "340202001", "340202001001", "340202001001001"]))]
     chain: Vec<&'a str>,
+    /// Ids of the zones containing the point that apply now; only when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
+    zones: Option<Vec<&'a str>>,
 }
 
 /// One answer per point, in the order sent.
@@ -223,11 +252,17 @@ pub async fn locate_batch<S: Store>(
             .ok_or_else(|| ApiError::bad_request("invalid_point", format!("points[{i}]: lon/lat out of range")))?;
         points.push(p);
     }
-    let t = app.world().territory;
-    let index = t.index();
+    let world = app.world();
+    let index = world.territory.index();
+    let now = Utc::now();
     let results = points
         .iter()
-        .map(|&p| index.locate_chain(p).map(|c| BatchLocation { chain: c.codes().map(UnitCode::as_str).collect() }))
+        .map(|&p| {
+            index.locate_chain(p).map(|c| BatchLocation {
+                chain: c.codes().map(UnitCode::as_str).collect(),
+                zones: req.zones.then(|| world.zones.zones_at(p, now).into_iter().map(|z| z.id.as_str()).collect()),
+            })
+        })
         .collect();
     // Serialised here, while the territory the codes borrow from is held.
     Ok(Json(LocateBatchResponse { results }).into_response())

@@ -245,3 +245,20 @@ pub async fn put<S: Store>(
     app.reload_zones().await?;
     Ok(Json(view(&zone, &geometry, Utc::now())))
 }
+
+/// Deletes one zone (administrators). 404 `not_found` when there is none.
+#[utoipa::path(delete, path = "/api/v1/zones/{id}", tag = "zones",
+    params(("id" = String, Path, description = "Zone id")),
+    responses((status = 204, description = "Deleted"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn delete<S: Store>(
+    State(app): State<App<S>>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    let resource = format!("zone/{id}");
+    app.authorize(&caller.principal, caller.ip, Operation::ManageReference, &Scope::Global, &resource).await?;
+    let ev = app.audit_event(&caller.principal, caller.ip, "zone.delete", &resource);
+    app.store.delete_zone(&id, ev).await?;
+    app.reload_zones().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
