@@ -1,13 +1,14 @@
 //! `citygrid import` and `citygrid check`: reference data from files.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use citygrid_geo::{ImportReport, KnownUnits, TerritoryFeature};
+use citygrid_geo::repair::{self, Checked, Format, Parsed, Refused, render_check};
+use citygrid_geo::{KnownUnits, TerritoryFeature};
 use citygrid_server::world::{geometry_from_json, geometry_to_json};
 use citygrid_store::{Store, StoredUnit};
 use indicatif::ProgressBar;
 
-use crate::bootstrap::cli_event;
+use crate::bootstrap::{cli_event, ensure_categories};
 use crate::reference;
 
 /// What kind of file.
@@ -25,62 +26,91 @@ pub enum Kind {
 }
 
 /// How a territory file is written, told by its extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TerritoryFormat {
-    GeoJson,
-    Csv,
+fn territory_format(path: &Path) -> Result<Format, String> {
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("geojson" | "json") => Ok(Format::GeoJson),
+        Some("csv") => Ok(Format::Csv),
+        _ => Err(format!(
+            "{}: cannot tell the territory file's format from its name; use .geojson or .json for GeoJSON, \
+             .csv for CSV with WKT boundaries",
+            path.display()
+        )),
+    }
 }
 
-impl TerritoryFormat {
-    fn of(path: &Path) -> Result<Self, String> {
-        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-        match ext.as_deref() {
-            Some("geojson" | "json") => Ok(Self::GeoJson),
-            Some("csv") => Ok(Self::Csv),
-            _ => Err(format!(
-                "{}: cannot tell the territory file's format from its name; use .geojson or .json for GeoJSON, \
-                 .csv for CSV with WKT boundaries",
-                path.display()
-            )),
-        }
+/// The repairs made and the warnings left, one a line, for an import's output.
+fn changes_and_warnings(c: &Checked, format: Format) -> String {
+    let mut s = String::new();
+    if !c.changes.is_empty() {
+        s.push_str(&format!("{} repair(s):\n", c.changes.len()));
+        c.changes.iter().for_each(|ch| s.push_str(&format!("  {}\n", format.change_line(ch))));
     }
+    if !c.warnings.is_empty() {
+        s.push_str(&format!("{} warning(s):\n", c.warnings.len()));
+        c.warnings.iter().for_each(|p| s.push_str(&format!("  {}\n", format.problem_line(p))));
+    }
+    s
+}
 
-    /// Every problem, one a line; CSV problems name their row.
-    fn report(self, r: &ImportReport) -> String {
-        let mut s = format!("{} problem(s):\n", r.problems.len());
-        for p in &r.problems {
-            match self {
-                Self::GeoJson => s.push_str(&format!("  {p}\n")),
-                Self::Csv => s.push_str(&format!("  {}\n", p.by_row())),
-            }
-        }
-        s
-    }
+/// Why an import wrote nothing: every problem, and any repairs that were not enough.
+fn refusal(r: Refused, format: Format) -> String {
+    format!("{}\nnothing was imported", render_check(&Err(r), format))
+}
 
-    /// The file's features, checked on their own (plus duplicate codes).
-    fn parse(self, text: &str) -> Result<Vec<TerritoryFeature>, String> {
-        match self {
-            Self::GeoJson => citygrid_geo::parse_territory_geojson(text),
-            Self::Csv => citygrid_geo::parse_territory_csv(text),
-        }
-        .map_err(|r| self.report(&r))
-    }
+/// A file read and checked as far as it can be without the store, so a
+/// broken file is refused before any store is opened or created.
+pub enum Prepared {
+    /// Territory units, each checked on its own (and repaired, if asked).
+    Territory {
+        /// The file, for messages and the audit trail.
+        path: PathBuf,
+        /// How it is written.
+        format: Format,
+        /// Its features and the repairs made so far.
+        parsed: Parsed,
+        /// Whether `--repair` was given.
+        repair: bool,
+    },
+    /// Any other kind, read but not yet parsed.
+    Other {
+        /// What it holds.
+        kind: Kind,
+        /// The file.
+        path: PathBuf,
+        /// Its text.
+        text: String,
+    },
+}
 
-    /// The file's features, fully validated against the units already known.
-    fn import(self, text: &str, known: &KnownUnits<'_>) -> Result<Vec<TerritoryFeature>, String> {
-        match self {
-            Self::GeoJson => citygrid_geo::import_territory_geojson(text, known),
-            Self::Csv => citygrid_geo::import_territory_csv(text, known),
-        }
-        .map_err(|r| self.report(&r))
+/// Reads and checks a file for `citygrid import`. A territory file is
+/// parsed and each unit checked (and repaired if `repair`); if the data
+/// directory has no store yet, nothing can be known beyond the file, so it
+/// is validated in full here and a refused file leaves no store behind.
+pub fn prepare(kind: Kind, path: &Path, repair: bool, data_dir: &Path) -> Result<Prepared, String> {
+    preflight(kind, path)?;
+    if repair && kind != Kind::Territory {
+        return Err("--repair applies to territory files only".into());
     }
+    let text = read(path)?;
+    if kind != Kind::Territory {
+        return Ok(Prepared::Other { kind, path: path.to_owned(), text });
+    }
+    let format = territory_format(path)?;
+    let pb = spinner("parsing and checking boundaries");
+    let parsed = repair::read_territory(&text, format, repair).map_err(|r| refusal(r, format))?;
+    if !data_dir.join(citygrid_store_sqlite::DB_FILE).exists() {
+        parsed.clone().check(&KnownUnits::default(), repair).map_err(|r| refusal(r, format))?;
+    }
+    pb.finish_and_clear();
+    Ok(Prepared::Territory { path: path.to_owned(), format, parsed, repair })
 }
 
 /// Refuses a file that cannot be read as `kind` before anything is opened
 /// or created (a territory file needs a known extension).
 pub fn preflight(kind: Kind, path: &Path) -> Result<(), String> {
     match kind {
-        Kind::Territory => TerritoryFormat::of(path).map(|_| ()),
+        Kind::Territory => territory_format(path).map(|_| ()),
         Kind::Categories | Kind::Departments | Kind::Calendar => Ok(()),
     }
 }
@@ -96,25 +126,28 @@ fn spinner(msg: &str) -> ProgressBar {
     pb
 }
 
-/// Validates a file without touching any store; a summary on success.
-pub fn check(kind: Kind, path: &Path) -> Result<String, String> {
+/// Validates a file without touching any store: the report, as the
+/// success message or the error. `repair` (territory files only) repairs
+/// what can be repaired, lists the changes and checks the result; nothing
+/// is written.
+pub fn check(kind: Kind, path: &Path, repair: bool) -> Result<String, String> {
     preflight(kind, path)?;
+    if repair && kind != Kind::Territory {
+        return Err("--repair applies to territory files only".into());
+    }
     let text = read(path)?;
+    let ok = |summary: String| format!("{}: OK, {summary}", path.display());
     match kind {
         Kind::Territory => {
-            let format = TerritoryFormat::of(path)?;
+            let format = territory_format(path)?;
             let pb = spinner("parsing and validating boundaries");
-            let features = format.parse(&text)?;
-            let problems = citygrid_geo::validate(&features);
+            let result = repair::check_territory(&text, format, &KnownUnits::default(), repair);
             pb.finish_and_clear();
-            if problems.iter().any(|p| p.kind.severity() == citygrid_geo::Severity::Error) {
-                return Err(format.report(&ImportReport { problems }));
-            }
-            let warnings = problems.len();
-            Ok(format!("{} units, {warnings} warning(s)", features.len()))
+            let report = render_check(&result, format);
+            if result.is_ok() { Ok(report) } else { Err(report) }
         }
-        Kind::Categories => reference::parse_categories(&text).map(|c| format!("{} categories", c.len())),
-        Kind::Departments => reference::parse_departments(&text).map(|d| format!("{} departments", d.len())),
+        Kind::Categories => reference::parse_categories(&text).map(|c| ok(format!("{} categories", c.len()))),
+        Kind::Departments => reference::parse_departments(&text).map(|d| ok(format!("{} departments", d.len()))),
         Kind::Calendar => {
             let y = reference::parse_year(&text)?;
             citygrid_domain::calendar::WorkingCalendar::new(
@@ -122,38 +155,49 @@ pub fn check(kind: Kind, path: &Path) -> Result<String, String> {
                 vec![y.clone()],
             )
             .map_err(|e| e.to_string())?;
-            Ok(format!("{}: {} holidays, {} adjusted working days", y.year, y.holidays.len(), y.workdays.len()))
+            Ok(ok(format!("{}: {} holidays, {} adjusted working days", y.year, y.holidays.len(), y.workdays.len())))
         }
     }
 }
 
-/// Validates a file against what the store holds and writes it, all or nothing.
-pub async fn import<S: Store>(store: &S, kind: Kind, path: &Path) -> Result<String, String> {
-    preflight(kind, path)?;
-    let text = read(path)?;
+/// Validates a prepared file against what the store holds and writes it,
+/// all or nothing: one transaction, so a refused file or a failed write
+/// leaves the store as it was.
+pub async fn import<S: Store>(store: &S, prepared: Prepared) -> Result<String, String> {
     let err = |e: citygrid_store::StoreError| e.to_string();
-    match kind {
-        Kind::Territory => {
-            let format = TerritoryFormat::of(path)?;
+    let (kind, path, text) = match prepared {
+        Prepared::Territory { path, format, parsed, repair } => {
             let pb = spinner("reading the current territory");
             let existing = store.territory().await.map_err(err)?;
             let mut known_features = Vec::with_capacity(existing.len());
             for s in existing {
-                let geometry = geometry_from_json(&s.geometry).map_err(|e| format!("stored unit {}: {e}", s.unit.code))?;
+                let geometry =
+                    geometry_from_json(&s.geometry).map_err(|e| format!("stored unit {}: {e}", s.unit.code))?;
                 known_features.push(TerritoryFeature { unit: s.unit, geometry });
             }
             pb.set_message(format!("validating {} against {} known units", path.display(), known_features.len()));
             let known = KnownUnits { codes: Default::default(), features: known_features.iter().collect() };
-            let features = format.import(&text, &known)?;
-            pb.set_message(format!("writing {} units", features.len()));
-            let units: Vec<StoredUnit> = features
+            let checked = parsed.check(&known, repair).map_err(|r| refusal(r, format))?;
+            pb.set_message(format!("writing {} units", checked.features.len()));
+            let units: Vec<StoredUnit> = checked
+                .features
                 .iter()
                 .map(|f| StoredUnit { unit: f.unit.clone(), geometry: geometry_to_json(&f.geometry) })
                 .collect();
-            let n = store.upsert_units(units, cli_event("territory.import", &path.display().to_string())).await.map_err(err)?;
+            let n = store
+                .upsert_units(units, cli_event("territory.import", &path.display().to_string()))
+                .await
+                .map_err(|e| format!("{e}\nnothing was imported"))?;
             pb.finish_and_clear();
-            Ok(format!("imported {n} territory units"))
+            // Only once the units are in: a refused file must leave a new store as empty as it found it.
+            ensure_categories(store).await?;
+            return Ok(format!("{}imported {n} territory units", changes_and_warnings(&checked, format)));
         }
+        Prepared::Other { kind, path, text } => (kind, path, text),
+    };
+    ensure_categories(store).await?;
+    match kind {
+        Kind::Territory => Err("internal error: a territory file was not prepared".into()),
         Kind::Categories => {
             let cats = reference::parse_categories(&text)?;
             let n = cats.len();

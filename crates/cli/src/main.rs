@@ -3,9 +3,11 @@
 
 mod admin;
 mod bench;
+mod bench_locate;
 mod bootstrap;
 mod demo;
 mod import;
+mod locate;
 mod reference;
 mod settings;
 
@@ -46,6 +48,10 @@ enum Command {
         /// Data directory.
         #[arg(long, env = "CITYGRID_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
+        /// Territory only: repair what can be repaired unambiguously, list
+        /// every change, and import only if the result is clean.
+        #[arg(long)]
+        repair: bool,
     },
     /// Validate a data file without importing it.
     Check {
@@ -53,6 +59,10 @@ enum Command {
         kind: import::Kind,
         /// The file.
         file: PathBuf,
+        /// Territory only: repair what can be repaired, list every change,
+        /// and check the result (nothing is written).
+        #[arg(long)]
+        repair: bool,
     },
     /// Administrator accounts.
     Admin {
@@ -68,6 +78,21 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Locate `lon,lat` lines from standard input in the territory, writing
+    /// `lon,lat,district,township,community,grid` lines to standard output
+    /// in input order (malformed lines: empty fields and a count on stderr).
+    Locate {
+        /// Data directory whose territory is used (as `serve` would load it).
+        #[arg(long, env = "CITYGRID_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+        /// Stop with exit status 1 at the first malformed line instead of
+        /// writing empty fields for it.
+        #[arg(long)]
+        strict: bool,
+        /// Threads that parse and locate (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Performance benchmarks (see docs/benchmarks.md).
     Bench {
@@ -99,6 +124,9 @@ enum BenchCommand {
         #[arg(long, default_value_t = citygrid_store_sqlite::SqliteOptions::default().cached_cases)]
         cached_cases: usize,
     },
+    /// Point location on the Wuhu demo: index build, locates per second, a
+    /// naive reference, optionally PostGIS, and `citygrid locate` end to end.
+    Locate(bench_locate::Args),
     /// Time from `citygrid demo` on an empty data directory to a healthy server.
     Startup {
         /// Runs.
@@ -208,16 +236,13 @@ async fn run(command: Command) -> Result<String, String> {
             bootstrap::run(&s, app, started).await?;
             Ok(String::new())
         }
-        Command::Import { kind, file, data_dir } => {
-            import::preflight(kind, &file)?;
-            let s = Settings::for_data_dir(&data_dir);
-            let store = bootstrap::open_store(&s)?;
-            bootstrap::ensure_categories(&store).await?;
-            import::import(&store, kind, &file).await
+        Command::Import { kind, file, data_dir, repair } => {
+            // Read and check the file before any store is opened or created.
+            let prepared = import::prepare(kind, &file, repair, &data_dir)?;
+            let store = bootstrap::open_store(&Settings::for_data_dir(&data_dir))?;
+            import::import(&store, prepared).await
         }
-        Command::Check { kind, file } => {
-            import::check(kind, &file).map(|summary| format!("{}: OK, {summary}", file.display()))
-        }
+        Command::Check { kind, file, repair } => import::check(kind, &file, repair),
         Command::Admin { command: AdminCommand::Create { username, display_name, data_dir } } => {
             let store = bootstrap::open_store(&Settings::for_data_dir(&data_dir))?;
             admin::create_admin(&store, &username, &display_name).await
@@ -234,6 +259,11 @@ async fn run(command: Command) -> Result<String, String> {
         } => {
             let v = bench::http(&wrk, &scripts, duration, connections, rounds, cached_cases).await?;
             Ok(bench::http_report(&v, duration, connections))
+        }
+        Command::Bench { command: BenchCommand::Locate(args) } => bench_locate::run(args).await,
+        Command::Locate { data_dir, strict, threads } => {
+            let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+            locate::run(&data_dir, locate::Options { threads, strict }).await
         }
         Command::Bench { command: BenchCommand::Startup { runs } } => {
             tokio::task::spawn_blocking(move || bench::startup(runs)).await.map_err(|e| e.to_string())?

@@ -22,6 +22,8 @@ pub mod geojson_io;
 pub mod index;
 mod prepared;
 mod record;
+pub mod repair;
+pub mod tiles;
 pub mod validate;
 mod voronoi;
 pub mod wuhu;

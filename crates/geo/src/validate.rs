@@ -10,16 +10,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use citygrid_domain::{Unit, UnitCode};
-use geo::{Area, BooleanOps, Coord, MultiPolygon};
+use geo::orient::Direction;
+use geo::{Area, BooleanOps, BoundingRect, Coord, CoordsIter, InteriorPoint, MultiPolygon, Orient, Rect, unary_union};
 use serde::Serialize;
 
 use crate::TerritoryFeature;
 
 /// Share of a child's area that may lie outside its parent before it is reported.
 pub const OUTSIDE_PARENT_TOLERANCE: f64 = 0.01;
-/// How far the summed area of a parent's children may exceed or fall short
-/// of the parent's before overlap or gaps are reported.
+/// Share of a parent's area its children may leave uncovered before a gap is reported.
 pub const COVERAGE_TOLERANCE: f64 = 0.01;
+/// Share of the smaller sibling's area two siblings may overlap by before it is reported.
+pub const OVERLAP_TOLERANCE: f64 = 0.01;
 
 /// How bad a problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -59,13 +61,16 @@ pub enum ProblemKind {
     TooFewPositions,
     /// A coordinate is NaN or infinite.
     NonFiniteCoordinate,
+    /// A position is not a longitude within ±180 and a latitude within ±90
+    /// (latitude written first, or projected coordinates).
+    CoordinateOutOfRange,
     /// A ring crosses or touches itself.
     SelfIntersection,
     /// More than 1% of the unit's area lies outside its parent.
     OutsideParent,
-    /// The unit's children together cover more than its area, so some overlap.
+    /// Two children of one parent overlap by more than 1% of the smaller one's area.
     SiblingsOverlap,
-    /// The unit's children leave part of it uncovered.
+    /// The unit's children leave more than 1% of it uncovered.
     CoverageGap,
 }
 
@@ -85,6 +90,7 @@ impl ProblemKind {
             ProblemKind::UnclosedRing => "unclosed_ring",
             ProblemKind::TooFewPositions => "too_few_positions",
             ProblemKind::NonFiniteCoordinate => "non_finite_coordinate",
+            ProblemKind::CoordinateOutOfRange => "coordinate_out_of_range",
             ProblemKind::SelfIntersection => "self_intersection",
             ProblemKind::OutsideParent => "outside_parent",
             ProblemKind::SiblingsOverlap => "siblings_overlap",
@@ -107,8 +113,39 @@ impl fmt::Display for ProblemKind {
     }
 }
 
+/// A point, longitude and latitude in degrees: where a problem (or a repair) is.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LonLat {
+    /// Longitude, degrees.
+    pub lon: f64,
+    /// Latitude, degrees.
+    pub lat: f64,
+}
+
+impl From<Coord<f64>> for LonLat {
+    fn from(c: Coord<f64>) -> Self {
+        Self { lon: c.x, lat: c.y }
+    }
+}
+
+impl fmt::Display for LonLat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Six decimals is about 0.1 m: enough to find the spot, short enough to read.
+        write!(f, "{:.6}, {:.6}", self.lon, self.lat)
+    }
+}
+
+/// Writes ` [at lon, lat]` when there is a location: the suffix of every
+/// rendered problem and change.
+pub(crate) fn write_location(f: &mut fmt::Formatter<'_>, at: Option<LonLat>) -> fmt::Result {
+    match at {
+        Some(at) => write!(f, " [at {at}]"),
+        None => Ok(()),
+    }
+}
+
 /// One problem with one feature (or CSV row).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Problem {
     /// 0-based index of the feature (GeoJSON) or data row (CSV, header not
     /// counted) in the input; 0 for [`ProblemKind::Document`] problems.
@@ -119,25 +156,37 @@ pub struct Problem {
     pub kind: ProblemKind,
     /// A human-readable explanation naming what is wrong.
     pub message: String,
+    /// Where: a point of the defect (the crossing, a point inside the
+    /// overlap, gap or part outside the parent, the end of an unclosed
+    /// ring), or for a problem with the feature's properties a point inside
+    /// the feature. `None` when the feature has no usable geometry.
+    pub location: Option<LonLat>,
 }
 
 impl Problem {
     pub(crate) fn new(feature: usize, code: Option<&str>, kind: ProblemKind, message: impl Into<String>) -> Self {
-        Self { feature, code: code.map(str::to_owned), kind, message: message.into() }
+        Self { feature, code: code.map(str::to_owned), kind, message: message.into(), location: None }
+    }
+
+    /// The same problem located at `at`, when that is known.
+    pub(crate) fn at(mut self, at: Option<Coord<f64>>) -> Self {
+        self.location = at.map(LonLat::from);
+        self
     }
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.code {
-            Some(code) => write!(f, "feature #{} ({code}): {}: {}", self.feature, self.kind, self.message),
-            None => write!(f, "feature #{}: {}: {}", self.feature, self.kind, self.message),
+            Some(code) => write!(f, "feature #{} ({code}): {}: {}", self.feature, self.kind, self.message)?,
+            None => write!(f, "feature #{}: {}: {}", self.feature, self.kind, self.message)?,
         }
+        write_location(f, self.location)
     }
 }
 
 /// Why an import was refused: every problem found, in input order.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct ImportReport {
     /// The problems, sorted by feature index.
     pub problems: Vec<Problem>,
@@ -196,10 +245,11 @@ impl fmt::Display for RowProblem<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = self.0;
         match (&p.code, p.kind) {
-            (_, ProblemKind::Document) => write!(f, "{}: {}", p.kind, p.message),
-            (Some(code), _) => write!(f, "row {} ({code}): {}: {}", p.feature + 1, p.kind, p.message),
-            (None, _) => write!(f, "row {}: {}: {}", p.feature + 1, p.kind, p.message),
+            (_, ProblemKind::Document) => write!(f, "{}: {}", p.kind, p.message)?,
+            (Some(code), _) => write!(f, "row {} ({code}): {}: {}", p.feature + 1, p.kind, p.message)?,
+            (None, _) => write!(f, "row {}: {}: {}", p.feature + 1, p.kind, p.message)?,
         }
+        write_location(f, p.location)
     }
 }
 
@@ -226,7 +276,8 @@ pub fn validate(features: &[TerritoryFeature]) -> Vec<Problem> {
 }
 
 /// Validates features against the units already known: every problem found,
-/// sorted by feature index.
+/// sorted by feature index. Every problem with a feature that has a usable
+/// geometry carries a location.
 pub fn validate_with_known(features: &[TerritoryFeature], known: &KnownUnits<'_>) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut sound = Vec::with_capacity(features.len());
@@ -238,7 +289,14 @@ pub fn validate_with_known(features: &[TerritoryFeature], known: &KnownUnits<'_>
     }
     let units: Vec<&Unit> = features.iter().map(|f| &f.unit).collect();
     check_set(&units, known, &mut problems);
-    check_containment(features, &sound, known, &mut problems);
+    check_containment(&Family::new(features, sound.clone(), known), &mut problems);
+    // Problems with properties or codes are located at the feature itself,
+    // so a report can be read on a map like the geometric ones.
+    for p in problems.iter_mut().filter(|p| p.location.is_none()) {
+        if sound.get(p.feature) == Some(&true) {
+            p.location = point_in(&features[p.feature].geometry).map(LonLat::from);
+        }
+    }
     sort(&mut problems);
     problems
 }
@@ -268,6 +326,7 @@ fn is_geometry_kind(kind: ProblemKind) -> bool {
             | ProblemKind::UnclosedRing
             | ProblemKind::TooFewPositions
             | ProblemKind::NonFiniteCoordinate
+            | ProblemKind::CoordinateOutOfRange
             | ProblemKind::SelfIntersection
     )
 }
@@ -373,27 +432,65 @@ pub(crate) fn check_polygons<R: AsRef<[Coord<f64>]>>(
 /// the positions as given, since geo closes rings silently), and simple.
 /// Stops at the first problem, since the later checks assume the earlier.
 fn check_ring(what: &str, coords: &[Coord<f64>], problem: MakeProblem<'_>, out: &mut Vec<Problem>) {
-    if let Some(c) = coords.iter().find(|c| !c.x.is_finite() || !c.y.is_finite()) {
-        out.push(problem(
-            ProblemKind::NonFiniteCoordinate,
-            format!("{what} has a non-finite coordinate ({}, {})", c.x, c.y),
-        ));
-    } else if coords.len() < 4 {
-        out.push(problem(
-            ProblemKind::TooFewPositions,
-            format!("{what} has {} positions; a ring needs at least 4", coords.len()),
-        ));
-    } else if coords.first() != coords.last() {
-        out.push(problem(
-            ProblemKind::UnclosedRing,
-            format!("{what} is not closed: its last position differs from its first"),
-        ));
-    } else if let Some(at) = self_intersection(coords) {
-        out.push(problem(
-            ProblemKind::SelfIntersection,
-            format!("{what} intersects itself near ({:.6}, {:.6})", at.x, at.y),
-        ));
+    if let Some(kind) = ring_problem(coords) {
+        let (message, at) = match kind {
+            ProblemKind::NonFiniteCoordinate => {
+                let k = coords.iter().position(|c| !is_finite(c)).unwrap_or_default();
+                let c = coords.get(k).copied().unwrap_or_default();
+                // The nearest usable position before it (or after it) is where to look.
+                let near = coords[..k].iter().rev().chain(coords.iter().skip(k + 1)).find(|c| in_range(c));
+                (format!("{what} has a non-finite coordinate ({}, {}) at position {k}", c.x, c.y), near.copied())
+            }
+            ProblemKind::CoordinateOutOfRange => {
+                let k = coords.iter().position(|c| !in_range(c)).unwrap_or_default();
+                let c = coords.get(k).copied().unwrap_or_default();
+                let near = coords[..k].iter().rev().chain(coords.iter().skip(k + 1)).find(|c| in_range(c));
+                let message = format!(
+                    "{what} has position {k} at ({}, {}), which is not longitude, latitude in degrees \
+                     (longitude within ±180, latitude within ±90)",
+                    c.x, c.y
+                );
+                (message, near.copied())
+            }
+            ProblemKind::TooFewPositions => {
+                (format!("{what} has {} positions; a ring needs at least 4", coords.len()), coords.first().copied())
+            }
+            ProblemKind::UnclosedRing => {
+                (format!("{what} is not closed: its last position differs from its first"), coords.last().copied())
+            }
+            _ => (format!("{what} crosses or touches itself"), self_intersection(coords)),
+        };
+        out.push(problem(kind, message).at(at));
     }
+}
+
+/// What is wrong with one ring as written, checked in the order
+/// [`check_ring`] reports: the first problem only.
+pub(crate) fn ring_problem(coords: &[Coord<f64>]) -> Option<ProblemKind> {
+    if !coords.iter().all(is_finite) {
+        Some(ProblemKind::NonFiniteCoordinate)
+    } else if !coords.iter().all(in_range) {
+        Some(ProblemKind::CoordinateOutOfRange)
+    } else if coords.len() < 4 {
+        Some(ProblemKind::TooFewPositions)
+    } else if coords.first() != coords.last() {
+        Some(ProblemKind::UnclosedRing)
+    } else if self_intersection(coords).is_some() {
+        Some(ProblemKind::SelfIntersection)
+    } else {
+        None
+    }
+}
+
+pub(crate) fn is_finite(c: &Coord<f64>) -> bool {
+    c.x.is_finite() && c.y.is_finite()
+}
+
+/// Whether a position can be longitude, latitude. Beyond telling a swapped
+/// or projected file, this keeps overlay arithmetic (which scales the
+/// bounding box to integers) away from values it cannot handle.
+pub(crate) fn in_range(c: &Coord<f64>) -> bool {
+    (-180.0..=180.0).contains(&c.x) && (-90.0..=90.0).contains(&c.y)
 }
 
 pub(crate) fn ring_name(polygon: usize, ring: usize) -> String {
@@ -404,45 +501,288 @@ pub(crate) fn ring_name(polygon: usize, ring: usize) -> String {
     }
 }
 
-/// Children outside their parents, and siblings that overlap or leave gaps.
-/// Only geometries without structural problems take part, since overlay on a
-/// broken ring would report noise.
-fn check_containment(features: &[TerritoryFeature], sound: &[bool], known: &KnownUnits<'_>, out: &mut Vec<Problem>) {
-    let mut index: BTreeMap<&UnitCode, usize> = BTreeMap::new();
-    for (i, f) in features.iter().enumerate() {
-        index.entry(&f.unit.code).or_insert(i);
+/// What the checks across features (and the repairs of them) need to know
+/// about the input: which features take part, and where parents are.
+pub(crate) struct Family<'a> {
+    /// The features.
+    pub(crate) features: &'a [TerritoryFeature],
+    /// Index of the first feature with each code.
+    index: BTreeMap<&'a UnitCode, usize>,
+    /// Whether each feature's geometry passed the ring checks.
+    sound: Vec<bool>,
+    /// Known units with geometry, by code.
+    known: BTreeMap<&'a UnitCode, &'a MultiPolygon<f64>>,
+    /// Known units with geometry that the input does not replace.
+    known_only: Vec<&'a TerritoryFeature>,
+}
+
+/// A unit taking part in the sibling checks: from the input, or already known.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Member<'a> {
+    /// Feature `.0` of the input.
+    Input(usize),
+    /// A known unit with a code the input does not have.
+    Known(&'a TerritoryFeature),
+}
+
+/// Where a feature's parent geometry is, if anywhere.
+pub(crate) enum ParentGeometry<'a> {
+    /// The parent is feature `.0` of the input, with a sound geometry.
+    Input(usize, &'a MultiPolygon<f64>),
+    /// The parent is a known unit.
+    Known(&'a MultiPolygon<f64>),
+    /// The parent is in the input but its geometry is broken, or the feature has no parent anywhere.
+    Unusable,
+}
+
+impl<'a> ParentGeometry<'a> {
+    pub(crate) fn geometry(&self) -> Option<&'a MultiPolygon<f64>> {
+        match self {
+            ParentGeometry::Input(_, g) | ParentGeometry::Known(g) => Some(g),
+            ParentGeometry::Unusable => None,
+        }
     }
-    // Per parent in the input: (parent index, summed child area inside it).
+}
+
+impl<'a> Family<'a> {
+    /// The family of `features`; `sound[i]` says whether feature `i`'s rings passed.
+    pub(crate) fn new(features: &'a [TerritoryFeature], sound: Vec<bool>, known: &KnownUnits<'a>) -> Self {
+        let mut index: BTreeMap<&UnitCode, usize> = BTreeMap::new();
+        for (i, f) in features.iter().enumerate() {
+            index.entry(&f.unit.code).or_insert(i);
+        }
+        let mut by_code = BTreeMap::new();
+        let mut known_only = Vec::new();
+        for k in &known.features {
+            // Units stored before positions were range-checked must not reach the overlay either.
+            if !k.geometry.coords_iter().all(|c| in_range(&c)) {
+                continue;
+            }
+            if by_code.insert(&k.unit.code, &k.geometry).is_none() && !index.contains_key(&k.unit.code) {
+                known_only.push(*k);
+            }
+        }
+        Self { features, index, sound, known: by_code, known_only }
+    }
+
+    /// The family of `features`, working out which are sound.
+    pub(crate) fn of(features: &'a [TerritoryFeature], known: &KnownUnits<'a>) -> Self {
+        let sound = features
+            .iter()
+            .map(|f| {
+                let mut out = Vec::new();
+                check_geometry(0, "", &f.geometry, &mut out);
+                out.is_empty()
+            })
+            .collect();
+        Self::new(features, sound, known)
+    }
+
+    /// Whether feature `i` takes part in the checks across features: its
+    /// rings are sound and no earlier feature has its code.
+    pub(crate) fn eligible(&self, i: usize) -> bool {
+        self.sound.get(i) == Some(&true) && self.features.get(i).and_then(|f| self.index.get(&f.unit.code)) == Some(&i)
+    }
+
+    /// The index of the input feature with this code.
+    pub(crate) fn position(&self, code: &UnitCode) -> Option<usize> {
+        self.index.get(code).copied()
+    }
+
+    /// Feature `i`'s parent geometry.
+    pub(crate) fn parent_of(&self, i: usize) -> ParentGeometry<'a> {
+        let Some(pcode) = self.features.get(i).and_then(|f| f.unit.parent.as_ref()) else {
+            return ParentGeometry::Unusable;
+        };
+        match self.index.get(pcode) {
+            Some(&j) if self.sound.get(j) == Some(&true) => ParentGeometry::Input(j, &self.features[j].geometry),
+            Some(_) => ParentGeometry::Unusable,
+            None => self.known.get(pcode).map_or(ParentGeometry::Unusable, |g| ParentGeometry::Known(g)),
+        }
+    }
+
+    /// The unit a member stands for.
+    pub(crate) fn unit_of(&self, m: Member<'a>) -> &'a TerritoryFeature {
+        match m {
+            Member::Input(i) => &self.features[i],
+            Member::Known(f) => f,
+        }
+    }
+
+    /// Eligible input features and known units the input does not replace,
+    /// grouped by parent code.
+    fn sibling_groups(&self) -> BTreeMap<&'a UnitCode, Vec<Member<'a>>> {
+        let mut groups: BTreeMap<&UnitCode, Vec<Member<'a>>> = BTreeMap::new();
+        for (i, f) in self.features.iter().enumerate() {
+            if let (Some(p), true) = (&f.unit.parent, self.eligible(i)) {
+                groups.entry(p).or_default().push(Member::Input(i));
+            }
+        }
+        for k in &self.known_only {
+            if let Some(p) = &k.unit.parent
+                && let Some(group) = groups.get_mut(p)
+            {
+                group.push(Member::Known(k));
+            }
+        }
+        groups
+    }
+
+    /// Every pair of siblings, at least one of them from the input, whose
+    /// interiors overlap, in order of their codes. Pairs are found by a
+    /// sweep over bounding boxes, so only neighbours are intersected.
+    pub(crate) fn overlaps(&self) -> Vec<Overlap<'a>> {
+        let mut found = Vec::new();
+        for (_, group) in self.sibling_groups() {
+            let mut boxed: Vec<(Member<'a>, Rect<f64>)> =
+                group.into_iter().filter_map(|m| Some((m, self.unit_of(m).geometry.bounding_rect()?))).collect();
+            boxed.sort_by(|a, b| a.1.min().x.total_cmp(&b.1.min().x));
+            for (k, &(a, ra)) in boxed.iter().enumerate() {
+                for &(b, rb) in &boxed[k + 1..] {
+                    if rb.min().x > ra.max().x {
+                        break;
+                    }
+                    if rb.min().y > ra.max().y || rb.max().y < ra.min().y {
+                        continue;
+                    }
+                    if matches!((a, b), (Member::Known(_), Member::Known(_))) {
+                        continue;
+                    }
+                    let (fa, fb) = (self.unit_of(a), self.unit_of(b));
+                    let shared = fa.geometry.intersection(&fb.geometry);
+                    let area = shared.unsigned_area();
+                    if area > 0.0 {
+                        let smaller = fa.geometry.unsigned_area().min(fb.geometry.unsigned_area());
+                        let (a, b) = if fa.unit.code < fb.unit.code { (a, b) } else { (b, a) };
+                        found.push(Overlap { a, b, area, share: area / smaller, at: point_in(&shared) });
+                    }
+                }
+            }
+        }
+        found.sort_by(|x, y| {
+            let code = |m: Member<'a>| &self.unit_of(m).unit.code;
+            code(x.a).cmp(code(y.a)).then(code(x.b).cmp(code(y.b)))
+        });
+        found
+    }
+
+    /// How a member is named in messages: `code (feature #i)` or `code (already imported)`.
+    fn name(&self, m: Member<'a>) -> String {
+        match m {
+            Member::Input(i) => format!("{} (feature #{i})", self.features[i].unit.code),
+            Member::Known(f) => format!("{} (already imported)", f.unit.code),
+        }
+    }
+}
+
+/// Two siblings whose interiors overlap.
+pub(crate) struct Overlap<'a> {
+    /// The sibling with the smaller code (which keeps the overlap on repair).
+    pub(crate) a: Member<'a>,
+    /// The sibling with the larger code.
+    pub(crate) b: Member<'a>,
+    /// The overlap's area.
+    pub(crate) area: f64,
+    /// The overlap's area as a share of the smaller sibling's area.
+    pub(crate) share: f64,
+    /// A point inside the overlap.
+    pub(crate) at: Option<Coord<f64>>,
+}
+
+/// A point inside the largest polygon of `mp`: where to look for a piece of
+/// overlap, gap or outside part, or for a feature as a whole.
+pub(crate) fn point_in(mp: &MultiPolygon<f64>) -> Option<Coord<f64>> {
+    let largest = mp.0.iter().max_by(|a, b| a.unsigned_area().total_cmp(&b.unsigned_area()))?;
+    largest.interior_point().map(|p| p.0)
+}
+
+/// Children outside their parents, siblings that overlap, and parents their
+/// children leave gaps in. Only geometries without structural problems take
+/// part, since overlay on a broken ring would report noise.
+fn check_containment(family: &Family<'_>, out: &mut Vec<Problem>) {
+    let features = family.features;
+    // Per parent in the input: summed child area inside it.
     let mut covered: BTreeMap<usize, f64> = BTreeMap::new();
     let mut child_broken: BTreeSet<usize> = BTreeSet::new();
     for (i, f) in features.iter().enumerate() {
         let Some(pcode) = &f.unit.parent else { continue };
-        let parent_local = index.get(pcode).copied();
-        let parent_geom = match parent_local {
-            Some(j) if sound[j] => Some(&features[j].geometry),
-            Some(_) => None,
-            None => known.features.iter().find(|k| &k.unit.code == pcode).map(|k| &k.geometry),
+        let parent = family.parent_of(i);
+        let Some(parent_geom) = parent.geometry() else { continue };
+        let parent_local = match parent {
+            ParentGeometry::Input(j, _) => Some(j),
+            _ => None,
         };
-        let Some(parent_geom) = parent_geom else { continue };
-        if !sound[i] || index.get(&f.unit.code) != Some(&i) {
+        if !family.eligible(i) {
             if let Some(j) = parent_local {
                 child_broken.insert(j);
             }
             continue;
         }
         let area = f.geometry.unsigned_area();
-        let outside = if area > 0.0 { f.geometry.difference(parent_geom).unsigned_area() } else { 0.0 };
+        let (outside, at) = if area > 0.0 {
+            let part = f.geometry.difference(parent_geom);
+            (part.unsigned_area(), point_in(&part))
+        } else {
+            (0.0, None)
+        };
         if area > 0.0 && outside > area * OUTSIDE_PARENT_TOLERANCE {
-            out.push(Problem::new(
-                i,
-                Some(f.unit.code.as_str()),
-                ProblemKind::OutsideParent,
-                format!("{:.1}% of {}'s area lies outside its parent {pcode}", outside / area * 100.0, f.unit.code),
-            ));
+            out.push(
+                Problem::new(
+                    i,
+                    Some(f.unit.code.as_str()),
+                    ProblemKind::OutsideParent,
+                    format!("{:.1}% of {}'s area lies outside its parent {pcode}", outside / area * 100.0, f.unit.code),
+                )
+                .at(at),
+            );
         }
         if let Some(j) = parent_local {
             *covered.entry(j).or_insert(0.0) += area - outside;
         }
+    }
+    // Siblings already known count towards a parent's coverage too, or
+    // importing some of its children would report the rest as a gap.
+    for k in &family.known_only {
+        let Some(j) = k.unit.parent.as_ref().and_then(|p| family.position(p)) else { continue };
+        // Only parents with a child in the input have an entry, and only sound parents get one.
+        let Some(inside) = covered.get_mut(&j) else { continue };
+        let area = k.geometry.unsigned_area();
+        *inside += area - k.geometry.difference(&features[j].geometry).unsigned_area();
+    }
+    // Overlap between siblings, pair by pair: reported on the parent when it
+    // is in the input (beside its coverage), otherwise on the later sibling
+    // from the input.
+    let mut overlapped: BTreeMap<usize, f64> = BTreeMap::new();
+    for o in family.overlaps() {
+        let parent = family.unit_of(o.a).unit.parent.as_ref().and_then(|p| family.position(p));
+        if let Some(j) = parent {
+            *overlapped.entry(j).or_insert(0.0) += o.area;
+        }
+        if o.share <= OVERLAP_TOLERANCE {
+            continue;
+        }
+        let pct = o.share * 100.0;
+        let (on, message) = match (parent, o.a, o.b) {
+            (Some(j), a, b) => (
+                j,
+                format!(
+                    "children {} and {} overlap by {pct:.1}% of the smaller one's area",
+                    family.name(a),
+                    family.name(b)
+                ),
+            ),
+            (None, Member::Input(i), Member::Input(k)) => {
+                let (later, earlier) = if i > k { (i, o.b) } else { (k, o.a) };
+                (later, format!("overlaps its sibling {} by {pct:.1}% of the smaller one's area", family.name(earlier)))
+            }
+            (None, Member::Input(i), other) | (None, other, Member::Input(i)) => {
+                (i, format!("overlaps its sibling {} by {pct:.1}% of the smaller one's area", family.name(other)))
+            }
+            (None, Member::Known(_), Member::Known(_)) => continue,
+        };
+        out.push(
+            Problem::new(on, Some(features[on].unit.code.as_str()), ProblemKind::SiblingsOverlap, message).at(o.at),
+        );
     }
     for (j, inside) in covered {
         if child_broken.contains(&j) {
@@ -454,31 +794,41 @@ fn check_containment(features: &[TerritoryFeature], sound: &[bool], known: &Know
         if area <= 0.0 {
             continue;
         }
-        let share = inside / area;
-        let code = parent.unit.code.as_str();
-        if share > 1.0 + COVERAGE_TOLERANCE {
-            out.push(Problem::new(
-                j,
-                Some(code),
-                ProblemKind::SiblingsOverlap,
-                format!("{code}'s children cover {:.1}% of its area, so some of them overlap", share * 100.0),
-            ));
-        } else if share < 1.0 - COVERAGE_TOLERANCE {
-            out.push(Problem::new(
-                j,
-                Some(code),
-                ProblemKind::CoverageGap,
-                format!("{code}'s children cover only {:.1}% of its area", share * 100.0),
-            ));
+        // The children's areas inside the parent less their pairwise
+        // overlaps is a lower bound of what they cover together; only when
+        // it falls short is the union worth computing.
+        let lower = inside - overlapped.get(&j).copied().unwrap_or(0.0);
+        if lower >= area * (1.0 - COVERAGE_TOLERANCE) {
+            continue;
+        }
+        let children: Vec<MultiPolygon<f64>> = family
+            .sibling_groups()
+            .remove(&parent.unit.code)
+            .unwrap_or_default()
+            .into_iter()
+            // The union's fill rule follows ring orientation, which input may mix.
+            .map(|m| family.unit_of(m).geometry.orient(Direction::Default))
+            .collect();
+        let gap = parent.geometry.difference(&unary_union(&children));
+        let missing = gap.unsigned_area();
+        if missing > area * COVERAGE_TOLERANCE {
+            let code = parent.unit.code.as_str();
+            out.push(
+                Problem::new(
+                    j,
+                    Some(code),
+                    ProblemKind::CoverageGap,
+                    format!("{code}'s children cover only {:.1}% of its area", (1.0 - missing / area) * 100.0),
+                )
+                .at(point_in(&gap)),
+            );
         }
     }
 }
 
-/// A point where the closed ring `coords` touches or crosses itself, if any.
-/// Sweep over x: segments are sorted by their west end and only compared with
-/// segments whose x-range is still open, which is near-linear for real rings.
-pub(crate) fn self_intersection(coords: &[Coord<f64>]) -> Option<Coord<f64>> {
-    // Drop repeated consecutive positions: they are harmless, not crossings.
+/// Consecutive distinct positions of a closed ring, without the closing one.
+pub(crate) fn open_ring(coords: &[Coord<f64>]) -> Vec<Coord<f64>> {
+    // Repeated consecutive positions are harmless, not crossings.
     let mut pts: Vec<Coord<f64>> = Vec::with_capacity(coords.len());
     for c in coords {
         if pts.last() != Some(c) {
@@ -488,9 +838,37 @@ pub(crate) fn self_intersection(coords: &[Coord<f64>]) -> Option<Coord<f64>> {
     if pts.len() > 1 && pts.first() == pts.last() {
         pts.pop();
     }
+    pts
+}
+
+/// A point where the closed ring `coords` touches or crosses itself, if any.
+pub(crate) fn self_intersection(coords: &[Coord<f64>]) -> Option<Coord<f64>> {
+    let pts = open_ring(coords);
+    if pts.len() < 3 {
+        return pts.first().copied();
+    }
+    first_crossing(&pts).map(|c| c.at)
+}
+
+/// Where a ring meets itself: segments `first` < `second` (segment `k` runs
+/// from position `k` to the next) meet at `at`.
+pub(crate) struct Crossing {
+    pub(crate) first: usize,
+    pub(crate) second: usize,
+    pub(crate) at: Coord<f64>,
+    /// The two segments are neighbours folding back on each other.
+    pub(crate) adjacent: bool,
+}
+
+/// The first place (in sweep order) where the ring through `pts` (at least
+/// 3 distinct consecutive positions, not repeated at the end) touches or
+/// crosses itself. Sweep over x: segments are sorted by their west end and
+/// only compared with segments whose x-range is still open, which is
+/// near-linear for real rings.
+pub(crate) fn first_crossing(pts: &[Coord<f64>]) -> Option<Crossing> {
     let n = pts.len();
     if n < 3 {
-        return (n > 0).then(|| pts[0]);
+        return None;
     }
     let seg = |k: usize| (pts[k], pts[(k + 1) % n]);
     let mut order: Vec<usize> = (0..n).collect();
@@ -511,13 +889,10 @@ pub(crate) fn self_intersection(coords: &[Coord<f64>]) -> Option<Coord<f64>> {
         for &j in &active {
             let (c, d) = seg(j);
             let adjacent = (k + 1) % n == j || (j + 1) % n == k;
-            if adjacent {
-                // Neighbours share one endpoint; they are bad only if they fold back on each other.
-                if let Some(p) = folded(a, b, c, d) {
-                    return Some(p);
-                }
-            } else if let Some(p) = segments_touch(a, b, c, d) {
-                return Some(p);
+            // Neighbours share one endpoint; they are bad only if they fold back on each other.
+            let met = if adjacent { folded(a, b, c, d) } else { segments_touch(a, b, c, d) };
+            if let Some(at) = met {
+                return Some(Crossing { first: k.min(j), second: k.max(j), at, adjacent });
             }
         }
         active.push(k);
@@ -525,7 +900,7 @@ pub(crate) fn self_intersection(coords: &[Coord<f64>]) -> Option<Coord<f64>> {
     None
 }
 
-fn orient(a: Coord<f64>, b: Coord<f64>, c: Coord<f64>) -> f64 {
+pub(crate) fn orient(a: Coord<f64>, b: Coord<f64>, c: Coord<f64>) -> f64 {
     (b.x - a.x) * (c.y - a.y) - (b.y - a.y) * (c.x - a.x)
 }
 
@@ -696,7 +1071,7 @@ mod tests {
         f[3].geometry = ring_mp(&[(0.0, 1.0), (2.0, 2.0), (2.0, 1.0), (0.0, 2.0), (0.0, 1.0)]);
         let p = v(&f);
         assert!(kinds(&p).contains(&(3, ProblemKind::SelfIntersection)), "{p:?}");
-        assert!(p.iter().any(|p| p.message.contains("(1.000000, 1.500000)")), "{p:?}");
+        assert!(p.iter().any(|p| p.to_string().ends_with("[at 1.000000, 1.500000]")), "{p:?}");
     }
 
     #[test]
@@ -743,6 +1118,81 @@ mod tests {
         let p = v(&f);
         assert_eq!(kinds(&p), vec![(0, ProblemKind::CoverageGap)]);
         assert_eq!(p[0].kind.severity(), Severity::Warning);
+    }
+
+    fn at(p: &Problem) -> (f64, f64) {
+        let l = p.location.unwrap_or_else(|| panic!("{p} has no location"));
+        (l.lon, l.lat)
+    }
+
+    #[test]
+    fn geometric_problems_are_located_in_the_defect() {
+        let mut f = family();
+        // Sticks out east of the district by half its area.
+        f[2].geometry = square(1.5, 0.0, 1.0);
+        let p = v(&f);
+        let outside = p.iter().find(|p| p.kind == ProblemKind::OutsideParent).unwrap();
+        let (x, y) = at(outside);
+        assert!(x > 2.0 && x < 2.5 && y > 0.0 && y < 1.0, "{outside}");
+        let gap = p.iter().find(|p| p.kind == ProblemKind::CoverageGap).unwrap();
+        let (x, y) = at(gap);
+        assert!((1.0..1.5).contains(&x) && (0.0..1.0).contains(&y), "{gap}");
+        assert!(gap.message.contains("87.5%"), "{gap}");
+        // Problems with properties point inside the feature.
+        let mut f = family();
+        f[1].unit.level = Level::Grid;
+        assert_eq!(at(&v(&f)[0]), (0.5, 0.5));
+    }
+
+    #[test]
+    fn overlapping_siblings_are_named_and_located() {
+        let mut f = family();
+        f[2].geometry = square(0.5, 0.0, 1.5);
+        let p = v(&f);
+        let o = p.iter().find(|p| p.kind == ProblemKind::SiblingsOverlap).unwrap();
+        assert_eq!(o.feature, 0, "reported on the parent, which is in the input");
+        assert!(o.message.contains("340202001 (feature #1) and 340202002 (feature #2)"), "{o}");
+        assert!(o.message.contains("overlap by 50.0%"), "{o}");
+        let (x, y) = at(o);
+        assert!((0.5..1.0).contains(&x) && (0.0..1.0).contains(&y), "{o}");
+        // Without the parent in the input, the later sibling carries it.
+        let known = KnownUnits { codes: [UnitCode::parse("340202").unwrap()].into(), features: vec![] };
+        let p = validate_with_known(&f[1..], &known);
+        assert_eq!(kinds(&p), vec![(1, ProblemKind::SiblingsOverlap), (2, ProblemKind::SiblingsOverlap)], "{p:#?}");
+        assert!(p[0].message.starts_with("overlaps its sibling 340202001 (feature #0) by 50.0%"), "{}", p[0]);
+    }
+
+    #[test]
+    fn siblings_already_imported_count() {
+        let f = family();
+        let district = feature("340202", square(0.0, 0.0, 2.0));
+        let stored = [district.clone(), f[1].clone(), f[3].clone()];
+        let known =
+            KnownUnits { codes: [UnitCode::parse("340200").unwrap()].into(), features: stored.iter().collect() };
+        // The third township alone fits between the stored ones.
+        assert_eq!(validate_with_known(&f[2..3], &known), vec![]);
+        // Re-importing the district with one township: the stored ones still cover the rest.
+        assert_eq!(validate_with_known(&[district.clone(), f[2].clone()], &known), vec![]);
+        // A township overlapping a stored one is reported, naming it.
+        let over = [feature("340202002", square(0.5, 0.0, 1.0))];
+        let p = validate_with_known(&over, &known);
+        assert_eq!(kinds(&p), vec![(0, ProblemKind::SiblingsOverlap)], "{p:#?}");
+        assert!(p[0].message.contains("340202001 (already imported) by 50.0%"), "{}", p[0]);
+    }
+
+    #[test]
+    fn positions_must_be_longitude_latitude() {
+        let mut f = family();
+        // Latitude first, as a GPS app writes it.
+        f[3].geometry = ring_mp(&[(31.3, 118.4), (31.4, 118.4), (31.4, 118.5), (31.3, 118.4)]);
+        let p = v(&f);
+        assert_eq!(kinds(&p), vec![(3, ProblemKind::CoordinateOutOfRange)]);
+        assert!(p[0].message.contains("position 0 at (31.3, 118.4)"), "{}", p[0]);
+        assert_eq!(p[0].location, None, "no position of it is a longitude, latitude");
+        // A single bad position is located at its neighbour.
+        f[3].geometry = ring_mp(&[(0.0, 1.0), (2.0, 1.0), (2.0, 1e300), (0.0, 2.0), (0.0, 1.0)]);
+        let p = v(&f);
+        assert_eq!(at(&p[0]), (2.0, 1.0), "{}", p[0]);
     }
 
     #[test]

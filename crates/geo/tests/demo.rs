@@ -212,4 +212,3 @@ fn a_known_point_gets_the_full_chain() {
     assert!(chain.len() >= 5, "{chain:?}");
     assert_eq!(loc.at(Level::Grid).map(|c| &c.as_str()[..12]), Some(chain[3]));
 }
-

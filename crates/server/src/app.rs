@@ -64,6 +64,8 @@ pub struct AppInner<S> {
     unchecked_baseline: bool,
     /// Failed logins under names that do not exist.
     pub unknown_logins: parking_lot::Mutex<std::collections::HashMap<String, FailedLogins>>,
+    /// Held while a boundary import checks and writes, so imports run one at a time.
+    pub import_lock: tokio::sync::Mutex<()>,
 }
 
 /// Consecutive failed logins and the lock they caused, if any.
@@ -107,6 +109,7 @@ impl<S: Store> App<S> {
             metrics_token_hash: parts.metrics_token.as_deref().map(crate::auth::hash_secret),
             unchecked_baseline: parts.unchecked_baseline,
             unknown_logins: parking_lot::Mutex::new(std::collections::HashMap::new()),
+            import_lock: tokio::sync::Mutex::new(()),
             config: parts.config,
             store: parts.store,
         };

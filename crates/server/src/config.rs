@@ -11,6 +11,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Largest attachment, in bytes.
     pub max_attachment_bytes: usize,
+    /// Largest boundary file `POST /api/v1/territory/import` accepts, in bytes.
+    pub max_import_bytes: usize,
     /// Radius for the duplicate hint on new reports, in metres (0 = off).
     pub nearby_radius_m: f64,
     /// How long a login session lasts, in minutes.
@@ -34,6 +36,7 @@ impl Default for ServerConfig {
         Self {
             max_body_bytes: 1024 * 1024,
             max_attachment_bytes: 10 * 1024 * 1024,
+            max_import_bytes: 64 * 1024 * 1024,
             nearby_radius_m: 200.0,
             session_minutes: 8 * 60,
             login_per_minute: 20,

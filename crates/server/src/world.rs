@@ -89,6 +89,11 @@ impl Territory {
         Ok(Territory { features, by_code, children, index, geojson_cache: Mutex::new(HashMap::new()) })
     }
 
+    /// Every unit with its boundary, by code.
+    pub fn features(&self) -> &[TerritoryFeature] {
+        &self.features
+    }
+
     /// Number of units.
     pub fn len(&self) -> usize {
         self.features.len()

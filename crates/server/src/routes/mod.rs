@@ -5,6 +5,7 @@
 pub mod attachments;
 pub mod audit;
 pub mod auth;
+pub mod boundaries;
 pub mod cases;
 pub mod catalog;
 pub mod devices;
@@ -22,6 +23,7 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use citygrid_store::Store;
 
 use crate::app::App;
+use crate::config::ServerConfig;
 
 /// Whether an endpoint needs a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +41,8 @@ pub enum Body {
     Json,
     /// A file upload: `max_attachment_bytes`.
     Upload,
+    /// A boundary file: `max_import_bytes`.
+    Import,
 }
 
 /// One endpoint.
@@ -81,6 +85,13 @@ pub fn endpoints<S: Store>() -> Vec<Endpoint<S>> {
         ep(M::GET, "/api/v1/territory/units/{code}/children/geojson", A, get(territory::children_geojson::<S>)),
         ep(M::GET, "/api/v1/locate", A, get(territory::locate::<S>)),
         ep(M::POST, "/api/v1/locate", A, post(territory::locate_batch::<S>)),
+        Endpoint {
+            method: M::POST,
+            path: "/api/v1/territory/import",
+            access: A,
+            body: Body::Import,
+            route: post(boundaries::import::<S>),
+        },
         ep(M::GET, "/api/v1/categories", A, get(catalog::list_categories::<S>)),
         ep(M::PUT, "/api/v1/categories/{code}", A, put(catalog::put_category::<S>)),
         ep(M::GET, "/api/v1/departments", A, get(catalog::list_departments::<S>)),
@@ -116,11 +127,12 @@ pub fn endpoint_list<S: Store>() -> Vec<(Method, &'static str, Access)> {
 }
 
 /// The API routes, each with its body limit (no other middleware).
-pub fn api_routes<S: Store>(max_body: usize, max_upload: usize) -> Router<App<S>> {
+pub fn api_routes<S: Store>(config: &ServerConfig) -> Router<App<S>> {
     endpoints::<S>().into_iter().fold(Router::new(), |r, e| {
         let limit = match e.body {
-            Body::Json => max_body,
-            Body::Upload => max_upload,
+            Body::Json => config.max_body_bytes,
+            Body::Upload => config.max_attachment_bytes,
+            Body::Import => config.max_import_bytes,
         };
         r.route(e.path, e.route.layer(DefaultBodyLimit::max(limit)))
     })
