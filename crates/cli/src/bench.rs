@@ -18,9 +18,9 @@ use citygrid_domain::case::DeadlinePolicy;
 use citygrid_server::auth::password::hash_password;
 use citygrid_server::blobs::Blobs;
 use citygrid_server::vault::Vault;
-use citygrid_server::world::geometry_to_json;
+use citygrid_server::world::stored_unit;
 use citygrid_server::{App, AppParts, ServerConfig};
-use citygrid_store::{Store, StoredUnit, UserRecord};
+use citygrid_store::{Store, UserRecord};
 use citygrid_store_sqlite::{SqliteOptions, SqliteStore};
 
 use crate::bootstrap::cli_event;
@@ -122,10 +122,7 @@ async fn start(
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-    let units = territory
-        .iter()
-        .map(|f| StoredUnit { unit: f.unit.clone(), geometry: geometry_to_json(&f.geometry) })
-        .collect();
+    let units = territory.iter().map(stored_unit).collect();
     let e = |x: citygrid_store::StoreError| x.to_string();
     store.upsert_units(units, cli_event("territory.import", "bench")).await.map_err(e)?;
     store

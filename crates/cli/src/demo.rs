@@ -14,7 +14,7 @@ use citygrid_geo::TerritoryFeature;
 use citygrid_server::auth::password::hash_password;
 use citygrid_server::blobs::Blobs;
 use citygrid_server::vault::Vault;
-use citygrid_server::world::geometry_to_json;
+use citygrid_server::world::{geometry_to_json, stored_unit};
 use citygrid_store::{AttachmentMeta, CaseRecord, SealedContact, Store, StoredUnit, StoredZone, UserRecord};
 use geo::{BoundingRect, Contains};
 use rand::seq::IndexedRandom;
@@ -135,10 +135,7 @@ pub async fn seed<S: Store>(
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-    let stored: Vec<StoredUnit> = territory
-        .iter()
-        .map(|f| StoredUnit { unit: f.unit.clone(), geometry: geometry_to_json(&f.geometry) })
-        .collect();
+    let stored: Vec<StoredUnit> = territory.iter().map(stored_unit).collect();
     let units = stored.len();
     // Zones need only the city and district boundaries; drawing them (a few
     // hundred milliseconds of buffering) overlaps the rest of the seeding.

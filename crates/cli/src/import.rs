@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+use citygrid_geo::KnownUnits;
 use citygrid_geo::repair::{self, Checked, Format, Parsed, Refused, render_check};
-use citygrid_geo::{KnownUnits, TerritoryFeature};
-use citygrid_server::world::{geometry_from_json, geometry_to_json};
+use citygrid_server::world::{features_from_stored, stored_unit};
 use citygrid_store::{Store, StoredUnit};
 use indicatif::ProgressBar;
 
@@ -168,22 +168,12 @@ pub async fn import<S: Store>(store: &S, prepared: Prepared) -> Result<String, S
     let (kind, path, text) = match prepared {
         Prepared::Territory { path, format, parsed, repair } => {
             let pb = spinner("reading the current territory");
-            let existing = store.territory().await.map_err(err)?;
-            let mut known_features = Vec::with_capacity(existing.len());
-            for s in existing {
-                let geometry =
-                    geometry_from_json(&s.geometry).map_err(|e| format!("stored unit {}: {e}", s.unit.code))?;
-                known_features.push(TerritoryFeature { unit: s.unit, geometry });
-            }
+            let known_features = features_from_stored(store.territory().await.map_err(err)?)?;
             pb.set_message(format!("validating {} against {} known units", path.display(), known_features.len()));
             let known = KnownUnits { codes: Default::default(), features: known_features.iter().collect() };
             let checked = parsed.check(&known, repair).map_err(|r| refusal(r, format))?;
             pb.set_message(format!("writing {} units", checked.features.len()));
-            let units: Vec<StoredUnit> = checked
-                .features
-                .iter()
-                .map(|f| StoredUnit { unit: f.unit.clone(), geometry: geometry_to_json(&f.geometry) })
-                .collect();
+            let units: Vec<StoredUnit> = checked.features.iter().map(stored_unit).collect();
             let n = store
                 .upsert_units(units, cli_event("territory.import", &path.display().to_string()))
                 .await

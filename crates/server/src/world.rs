@@ -54,6 +54,22 @@ pub struct UnitView {
     pub label_point: Option<[f64; 2]>,
 }
 
+/// A unit as the store keeps it.
+pub fn stored_unit(f: &TerritoryFeature) -> StoredUnit {
+    StoredUnit { unit: f.unit.clone(), geometry: geometry_to_json(&f.geometry) }
+}
+
+/// Stored units with their boundaries parsed.
+pub fn features_from_stored(units: Vec<StoredUnit>) -> Result<Vec<TerritoryFeature>, String> {
+    units
+        .into_iter()
+        .map(|s| {
+            let geometry = geometry_from_json(&s.geometry).map_err(|e| format!("stored unit {}: {e}", s.unit.code))?;
+            Ok(TerritoryFeature { unit: s.unit, geometry })
+        })
+        .collect()
+}
+
 /// The territory tree, its boundaries and its index.
 pub struct Territory {
     features: Vec<TerritoryFeature>,
@@ -66,12 +82,7 @@ pub struct Territory {
 impl Territory {
     /// Builds the tree and index from stored units.
     pub fn from_stored(units: Vec<StoredUnit>) -> Result<Territory, String> {
-        let mut features = Vec::with_capacity(units.len());
-        for s in units {
-            let geometry = geometry_from_json(&s.geometry).map_err(|e| format!("unit {}: {e}", s.unit.code))?;
-            features.push(TerritoryFeature { unit: s.unit, geometry });
-        }
-        Territory::new(features)
+        Territory::new(features_from_stored(units)?)
     }
 
     /// Builds the tree and index from features.

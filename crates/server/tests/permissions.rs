@@ -172,6 +172,7 @@ const RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/api/v1/territory/units/{code}/children/geojson", Rule::Reference),
     ("GET", "/api/v1/locate", Rule::Reference),
     ("POST", "/api/v1/locate", Rule::Reference),
+    ("POST", "/api/v1/territory/import", Rule::Roles(&[Role::Admin])),
     ("GET", "/api/v1/categories", Rule::Reference),
     ("PUT", "/api/v1/categories/{code}", Rule::Roles(&[Role::Admin])),
     ("GET", "/api/v1/departments", Rule::Reference),
@@ -573,6 +574,15 @@ impl World {
                 Req::new(m, template.replace("{id}", &id)).json(json!({
                     "zone": {"id": id, "name": "probe", "kind": "key_area", "valid_from": "2024-01-01", "territory": d},
                     "geometry": {"type": "Polygon", "coordinates": ring},
+                }))
+            }
+            ("POST", "/api/v1/territory/import") => {
+                // The fixture's grid as it is: a valid file, checked only.
+                let ring = json!([[[118.0, 31.1], [118.2, 31.1], [118.2, 31.2], [118.0, 31.2], [118.0, 31.1]]]);
+                Req::new(m, format!("{template}?dry_run=true")).json(json!({
+                    "type": "FeatureCollection",
+                    "features": [{"type": "Feature", "properties": {"code": "340202001001001", "name": "网格1"},
+                                  "geometry": {"type": "Polygon", "coordinates": ring}}],
                 }))
             }
             ("DELETE", "/api/v1/zones/{id}") => {

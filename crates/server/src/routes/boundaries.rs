@@ -13,8 +13,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use citygrid_domain::access::{Operation, Scope};
 use citygrid_geo::KnownUnits;
-use citygrid_geo::repair::{self, Change, Format, Refused};
 use citygrid_geo::Problem;
+use citygrid_geo::repair::{self, Change, Format, Refused};
 use citygrid_store::{Store, StoredUnit};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -23,7 +23,7 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorDetail};
 use crate::extract::ApiQuery;
-use crate::world::geometry_to_json;
+use crate::world::stored_unit;
 
 /// How to import.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -153,11 +153,7 @@ pub async fn import<S: Store>(
     let units = checked.features.len();
     let mut imported = 0;
     if !q.dry_run {
-        let stored: Vec<StoredUnit> = checked
-            .features
-            .iter()
-            .map(|f| StoredUnit { unit: f.unit.clone(), geometry: geometry_to_json(&f.geometry) })
-            .collect();
+        let stored: Vec<StoredUnit> = checked.features.iter().map(stored_unit).collect();
         let ev = app.audit_event(&caller.principal, caller.ip, "territory.import", resource);
         imported = app.store.upsert_units(stored, ev).await?;
         app.reload_territory().await?;
