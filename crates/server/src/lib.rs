@@ -34,9 +34,7 @@ pub fn build_router<S: Store>(app: App<S>) -> Router {
     let cfg = app.config.clone();
     // Install the recorder before the first request is counted.
     let _ = metrics::handle();
-    let api = routes::api_routes::<S>(&cfg)
-        .fallback(|| async { error::ApiError::not_found("route") })
-        .with_state(app);
+    let api = routes::api_routes::<S>(&cfg).fallback(|| async { error::ApiError::not_found("route") }).with_state(app);
     let docs = SwaggerUi::new("/api/docs").url("/api/docs/openapi.json", routes::docs::ApiDoc::openapi());
     let mut router = Router::new()
         .merge(docs)
