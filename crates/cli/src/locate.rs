@@ -39,6 +39,8 @@
 
 use std::io::{self, Read, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use citygrid_domain::{Level, Point};
@@ -49,12 +51,13 @@ use citygrid_store::Store;
 use crate::bootstrap;
 use crate::settings::Settings;
 
-/// Bytes of input per thread per block: large enough that starting the
+/// Bytes of input read per thread per block: large enough that starting the
 /// block's threads and the ordered write cost little against the work.
-const PIECE_BYTES: usize = 1 << 20;
-/// Below this many bytes a block is handled on one thread: spawning more
-/// would cost more than it saves.
-const MIN_PARALLEL_BYTES: usize = 64 << 10;
+const BLOCK_BYTES_PER_THREAD: usize = 1 << 20;
+/// Bytes per piece of a block. Threads take pieces one at a time, so a
+/// thread the OS sets aside for a while (two cores shared with other work)
+/// holds up one small piece, not half the block.
+const PIECE_BYTES: usize = 64 << 10;
 /// The header of the output.
 const OUTPUT_HEADER: &[u8] = b"lon,lat,district,township,community,grid\n";
 /// Characters of a malformed line quoted in messages.
@@ -170,8 +173,8 @@ pub fn stream(
     options: Options,
 ) -> Result<Summary, String> {
     let threads = options.threads.max(1);
-    let mut buf = vec![0u8; PIECE_BYTES * threads];
-    let mut outs: Vec<Vec<u8>> = (0..threads).map(|_| Vec::with_capacity(PIECE_BYTES * 2)).collect();
+    let mut buf = vec![0u8; BLOCK_BYTES_PER_THREAD * threads];
+    let mut slots: Vec<Mutex<Slot>> = Vec::new();
     let mut filled = 0;
     let mut eof = false;
     let mut first_block = true;
@@ -229,10 +232,14 @@ pub fn stream(
         }
         let block = &buf[start..end];
         if !block.is_empty() {
-            let pieces = split(block, if block.len() < MIN_PARALLEL_BYTES { 1 } else { threads });
-            let results = process_pieces(index, &pieces, &mut outs)?;
-            for (k, r) in results.iter().enumerate() {
-                let out = &outs[k];
+            let pieces = split(block, if threads == 1 { 1 } else { block.len().div_ceil(PIECE_BYTES) });
+            if slots.len() < pieces.len() {
+                slots.resize_with(pieces.len(), Mutex::default);
+            }
+            process_pieces(index, &pieces, &slots, threads);
+            for (k, slot) in slots[..pieces.len()].iter_mut().enumerate() {
+                let slot = slot.get_mut().unwrap_or_else(PoisonError::into_inner);
+                let (out, r) = (&slot.out, slot.result);
                 if let Some((idx, from, to, written)) = r.first_bad {
                     let number = line_base + idx + 1;
                     if options.strict {
@@ -273,22 +280,38 @@ pub fn stream(
     Ok(summary)
 }
 
-/// Runs the pieces, the first on this thread and the others on scoped
-/// threads, each into its own reused output buffer.
-fn process_pieces(index: &TerritoryIndex, pieces: &[&[u8]], outs: &mut [Vec<u8>]) -> Result<Vec<PieceResult>, String> {
-    let mut jobs = pieces.iter().zip(outs.iter_mut());
-    let Some((first, first_out)) = jobs.next() else {
-        return Ok(Vec::new());
-    };
-    std::thread::scope(|s| {
-        let handles: Vec<_> = jobs.map(|(piece, out)| s.spawn(move || process(index, piece, out))).collect();
-        let mut results = Vec::with_capacity(pieces.len());
-        results.push(process(index, first, first_out));
-        for h in handles {
-            results.push(h.join().map_err(|_| "a locate worker thread panicked".to_owned())?);
+/// A piece's output buffer (reused from block to block) and counts.
+#[derive(Default)]
+struct Slot {
+    out: Vec<u8>,
+    result: PieceResult,
+}
+
+/// Runs the pieces on this thread and `threads - 1` scoped ones, each
+/// thread taking the next piece not yet taken, into the piece's slot.
+fn process_pieces(index: &TerritoryIndex, pieces: &[&[u8]], slots: &[Mutex<Slot>], threads: usize) {
+    let next = AtomicUsize::new(0);
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let (Some(piece), Some(slot)) = (pieces.get(i), slots.get(i)) else { break };
+            // Each slot is locked by the one thread that took its index.
+            let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+            let Slot { out, result } = &mut *slot;
+            *result = process(index, piece, out);
         }
-        Ok(results)
-    })
+    };
+    let helpers = threads.min(pieces.len()).saturating_sub(1);
+    if helpers == 0 {
+        work();
+    } else {
+        std::thread::scope(|s| {
+            for _ in 0..helpers {
+                s.spawn(work);
+            }
+            work();
+        });
+    }
 }
 
 /// Cuts `block` (whole lines) into at most `n` pieces of similar size at
@@ -513,7 +536,7 @@ mod tests {
             };
             expected.push_str(&format!("{line},{codes}\n"));
         }
-        assert!(input.len() > 2 * PIECE_BYTES);
+        assert!(input.len() > 2 * BLOCK_BYTES_PER_THREAD);
         for threads in [1, 2, 3] {
             let (r, out) = run(input.as_bytes(), threads, false);
             let s = r.unwrap();
@@ -526,7 +549,7 @@ mod tests {
     fn empty_input_and_lines_longer_than_the_buffer() {
         let (r, out) = run(b"", 2, false);
         assert_eq!((r.unwrap().lines, out.as_str()), (0, ""));
-        let long = format!("0.25,{}0.25\n0.25,0.25\n", " ".repeat(3 * PIECE_BYTES));
+        let long = format!("0.25,{}0.25\n0.25,0.25\n", " ".repeat(3 * BLOCK_BYTES_PER_THREAD));
         let (r, out) = run(long.as_bytes(), 1, false);
         assert_eq!(r.unwrap().located, 2);
         assert_eq!(out.lines().count(), 2);
