@@ -53,9 +53,12 @@ pub const MAX_ZOOM: u8 = 22;
 pub const TILE_SIZE: f64 = 256.0;
 /// Most decimal places written (about 1 cm); finer would only grow payloads.
 pub const MAX_DECIMALS: u32 = 7;
-/// A vertex closer than this (degrees) to another ring's edge is inserted
-/// into that edge: generated partitions cut neighbours separately, and the
-/// cut points differ from the edge by floating-point noise only.
+/// Vertices closer than this (degrees, about 0.1 mm) are merged, and a
+/// vertex this close to another ring's edge is inserted into that edge:
+/// generated partitions and boolean operations cut neighbours separately,
+/// and their "shared" vertices differ by floating-point noise only (in the
+/// Wuhu demo by under 1e-9; a thousand times that catches only a handful
+/// more).
 const NODE_EPSILON: f64 = 1e-9;
 /// Refinement steps per arc: three tolerances (÷1, ÷4, ÷16), then every
 /// vertex rounded, then every vertex as given.
@@ -193,7 +196,7 @@ impl LayerKind {
     }
 
     /// The layer's units among `features`, in the order given.
-    pub fn select<'a>(self, features: &'a [TerritoryFeature]) -> Vec<&'a TerritoryFeature> {
+    pub fn select(self, features: &[TerritoryFeature]) -> Vec<&TerritoryFeature> {
         match self {
             LayerKind::Level(l) => features.iter().filter(|f| f.unit.level == l).collect(),
             LayerKind::Finest(l) => {
@@ -224,6 +227,8 @@ pub struct TileFeature {
 }
 
 type BoxEntry = GeomWithData<Rectangle<[f64; 2]>, u32>;
+/// A segment's box with `(ring or arc, segment index)`.
+type SegEntry = GeomWithData<Rectangle<[f64; 2]>, (u32, u32)>;
 
 /// Every unit of a layer simplified and serialised for one zoom, with an
 /// index of their boxes. Immutable; built once and cached by the caller.
@@ -304,12 +309,17 @@ impl TileLayer {
 /// 64-bit FNV-1a: tiny, and stable across builds and Rust versions (unlike
 /// `DefaultHasher`), so ETags survive restarts.
 pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    fnv1a_more(0xcbf2_9ce4_8422_2325, bytes)
+}
+
+/// Continues an [`fnv1a`] hash over more bytes, as if they had been
+/// appended to the input.
+pub fn fnv1a_more(mut hash: u64, bytes: &[u8]) -> u64 {
     for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
-    h
+    hash
 }
 
 fn feature_json(f: &TerritoryFeature, mp: &MultiPolygon<f64>) -> (String, usize) {
@@ -389,6 +399,11 @@ struct RingRef {
 /// input, in order; a unit that collapses entirely comes back empty.
 /// Exterior rings come out counter-clockwise and holes clockwise (RFC 7946).
 pub fn simplify_coverage(polygons: &[&MultiPolygon<f64>], how: Simplify) -> Vec<MultiPolygon<f64>> {
+    simplify_counted(polygons, how).0
+}
+
+/// [`simplify_coverage`], also counting arc refinements (for tests).
+fn simplify_counted(polygons: &[&MultiPolygon<f64>], how: Simplify) -> (Vec<MultiPolygon<f64>>, usize) {
     let mut vertices = Vertices::default();
     let mut rings: Vec<(u32, u32, bool, Vec<u32>)> = Vec::new();
     for (fi, mp) in polygons.iter().enumerate() {
@@ -409,6 +424,7 @@ pub fn simplify_coverage(polygons: &[&MultiPolygon<f64>], how: Simplify) -> Vec<
     let (arcs, refs) = cut_into_arcs(rings, &vertices.coords);
 
     let mut step = vec![0u8; arcs.len()];
+    let mut refinements = 0;
     // Junctions left unrounded: where rounding alone makes arcs cross.
     let mut exact = vec![false; vertices.coords.len()];
     let mut at_junction: HashMap<u32, Vec<usize>> = HashMap::new();
@@ -419,24 +435,32 @@ pub fn simplify_coverage(polygons: &[&MultiPolygon<f64>], how: Simplify) -> Vec<
     }
     let mut out: Vec<Vec<Coord<f64>>> = vec![Vec::new(); arcs.len()];
     let mut todo: Vec<usize> = (0..arcs.len()).collect();
-    while !todo.is_empty() {
+    let mut assembled: Vec<Option<LineString<f64>>>;
+    loop {
         for &a in &todo {
             out[a] = simplify_arc(&arcs[a], &vertices.coords, how, step[a], &exact);
         }
+        assembled = refs.iter().map(|r| assemble(&r.arcs, &out, !r.hole)).collect();
+        let users = arc_users(&refs, &assembled, arcs.len());
         let mut next: Vec<usize> = Vec::new();
-        for a in conflicting_arcs(&out) {
+        for a in conflicting_arcs(&out, &users) {
             if step[a] < LAST_STEP {
                 step[a] += 1;
+                refinements += 1;
                 next.push(a);
                 continue;
             }
             for end in [arcs[a].first(), arcs[a].last()].into_iter().flatten() {
                 if !exact[*end as usize] {
                     exact[*end as usize] = true;
+                    refinements += 1;
                     next.extend(at_junction.get(end).into_iter().flatten());
                 }
             }
             // Otherwise the input itself conflicts here; it is kept as given.
+        }
+        if next.is_empty() {
+            break;
         }
         next.sort_unstable();
         next.dedup();
@@ -444,26 +468,54 @@ pub fn simplify_coverage(polygons: &[&MultiPolygon<f64>], how: Simplify) -> Vec<
     }
 
     let mut result: Vec<MultiPolygon<f64>> = vec![MultiPolygon(Vec::new()); polygons.len()];
-    // Rings arrive grouped by feature and polygon, exterior first.
-    let mut current: Option<(u32, u32, bool)> = None; // feature, polygon, exterior kept
-    for r in &refs {
-        let ring = assemble(&r.arcs, &out, !r.hole);
+    // Rings arrive grouped by feature and polygon, exterior first; a hole
+    // goes with the polygon just pushed, if its exterior survived.
+    let mut open: Option<(u32, u32)> = None;
+    for (r, ring) in refs.iter().zip(assembled) {
         let key = (r.feature, r.polygon);
-        if !r.hole {
-            let kept = ring.is_some();
-            if let (Some(ring), Some(target)) = (ring, result.get_mut(r.feature as usize)) {
+        let Some(target) = result.get_mut(r.feature as usize) else { continue };
+        match ring {
+            Some(ring) if !r.hole => {
                 target.0.push(Polygon::new(ring, Vec::new()));
+                open = Some(key);
             }
-            current = Some((key.0, key.1, kept));
-        } else if let (Some(ring), Some((f, p, true))) = (ring, current) {
-            if (f, p) == key {
-                if let Some(poly) = result.get_mut(f as usize).and_then(|m| m.0.last_mut()) {
+            None if !r.hole => open = None,
+            Some(ring) if open == Some(key) => {
+                if let Some(poly) = target.0.last_mut() {
                     poly.interiors_push(ring);
+                }
+            }
+            _ => {}
+        }
+    }
+    (result, refinements)
+}
+
+/// For every arc, the polygons (numbered in ring order) that keep a ring
+/// using it: a hole counts only while its polygon's exterior survives.
+fn arc_users(refs: &[RingRef], assembled: &[Option<LineString<f64>>], n_arcs: usize) -> Vec<Vec<u32>> {
+    let mut users: Vec<Vec<u32>> = vec![Vec::new(); n_arcs];
+    let mut polygon = 0u32;
+    let mut prev: Option<(u32, u32)> = None;
+    let mut alive = false;
+    for (r, ring) in refs.iter().zip(assembled) {
+        let key = (r.feature, r.polygon);
+        if prev != Some(key) {
+            polygon += 1;
+            prev = Some(key);
+            alive = !r.hole && ring.is_some();
+        }
+        if alive && ring.is_some() {
+            for &(a, _) in &r.arcs {
+                if let Some(u) = users.get_mut(a as usize)
+                    && !u.contains(&polygon)
+                {
+                    u.push(polygon);
                 }
             }
         }
     }
-    result
+    users
 }
 
 /// The vertex table: each distinct position once.
@@ -556,7 +608,7 @@ fn seg_rect(a: Coord<f64>, b: Coord<f64>) -> Rectangle<[f64; 2]> {
 /// Inserts every vertex lying within [`NODE_EPSILON`] of another ring's
 /// edge (strictly between its ends) into that edge.
 fn node(rings: &mut [(u32, u32, bool, Vec<u32>)], coords: &[Coord<f64>], y_scale: f64) {
-    let mut segs: Vec<GeomWithData<Rectangle<[f64; 2]>, (u32, u32)>> = Vec::new();
+    let mut segs: Vec<SegEntry> = Vec::new();
     for (ri, r) in rings.iter().enumerate() {
         let ids = &r.3;
         for i in 0..ids.len() {
@@ -791,10 +843,12 @@ pub(crate) fn segments_conflict(a: Coord<f64>, b: Coord<f64>, c: Coord<f64>, d: 
 }
 
 /// Arcs with a segment that conflicts with another segment. Two identical
-/// segments of different arcs are not a conflict: they are the two sides of
-/// a unit that collapsed at this zoom, and its neighbours now share a border.
-fn conflicting_arcs(arcs: &[Vec<Coord<f64>>]) -> Vec<usize> {
-    let mut segs: Vec<GeomWithData<Rectangle<[f64; 2]>, (u32, u32)>> = Vec::new();
+/// segments of different arcs are no conflict when no surviving polygon
+/// uses both arcs: that is a unit (or a gap) that collapsed at this zoom,
+/// and its neighbours now share a border. Otherwise (a hole pressed onto its
+/// own exterior, a unit pinched to zero width) they are.
+fn conflicting_arcs(arcs: &[Vec<Coord<f64>>], users: &[Vec<u32>]) -> Vec<usize> {
+    let mut segs: Vec<SegEntry> = Vec::new();
     for (ai, pts) in arcs.iter().enumerate() {
         for (i, w) in pts.windows(2).enumerate() {
             if w[0] != w[1] {
@@ -803,6 +857,10 @@ fn conflicting_arcs(arcs: &[Vec<Coord<f64>>]) -> Vec<usize> {
         }
     }
     let tree = RTree::bulk_load(segs);
+    let shared_user = |a: u32, b: u32| {
+        let (ua, ub) = (&users[a as usize], &users[b as usize]);
+        ua.iter().any(|u| ub.contains(u))
+    };
     let mut bad = vec![false; arcs.len()];
     for s in tree.iter() {
         let (ai, i) = s.data;
@@ -814,7 +872,7 @@ fn conflicting_arcs(arcs: &[Vec<Coord<f64>>]) -> Vec<usize> {
             let (aj, j) = t.data;
             let (c, d) = (arcs[aj as usize][j as usize], arcs[aj as usize][j as usize + 1]);
             let same = (a == c && b == d) || (a == d && b == c);
-            let conflict = if same { ai == aj } else { segments_conflict(a, b, c, d) };
+            let conflict = if same { ai == aj || shared_user(ai, aj) } else { segments_conflict(a, b, c, d) };
             if conflict {
                 bad[ai as usize] = true;
                 bad[aj as usize] = true;
@@ -997,9 +1055,11 @@ mod tests {
     fn collapsed_units_are_dropped_and_neighbours_still_meet() {
         // A sliver narrower than the tolerance between two squares vanishes;
         // both squares then use the same straight border.
-        let a = mp(polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 0.9999, y: 0.5), (x: 1.0, y: 1.0), (x: 0.0, y: 1.0)]);
+        let a =
+            mp(polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 0.9999, y: 0.5), (x: 1.0, y: 1.0), (x: 0.0, y: 1.0)]);
         let s = mp(polygon![(x: 1.0, y: 0.0), (x: 1.0001, y: 0.5), (x: 1.0, y: 1.0), (x: 0.9999, y: 0.5)]);
-        let b = mp(polygon![(x: 1.0, y: 0.0), (x: 2.0, y: 0.0), (x: 2.0, y: 1.0), (x: 1.0, y: 1.0), (x: 1.0001, y: 0.5)]);
+        let b =
+            mp(polygon![(x: 1.0, y: 0.0), (x: 2.0, y: 0.0), (x: 2.0, y: 1.0), (x: 1.0, y: 1.0), (x: 1.0001, y: 0.5)]);
         let how = Simplify { tolerance: 0.01, y_scale: 1.0, decimals: Some(3) };
         let out = simplify_coverage(&[&a, &s, &b], how);
         assert!(out[1].0.is_empty(), "{:?}", out[1]);
@@ -1059,6 +1119,289 @@ mod tests {
         assert_eq!(codes(LayerKind::Level(Level::Grid)), ["340202001001001"]);
         assert_eq!(codes(LayerKind::Finest(Level::Grid)), ["340202001001001", "340202001002"]);
         assert_eq!(codes(LayerKind::Finest(Level::District)), ["340202"]);
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A generated coverage and how to simplify it.
+        #[derive(Debug, Clone)]
+        struct Case {
+            nx: usize,
+            ny: usize,
+            /// Moves of interior lattice points, used in turn.
+            jitter: Vec<(f64, f64)>,
+            /// Extra vertices per edge, used in turn: `(t along, offset across)`.
+            wiggles: Vec<Vec<(f64, f64)>>,
+            /// Islands, used in turn per cell: `None`, or `(x, y, size)` in the cell.
+            islands: Vec<Option<(f64, f64, f64)>>,
+            tolerance: f64,
+            decimals: Option<u32>,
+        }
+
+        fn case() -> impl Strategy<Value = Case> {
+            (
+                (1usize..6, 1usize..6),
+                prop::collection::vec((-0.1f64..0.1, -0.1f64..0.1), 1..40),
+                prop::collection::vec(prop::collection::vec((0.05f64..0.95, -0.3f64..0.3), 0..7), 1..40),
+                prop::collection::vec(prop::option::weighted(0.4, (0.1f64..0.9, 0.1f64..0.9, 0.01f64..0.15)), 1..12),
+                prop_oneof![Just(1e-4), 1e-3f64..0.02, 0.02f64..0.2, 0.2f64..2.0],
+                prop_oneof![Just(None), (1u32..5).prop_map(Some)],
+            )
+                .prop_map(|((nx, ny), jitter, wiggles, islands, tolerance, decimals)| Case {
+                    nx,
+                    ny,
+                    jitter,
+                    wiggles,
+                    islands,
+                    tolerance,
+                    decimals,
+                })
+        }
+
+        /// A jittered `nx × ny` lattice of unit cells over `[0, nx] × [0, ny]`
+        /// with meandering borders (collinear extra vertices on the outer
+        /// square, so it stays a square), and small square islands: units
+        /// sitting in a hole of their cell. Each edge is generated once, so
+        /// neighbours share vertices exactly, as in a real coverage. The
+        /// result may be invalid (a meander crossing its neighbour); callers
+        /// check with [`valid`].
+        fn coverage(c: &Case) -> Vec<MultiPolygon<f64>> {
+            let (nx, ny) = (c.nx, c.ny);
+            let pt = |i: usize, j: usize| -> Coord<f64> {
+                let inner = i > 0 && i < nx && j > 0 && j < ny;
+                let (dx, dy) = if inner { c.jitter[(j * (nx + 1) + i) % c.jitter.len()] } else { (0.0, 0.0) };
+                Coord { x: i as f64 + dx, y: j as f64 + dy }
+            };
+            let mut k = 0;
+            let mut edge = |a: (usize, usize), b: (usize, usize)| -> Vec<Coord<f64>> {
+                let (p, q) = (pt(a.0, a.1), pt(b.0, b.1));
+                let outer = (a.0 == b.0 && (a.0 == 0 || a.0 == nx)) || (a.1 == b.1 && (a.1 == 0 || a.1 == ny));
+                let mut ts = c.wiggles[k % c.wiggles.len()].clone();
+                k += 1;
+                ts.sort_by(|x, y| x.0.total_cmp(&y.0));
+                let (dx, dy) = (q.x - p.x, q.y - p.y);
+                let mut v = vec![p];
+                for (t, off) in ts {
+                    let off = if outer { 0.0 } else { off };
+                    v.push(Coord { x: p.x + t * dx - off * dy, y: p.y + t * dy + off * dx });
+                }
+                v
+            };
+            let mut horizontal: HashMap<(usize, usize), Vec<Coord<f64>>> = HashMap::new();
+            let mut vertical: HashMap<(usize, usize), Vec<Coord<f64>>> = HashMap::new();
+            for j in 0..=ny {
+                for i in 0..nx {
+                    horizontal.insert((i, j), edge((i, j), (i + 1, j)));
+                }
+            }
+            for i in 0..=nx {
+                for j in 0..ny {
+                    vertical.insert((i, j), edge((i, j), (i, j + 1)));
+                }
+            }
+            let backwards = |mut side: Vec<Coord<f64>>, end: Coord<f64>| {
+                side.push(end);
+                side.reverse();
+                side.pop();
+                side
+            };
+            let mut units = Vec::new();
+            let mut islands = Vec::new();
+            for j in 0..ny {
+                for i in 0..nx {
+                    // Counter-clockwise: bottom →, right ↑, top ←, left ↓.
+                    let mut ring: Vec<Coord<f64>> = horizontal[&(i, j)].clone();
+                    ring.extend(vertical[&(i + 1, j)].iter().copied());
+                    ring.extend(backwards(horizontal[&(i, j + 1)].clone(), pt(i + 1, j + 1)));
+                    ring.extend(backwards(vertical[&(i, j)].clone(), pt(i, j + 1)));
+                    ring.push(ring[0]);
+                    let mut holes = Vec::new();
+                    if let Some((x, y, s)) = c.islands[(j * nx + i) % c.islands.len()] {
+                        let (x, y) = (i as f64 + x, j as f64 + y);
+                        let sq = LineString::from(vec![(x, y), (x + s, y), (x + s, y + s), (x, y + s), (x, y)]);
+                        holes.push(sq.clone());
+                        islands.push(MultiPolygon(vec![Polygon::new(sq, vec![])]));
+                    }
+                    units.push(MultiPolygon(vec![Polygon::new(LineString(ring), holes)]));
+                }
+            }
+            units.extend(islands);
+            units
+        }
+
+        fn segments(mp: &MultiPolygon<f64>) -> Vec<(Coord<f64>, Coord<f64>)> {
+            mp.0.iter()
+                .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+                .flat_map(|r| r.0.windows(2).map(|w| (w[0], w[1])).collect::<Vec<_>>())
+                .collect()
+        }
+
+        /// Whether no two segments of the coverage cross, touch or overlap
+        /// except at shared vertices or as the very same shared segment
+        /// (brute force over all pairs); the first offending pair if not.
+        fn valid(units: &[MultiPolygon<f64>]) -> Result<(), String> {
+            let all: Vec<(Coord<f64>, Coord<f64>)> = units.iter().flat_map(segments).collect();
+            for (i, &(a, b)) in all.iter().enumerate() {
+                for &(c, d) in &all[i + 1..] {
+                    let same = (a == c && b == d) || (a == d && b == c);
+                    if !same && segments_conflict(a, b, c, d) {
+                        return Err(format!("{a:?}-{b:?} vs {c:?}-{d:?}"));
+                    }
+                }
+            }
+            Ok(())
+        }
+
+        fn key(c: Coord<f64>) -> (u64, u64) {
+            ((c.x + 0.0).to_bits(), (c.y + 0.0).to_bits())
+        }
+
+        fn run(c: &Case) -> Option<Vec<MultiPolygon<f64>>> {
+            let units = coverage(c);
+            valid(&units).ok()?;
+            let refs: Vec<&MultiPolygon<f64>> = units.iter().collect();
+            Some(simplify_coverage(&refs, Simplify { tolerance: c.tolerance, y_scale: 1.0, decimals: c.decimals }))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, max_global_rejects: 100_000, ..ProptestConfig::default() })]
+
+            /// Every output ring is closed, has at least four positions and
+            /// no repeats, encloses area with the RFC 7946 orientation, and no
+            /// segment of any output crosses, touches or overlaps another
+            /// except at shared vertices or as the very same shared segment.
+            #[test]
+            fn rings_stay_valid(c in case()) {
+                let out = run(&c);
+                prop_assume!(out.is_some());
+                let out = out.unwrap_or_default();
+                for mp in &out {
+                    for p in &mp.0 {
+                        for (k, r) in std::iter::once(p.exterior()).chain(p.interiors()).enumerate() {
+                            let c = &r.0;
+                            prop_assert!(c.len() >= 4, "{:?}", c);
+                            prop_assert_eq!(c.first(), c.last());
+                            prop_assert!(c.windows(2).all(|w| w[0] != w[1]), "repeat in {:?}", c);
+                            let a = signed_area2(&c[..c.len() - 1]);
+                            prop_assert!(if k == 0 { a > 0.0 } else { a < 0.0 }, "orientation/area {} of {:?}", a, c);
+                        }
+                    }
+                }
+                if let Err(e) = valid(&out) {
+                    prop_assert!(false, "output conflict: {}", e);
+                }
+            }
+
+            /// Neighbours use the same simplified border: every directed
+            /// segment of an output ring is matched by the reverse segment
+            /// of another ring, except on the outer square; and the outputs
+            /// still tile the square up to what simplifying its own outline
+            /// (and rounding) removes.
+            #[test]
+            fn shared_borders_match(c in case()) {
+                let out = run(&c);
+                prop_assume!(out.is_some());
+                let out = out.unwrap_or_default();
+                let mut directed: HashMap<[(u64, u64); 2], usize> = HashMap::new();
+                let mut area = 0.0;
+                for mp in &out {
+                    for (a, b) in segments(mp) {
+                        *directed.entry([key(a), key(b)]).or_default() += 1;
+                    }
+                    for p in &mp.0 {
+                        for r in std::iter::once(p.exterior()).chain(p.interiors()) {
+                            area += signed_area2(&r.0[..r.0.len() - 1]) / 2.0;
+                        }
+                    }
+                }
+                let (fx, fy) = (c.nx as f64, c.ny as f64);
+                let on_square = |p: Coord<f64>| p.x == 0.0 || p.y == 0.0 || p.x == fx || p.y == fy;
+                for mp in &out {
+                    for (a, b) in segments(mp) {
+                        let n = directed.get(&[key(a), key(b)]).copied().unwrap_or(0);
+                        let back = directed.get(&[key(b), key(a)]).copied().unwrap_or(0);
+                        prop_assert!(n == 1, "segment {:?}-{:?} used {} times in one direction", a, b, n);
+                        prop_assert!(back == 1 || (on_square(a) && on_square(b)), "unmatched inner segment {:?}-{:?}", a, b);
+                    }
+                }
+                let quantum = c.decimals.map_or(0.0, |d| 10f64.powi(-(d as i32)));
+                let slack = 2.0 * (fx + fy) * (c.tolerance + quantum) + 1e-9;
+                prop_assert!((area - fx * fy).abs() <= slack, "area {} of a {}×{} square (slack {})", area, fx, fy, slack);
+            }
+
+            /// The box query returns exactly the units whose box meets the
+            /// viewport, as a scan over every unit does.
+            #[test]
+            fn bbox_query_matches_brute_force(
+                boxes in prop::collection::vec((0.0f64..1.0, 0.0f64..1.0, 0.001f64..0.2, 0.001f64..0.2), 1..60),
+                q in (-0.1f64..1.1, -0.1f64..1.1, 0.0001f64..0.6, 0.0001f64..0.6),
+            ) {
+                use chrono::NaiveDate;
+                use citygrid_domain::Unit;
+                let features: Vec<TerritoryFeature> = boxes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(x, y, w, h))| {
+                        let code = UnitCode::parse(&format!("340202001001{:03}", i + 1)).unwrap();
+                        let (x, y) = (118.0 + x, 31.0 + y);
+                        TerritoryFeature {
+                            unit: Unit {
+                                level: code.level(),
+                                parent: code.parent(),
+                                code,
+                                name: format!("网格{i}"),
+                                valid_from: NaiveDate::MIN,
+                                valid_to: None,
+                                synthetic: true,
+                            },
+                            geometry: mp(polygon![(x: x, y: y), (x: x + w, y: y), (x: x + w, y: y + h), (x: x, y: y + h)]),
+                        }
+                    })
+                    .collect();
+                let refs: Vec<&TerritoryFeature> = features.iter().collect();
+                let layer = TileLayer::build(&refs, 18);
+                prop_assert_eq!(layer.len(), features.len());
+                let bbox = Bbox::new(118.0 + q.0, 31.0 + q.1, 118.0 + q.0 + q.2, 31.0 + q.1 + q.3).unwrap();
+                let got: Vec<&UnitCode> = layer.query(&bbox).iter().map(|f| &f.code).collect();
+                let want: Vec<&UnitCode> =
+                    layer.features().iter().filter(|f| bbox.intersects(&f.bbox)).map(|f| &f.code).collect();
+                prop_assert_eq!(got, want);
+                for f in layer.features() {
+                    let v: serde_json::Value = serde_json::from_str(&f.json).unwrap();
+                    prop_assert_eq!(v["properties"]["code"].as_str(), Some(f.code.as_str()));
+                    prop_assert_eq!(v["properties"]["level"].as_str(), Some("grid"));
+                    prop_assert_eq!(v["properties"]["parent"].as_str(), Some("340202001001"));
+                }
+            }
+        }
+
+        /// How often the generator makes a valid coverage, and how often
+        /// simplifying it needs refinement (so the properties above do
+        /// exercise conflict handling).
+        #[test]
+        fn generator_exercises_refinement() {
+            use proptest::strategy::ValueTree;
+            use proptest::test_runner::TestRunner;
+            let mut runner = TestRunner::deterministic();
+            let (mut valid_inputs, mut refined) = (0, 0);
+            for _ in 0..300 {
+                let c = case().new_tree(&mut runner).unwrap().current();
+                let units = coverage(&c);
+                if valid(&units).is_err() {
+                    continue;
+                }
+                valid_inputs += 1;
+                let refs: Vec<&MultiPolygon<f64>> = units.iter().collect();
+                let how = Simplify { tolerance: c.tolerance, y_scale: 1.0, decimals: c.decimals };
+                if simplify_counted(&refs, how).1 > 0 {
+                    refined += 1;
+                }
+            }
+            assert!(valid_inputs >= 60, "only {valid_inputs} of 300 generated coverages are valid");
+            assert!(refined >= 10, "only {refined} of {valid_inputs} need refinement");
+        }
     }
 
     /// Topology statistics and build times on the Wuhu demo:

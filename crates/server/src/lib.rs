@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use citygrid_store::Store;
+use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
@@ -39,6 +40,8 @@ pub fn build_router<S: Store>(app: App<S>) -> Router {
     let mut router = Router::new()
         .merge(docs)
         .merge(api)
+        // Only when the client asks (Accept-Encoding); images are left alone.
+        .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(axum::middleware::from_fn(security_headers));

@@ -77,6 +77,8 @@ pub struct Territory {
     children: HashMap<UnitCode, Vec<usize>>,
     index: TerritoryIndex,
     geojson_cache: Mutex<HashMap<String, Arc<String>>>,
+    /// Simplified layers for the map console; replaced with the territory.
+    tiles: crate::routes::tiles::TileCache,
 }
 
 impl Territory {
@@ -97,12 +99,24 @@ impl Territory {
                 children.entry(p.clone()).or_default().push(i);
             }
         }
-        Ok(Territory { features, by_code, children, index, geojson_cache: Mutex::new(HashMap::new()) })
+        Ok(Territory {
+            features,
+            by_code,
+            children,
+            index,
+            geojson_cache: Mutex::new(HashMap::new()),
+            tiles: Default::default(),
+        })
     }
 
     /// Every unit with its boundary, by code.
     pub fn features(&self) -> &[TerritoryFeature] {
         &self.features
+    }
+
+    /// The cache of simplified layers for `GET /api/v1/territory/tiles`.
+    pub fn tiles(&self) -> &crate::routes::tiles::TileCache {
+        &self.tiles
     }
 
     /// Number of units.

@@ -170,6 +170,7 @@ const RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/api/v1/territory/units/{code}", Rule::Reference),
     ("GET", "/api/v1/territory/units/{code}/children", Rule::Reference),
     ("GET", "/api/v1/territory/units/{code}/children/geojson", Rule::Reference),
+    ("GET", "/api/v1/territory/tiles", Rule::Reference),
     ("GET", "/api/v1/locate", Rule::Reference),
     ("POST", "/api/v1/locate", Rule::Reference),
     ("POST", "/api/v1/territory/import", Rule::Roles(&[Role::Admin])),
@@ -457,6 +458,11 @@ impl World {
             ("GET", "/api/v1/territory/units/{code}")
             | ("GET", "/api/v1/territory/units/{code}/children")
             | ("GET", "/api/v1/territory/units/{code}/children/geojson") => Req::new(m, template.replace("{code}", d)),
+            ("GET", "/api/v1/territory/tiles") => {
+                let (lon, lat) = side.point();
+                let bbox = format!("{},{},{},{}", lon - 0.01, lat - 0.01, lon + 0.01, lat + 0.01);
+                Req::new(m, format!("{template}?bbox={bbox}&zoom={}", [14, 8][i]))
+            }
             ("GET", "/api/v1/locate") => {
                 let (lon, lat) = side.point();
                 Req::new(m, format!("{template}?lon={lon}&lat={lat}"))

@@ -37,6 +37,7 @@ impl utoipa::Modify for Security {
         super::auth::login, super::auth::logout, super::auth::me,
         super::territory::tree, super::territory::level_geojson, super::territory::unit,
         super::territory::children, super::territory::children_geojson, super::territory::locate,
+        super::tiles::tiles,
         super::territory::locate_batch, super::boundaries::import,
         super::catalog::list_categories, super::catalog::put_category,
         super::catalog::list_departments, super::catalog::put_department,

@@ -13,6 +13,7 @@ pub mod docs;
 pub mod health;
 pub mod metrics;
 pub mod territory;
+pub mod tiles;
 pub mod users;
 pub mod zones;
 
@@ -83,6 +84,7 @@ pub fn endpoints<S: Store>() -> Vec<Endpoint<S>> {
         ep(M::GET, "/api/v1/territory/units/{code}", A, get(territory::unit::<S>)),
         ep(M::GET, "/api/v1/territory/units/{code}/children", A, get(territory::children::<S>)),
         ep(M::GET, "/api/v1/territory/units/{code}/children/geojson", A, get(territory::children_geojson::<S>)),
+        ep(M::GET, "/api/v1/territory/tiles", A, get(tiles::tiles::<S>)),
         ep(M::GET, "/api/v1/locate", A, get(territory::locate::<S>)),
         ep(M::POST, "/api/v1/locate", A, post(territory::locate_batch::<S>)),
         Endpoint {
