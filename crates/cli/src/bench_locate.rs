@@ -25,8 +25,8 @@ use std::time::Instant;
 
 use citygrid_domain::{Level, Point, Unit, UnitCode};
 use citygrid_geo::{TerritoryFeature, TerritoryIndex};
-use citygrid_server::world::geometry_to_json;
-use citygrid_store::{Store, StoredUnit};
+use citygrid_server::world::stored_unit;
+use citygrid_store::Store;
 use citygrid_store_sqlite::{SqliteOptions, SqliteStore};
 use geo::{BoundingRect, Contains, Coord, LineString, MultiPolygon, Polygon};
 use rand::{Rng, SeedableRng};
@@ -755,11 +755,7 @@ async fn cli_end_to_end(args: &Args, data: &Data) -> Result<String, String> {
     let data_dir = dir.path().join("data");
     {
         let store = SqliteStore::open_dir(&data_dir, SqliteOptions::default()).map_err(|e| e.to_string())?;
-        let units = data
-            .demo
-            .iter()
-            .map(|f| StoredUnit { unit: f.unit.clone(), geometry: geometry_to_json(&f.geometry) })
-            .collect();
+        let units = data.demo.iter().map(stored_unit).collect();
         store.upsert_units(units, cli_event("territory.import", "bench")).await.map_err(|e| e.to_string())?;
     }
     let d = data.clone();

@@ -453,15 +453,7 @@ mod tests {
     fn feature(code: &str, x0: f64, y0: f64, x1: f64, y1: f64) -> TerritoryFeature {
         let code = UnitCode::parse(code).unwrap();
         TerritoryFeature {
-            unit: Unit {
-                level: code.level(),
-                parent: code.parent(),
-                code,
-                name: "t".into(),
-                valid_from: citygrid_geo::DEFAULT_VALID_FROM,
-                valid_to: None,
-                synthetic: true,
-            },
+            unit: Unit { synthetic: true, ..Unit::new(code, "t", citygrid_geo::DEFAULT_VALID_FROM) },
             geometry: MultiPolygon::new(vec![polygon![
                 (x: x0, y: y0), (x: x1, y: y0), (x: x1, y: y1), (x: x0, y: y1)
             ]]),

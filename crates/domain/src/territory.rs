@@ -290,6 +290,20 @@ pub struct Unit {
 }
 
 impl Unit {
+    /// A unit whose level and parent are the ones its code implies, valid
+    /// from `valid_from` with no end, surveyed (not synthetic).
+    pub fn new(code: UnitCode, name: impl Into<String>, valid_from: NaiveDate) -> Unit {
+        Unit {
+            level: code.level(),
+            parent: code.parent(),
+            code,
+            name: name.into(),
+            valid_from,
+            valid_to: None,
+            synthetic: false,
+        }
+    }
+
     /// Whether the unit is valid on `day`.
     pub fn valid_on(&self, day: NaiveDate) -> bool {
         self.valid_from <= day && self.valid_to.is_none_or(|end| day <= end)

@@ -25,7 +25,7 @@
 //! The descent above is the specification and is what the index computes,
 //! but not by descending at query time. At build time a uniform grid of
 //! cells is laid over all units, and the descent is run once per *cell*
-//! ([`cells`]): for each unit a cell is either entirely inside it, entirely
+//! (the `cells` module): for each unit a cell is either entirely inside it, entirely
 //! outside, or crossed by its boundary. Most cells resolve to one deepest
 //! unit for every point in them, and a query there is one array read. A cell
 //! crossed by boundaries keeps the short list of units whose boundary
@@ -465,15 +465,7 @@ mod tests {
     fn feature(code: &str, x0: f64, y0: f64, x1: f64, y1: f64) -> TerritoryFeature {
         let code = UnitCode::parse(code).unwrap();
         TerritoryFeature {
-            unit: Unit {
-                level: code.level(),
-                parent: code.parent(),
-                code,
-                name: "t".into(),
-                valid_from: crate::DEFAULT_VALID_FROM,
-                valid_to: None,
-                synthetic: true,
-            },
+            unit: Unit { synthetic: true, ..Unit::new(code, "t", crate::DEFAULT_VALID_FROM) },
             geometry: MultiPolygon::new(vec![polygon![
                 (x: x0, y: y0), (x: x1, y: y0), (x: x1, y: y1), (x: x0, y: y1)
             ]]),

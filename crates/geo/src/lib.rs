@@ -8,7 +8,10 @@
 //!   contains a point.
 //! - [`geojson_io`]: GeoJSON export and import.
 //! - [`csv_io`]: CSV import (territory units with WKT boundaries, division lists).
-//! - [`validate`](mod@validate): the checks behind `citygrid import` and `citygrid check`.
+//! - [`validate`](mod@validate): the checks behind `citygrid import` and `citygrid check`;
+//!   [`repair`]: reading a file with every check, and the explicit `--repair`.
+//! - [`tiles`]: the units in a viewport, simplified for a zoom level with
+//!   shared borders simplified once, for the console's map.
 //! - [`zones`]: zones in space (the zone index, the Wuhu demo zones) and
 //!   [`buffer`]: buffers in metres around lines, points and boundaries.
 //!

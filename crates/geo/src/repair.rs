@@ -977,15 +977,7 @@ mod tests {
         let code = UnitCode::parse(code).unwrap();
         let ring = c(&[(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]);
         TerritoryFeature {
-            unit: Unit {
-                level: code.level(),
-                parent: code.parent(),
-                code,
-                name: "t".into(),
-                valid_from: crate::DEFAULT_VALID_FROM,
-                valid_to: None,
-                synthetic: false,
-            },
+            unit: Unit::new(code, "t", crate::DEFAULT_VALID_FROM),
             geometry: MultiPolygon::new(vec![Polygon::new(LineString::new(ring), vec![])]),
         }
     }

@@ -1098,15 +1098,7 @@ mod tests {
         let f = |code: &str| {
             let c = UnitCode::parse(code).unwrap();
             TerritoryFeature {
-                unit: Unit {
-                    level: c.level(),
-                    parent: c.parent(),
-                    code: c,
-                    name: code.into(),
-                    valid_from: NaiveDate::MIN,
-                    valid_to: None,
-                    synthetic: true,
-                },
+                unit: Unit { synthetic: true, ..Unit::new(c, code, NaiveDate::MIN) },
                 geometry: MultiPolygon(vec![]),
             }
         };
@@ -1347,15 +1339,7 @@ mod tests {
                         let code = UnitCode::parse(&format!("340202001001{:03}", i + 1)).unwrap();
                         let (x, y) = (118.0 + x, 31.0 + y);
                         TerritoryFeature {
-                            unit: Unit {
-                                level: code.level(),
-                                parent: code.parent(),
-                                code,
-                                name: format!("网格{i}"),
-                                valid_from: NaiveDate::MIN,
-                                valid_to: None,
-                                synthetic: true,
-                            },
+                            unit: Unit { synthetic: true, ..Unit::new(code, format!("网格{i}"), NaiveDate::MIN) },
                             geometry: mp(polygon![(x: x, y: y), (x: x + w, y: y), (x: x + w, y: y + h), (x: x, y: y + h)]),
                         }
                     })

@@ -958,15 +958,7 @@ mod tests {
 
     fn unit(code: &str) -> Unit {
         let code = UnitCode::parse(code).unwrap();
-        Unit {
-            level: code.level(),
-            parent: code.parent(),
-            code,
-            name: "t".into(),
-            valid_from: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
-            valid_to: None,
-            synthetic: false,
-        }
+        Unit::new(code, "t", NaiveDate::from_ymd_opt(2024, 1, 1).unwrap())
     }
 
     fn square(x0: f64, y0: f64, s: f64) -> MultiPolygon<f64> {

@@ -231,15 +231,7 @@ fn the_answer_does_not_depend_on_input_order() {
 
 fn unit(code: &str) -> Unit {
     let code = UnitCode::parse(code).unwrap();
-    Unit {
-        level: code.level(),
-        parent: code.parent(),
-        code,
-        name: "t".into(),
-        valid_from: citygrid_geo::DEFAULT_VALID_FROM,
-        valid_to: None,
-        synthetic: true,
-    }
+    Unit { synthetic: true, ..Unit::new(code, "t", citygrid_geo::DEFAULT_VALID_FROM) }
 }
 
 fn poly(points: &[(f64, f64)]) -> Polygon<f64> {

@@ -35,15 +35,7 @@ const WIGGLE: f64 = 2e-5;
 fn stored(code: &str, name: &str, geometry: &MultiPolygon<f64>) -> StoredUnit {
     let c = UnitCode::parse(code).unwrap();
     StoredUnit {
-        unit: Unit {
-            level: c.level(),
-            parent: c.parent(),
-            code: c,
-            name: name.into(),
-            valid_from: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
-            valid_to: None,
-            synthetic: true,
-        },
+        unit: Unit { synthetic: true, ..Unit::new(c, name, NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()) },
         geometry: geometry_to_json(geometry),
     }
 }

@@ -52,15 +52,7 @@ fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> MultiPolygon<f64> {
 fn unit(code: &str, name: &str, geom: MultiPolygon<f64>) -> StoredUnit {
     let c = UnitCode::parse(code).unwrap();
     StoredUnit {
-        unit: Unit {
-            level: c.level(),
-            parent: c.parent(),
-            code: c,
-            name: name.into(),
-            valid_from: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
-            valid_to: None,
-            synthetic: true,
-        },
+        unit: Unit { synthetic: true, ..Unit::new(c, name, NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()) },
         geometry: geometry_to_json(&geom),
     }
 }
