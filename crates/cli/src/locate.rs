@@ -557,4 +557,34 @@ mod tests {
             assert!(pieces.iter().all(|p| p.ends_with(b"\n") && !p.is_empty()));
         }
     }
+
+    proptest::proptest! {
+        /// Whatever the bytes, no panic, and one output line per input line
+        /// (after an optional header), so line N still answers line N.
+        #[test]
+        fn any_input_keeps_one_line_per_line(input in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400), threads in 1usize..4) {
+            let (r, out) = run(&input, threads, false);
+            let s = r.unwrap();
+            let data_lines = out.lines().count() as u64 - u64::from(s.header);
+            proptest::prop_assert_eq!(data_lines, s.lines);
+            proptest::prop_assert_eq!(s.lines, s.located + s.outside + s.malformed);
+            proptest::prop_assert!(out.lines().all(|l| l.split(',').count() == 6), "{out}");
+        }
+
+        /// Well-formed points are echoed as written and answered as the index does.
+        #[test]
+        fn points_are_echoed_and_located(points in proptest::collection::vec((-1.0f64..5.0, -1.0f64..3.0), 1..50)) {
+            let input: String = points.iter().map(|(x, y)| format!("{x},{y}\n")).collect();
+            let (r, out) = run(input.as_bytes(), 2, true);
+            proptest::prop_assert_eq!(r.unwrap().malformed, 0);
+            let idx = index();
+            for ((x, y), line) in points.iter().zip(out.lines()) {
+                let chain = idx.locate(citygrid_domain::Point { lon: *x, lat: *y });
+                let code = |level| chain.as_ref().and_then(|c| c.at(level)).map_or(String::new(), |c| c.to_string());
+                use citygrid_domain::Level::*;
+                let want = format!("{x},{y},{},{},{},{}", code(District), code(Township), code(Community), code(Grid));
+                proptest::prop_assert_eq!(line, want.as_str());
+            }
+        }
+    }
 }
