@@ -740,14 +740,39 @@ fn check_containment(family: &Family<'_>, out: &mut Vec<Problem>) {
             *covered.entry(j).or_insert(0.0) += area - outside;
         }
     }
-    // Siblings already known count towards a parent's coverage too, or
-    // importing some of its children would report the rest as a gap.
+    // Children already known, of a parent the input brings anew: they must
+    // lie inside its new boundary, and they count towards its coverage (or
+    // importing some of its children would report the rest as a gap).
     for k in &family.known_only {
         let Some(j) = k.unit.parent.as_ref().and_then(|p| family.position(p)) else { continue };
-        // Only parents with a child in the input have an entry, and only sound parents get one.
-        let Some(inside) = covered.get_mut(&j) else { continue };
+        if !family.eligible(j) {
+            continue;
+        }
         let area = k.geometry.unsigned_area();
-        *inside += area - k.geometry.difference(&features[j].geometry).unsigned_area();
+        if area <= 0.0 {
+            continue;
+        }
+        let part = k.geometry.difference(&features[j].geometry);
+        let outside = part.unsigned_area();
+        if outside > area * OUTSIDE_PARENT_TOLERANCE {
+            let code = features[j].unit.code.as_str();
+            out.push(
+                Problem::new(
+                    j,
+                    Some(code),
+                    ProblemKind::OutsideParent,
+                    format!(
+                        "{:.1}% of {} (already imported) would lie outside {code}'s new boundary",
+                        outside / area * 100.0,
+                        k.unit.code
+                    ),
+                )
+                .at(point_in(&part)),
+            );
+        }
+        if !child_broken.contains(&j) {
+            *covered.entry(j).or_insert(0.0) += area - outside;
+        }
     }
     // Overlap between siblings, pair by pair: reported on the parent when it
     // is in the input (beside its coverage), otherwise on the later sibling
@@ -1031,6 +1056,27 @@ mod tests {
         assert!(p[0].message.contains("340202001"));
         let known = KnownUnits { codes: [UnitCode::parse("340202001").unwrap()].into(), features: vec![] };
         assert_eq!(validate_with_known(&f, &known), vec![]);
+    }
+
+    #[test]
+    fn a_reimported_parent_must_still_hold_its_stored_children() {
+        // The store holds the district's townships; a new district boundary
+        // that leaves one of them half outside is refused on the district,
+        // and one that leaves room beside them is a gap (a warning).
+        let stored = family();
+        let known =
+            KnownUnits { codes: [UnitCode::parse("340200").unwrap()].into(), features: stored.iter().collect() };
+        let shrunk = vec![feature("340202", ring_mp(&[(0.0, 0.0), (2.0, 0.0), (2.0, 1.0), (0.0, 1.0), (0.0, 0.0)]))];
+        let p = validate_with_known(&shrunk, &known);
+        assert_eq!(kinds(&p), vec![(0, ProblemKind::OutsideParent)], "{p:?}");
+        assert!(p[0].message.contains("340202003 (already imported)"), "{}", p[0].message);
+        let at = p[0].location.unwrap();
+        assert!(at.lat > 1.0 && at.lat < 2.0, "located in the part left outside: {at:?}");
+
+        let grown = vec![feature("340202", square(0.0, 0.0, 3.0))];
+        let p = validate_with_known(&grown, &known);
+        assert_eq!(kinds(&p), vec![(0, ProblemKind::CoverageGap)], "{p:?}");
+        assert_eq!(validate_with_known(&[feature("340202", square(0.0, 0.0, 2.0))], &known), vec![]);
     }
 
     #[test]
