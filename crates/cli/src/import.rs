@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use citygrid_geo::KnownUnits;
 use citygrid_geo::repair::{self, Checked, Format, Parsed, Refused, render_check};
+use citygrid_geo::{KnownUnits, TerritoryFeature};
 use citygrid_server::world::{features_from_stored, stored_unit};
 use citygrid_store::{Store, StoredUnit};
 use indicatif::ProgressBar;
@@ -130,7 +130,7 @@ fn spinner(msg: &str) -> ProgressBar {
 /// success message or the error. `repair` (territory files only) repairs
 /// what can be repaired, lists the changes and checks the result; nothing
 /// is written.
-pub fn check(kind: Kind, path: &Path, repair: bool) -> Result<String, String> {
+pub fn check(kind: Kind, path: &Path, repair: bool, write: Option<&Path>) -> Result<String, String> {
     preflight(kind, path)?;
     if repair && kind != Kind::Territory {
         return Err("--repair applies to territory files only".into());
@@ -144,7 +144,21 @@ pub fn check(kind: Kind, path: &Path, repair: bool) -> Result<String, String> {
             let result = repair::check_territory(&text, format, &KnownUnits::default(), repair);
             pb.finish_and_clear();
             let report = render_check(&result, format);
-            if result.is_ok() { Ok(report) } else { Err(report) }
+            match (&result, write) {
+                (Ok(checked), Some(out)) => {
+                    let features: Vec<&TerritoryFeature> = checked.features.iter().collect();
+                    let json = citygrid_geo::to_feature_collection(&features).to_string();
+                    std::fs::write(out, json).map_err(|e| format!("{}: {e}", out.display()))?;
+                    Ok(format!(
+                        "{report}
+wrote {} units to {}",
+                        features.len(),
+                        out.display()
+                    ))
+                }
+                (Ok(_), None) => Ok(report),
+                (Err(_), _) => Err(report),
+            }
         }
         Kind::Categories => reference::parse_categories(&text).map(|c| ok(format!("{} categories", c.len()))),
         Kind::Departments => reference::parse_departments(&text).map(|d| ok(format!("{} departments", d.len()))),

@@ -60,9 +60,13 @@ enum Command {
         /// The file.
         file: PathBuf,
         /// Territory only: repair what can be repaired, list every change,
-        /// and check the result (nothing is written).
+        /// and check the result (nothing is written unless `--write`).
         #[arg(long)]
         repair: bool,
+        /// With `--repair`: when the result passes, write it here as a
+        /// GeoJSON FeatureCollection, to review or to import as it is.
+        #[arg(long, requires = "repair")]
+        write: Option<PathBuf>,
     },
     /// Administrator accounts.
     Admin {
@@ -242,7 +246,7 @@ async fn run(command: Command) -> Result<String, String> {
             let store = bootstrap::open_store(&Settings::for_data_dir(&data_dir))?;
             import::import(&store, prepared).await
         }
-        Command::Check { kind, file, repair } => import::check(kind, &file, repair),
+        Command::Check { kind, file, repair, write } => import::check(kind, &file, repair, write.as_deref()),
         Command::Admin { command: AdminCommand::Create { username, display_name, data_dir } } => {
             let store = bootstrap::open_store(&Settings::for_data_dir(&data_dir))?;
             admin::create_admin(&store, &username, &display_name).await

@@ -211,3 +211,38 @@ fn repair_imports_a_repairable_file_and_says_what_it_changed() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("territory files only"), "{}", text(&o));
 }
+
+#[test]
+fn check_repair_writes_the_repaired_file_which_then_checks_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("repaired.geojson");
+    let o = citygrid(&[
+        "check",
+        "territory",
+        &fixture("unclosed_ring.geojson"),
+        "--repair",
+        "--write",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("wrote") && text(&o).contains("repaired.geojson"), "{}", text(&o));
+    // As written, without any repair, the result passes.
+    let o = citygrid(&["check", "territory", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("OK"), "{}", text(&o));
+
+    // A file repair cannot save writes nothing; --write needs --repair.
+    let refused = dir.path().join("refused.geojson");
+    let o = citygrid(&[
+        "check",
+        "territory",
+        &fixture("duplicate_code.geojson"),
+        "--repair",
+        "--write",
+        refused.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(!refused.exists());
+    let o = citygrid(&["check", "territory", &fixture("clean.geojson"), "--write", refused.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
