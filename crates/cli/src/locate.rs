@@ -54,6 +54,9 @@ use crate::settings::Settings;
 /// Bytes of input read per thread per block: large enough that starting the
 /// block's threads and the ordered write cost little against the work.
 const BLOCK_BYTES_PER_THREAD: usize = 1 << 20;
+/// Longest line read before the input is refused: a `lon,lat` line is a few
+/// dozen bytes, so a line this long means the input is something else.
+const MAX_LINE_BYTES: usize = 64 << 20;
 /// Bytes per piece of a block. Threads take pieces one at a time, so a
 /// thread the OS sets aside for a while (two cores shared with other work)
 /// holds up one small piece, not half the block.
@@ -207,6 +210,13 @@ pub fn stream(
         } else {
             match buf[..filled].iter().rposition(|&b| b == b'\n') {
                 Some(i) => i + 1,
+                None if buf.len() >= MAX_LINE_BYTES => {
+                    return Err(format!(
+                        "line {} is longer than {} MiB with no line end; this is not a file of `lon,lat` lines",
+                        line_base + summary.lines + 1,
+                        MAX_LINE_BYTES >> 20
+                    ));
+                }
                 None => {
                     // One line longer than the buffer: make room and read on.
                     buf.resize(buf.len() * 2, 0);
@@ -556,6 +566,14 @@ mod tests {
             assert_eq!(pieces.concat(), block);
             assert!(pieces.iter().all(|p| p.ends_with(b"\n") && !p.is_empty()));
         }
+    }
+
+    #[test]
+    fn an_endless_line_is_refused_not_buffered() {
+        let input = vec![b'1'; MAX_LINE_BYTES + 10];
+        let (r, out) = run(&input, 1, false);
+        assert!(r.unwrap_err().contains("line 1 is longer than"));
+        assert_eq!(out, "");
     }
 
     proptest::proptest! {

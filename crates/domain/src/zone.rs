@@ -322,7 +322,16 @@ pub struct Schedule {
 impl Schedule {
     /// Whether the schedule is on at local time `local` (CST).
     pub fn active_local(&self, local: NaiveDateTime) -> bool {
-        let in_season = |day: NaiveDate| self.seasons.is_empty() || self.seasons.iter().any(|s| s.contains(day));
+        self.active_local_on(local, |_| true)
+    }
+
+    /// Whether the schedule is on at `local` (CST), counting only days for
+    /// which `day_ok` holds. The day is the one an hour range started on,
+    /// so the small hours of a night belong to the evening before, for the
+    /// seasons and for `day_ok` alike.
+    pub fn active_local_on(&self, local: NaiveDateTime, day_ok: impl Fn(NaiveDate) -> bool) -> bool {
+        let in_season =
+            |day: NaiveDate| day_ok(day) && (self.seasons.is_empty() || self.seasons.iter().any(|s| s.contains(day)));
         if self.hours.is_empty() {
             return in_season(local.date());
         }
@@ -382,7 +391,10 @@ impl Zone {
     }
 
     /// Whether the zone applies at instant `at`: its validity dates contain
-    /// the CST date, and its schedule (if any) is on at the CST time.
+    /// the CST date, and its schedule (if any) is on at the CST time. For
+    /// night hours the date is the evening's: a zone valid from 1 March with
+    /// hours 22:00–06:00 starts on the night of 1 March, and one valid to
+    /// 30 June still applies until 06:00 on 1 July.
     pub fn active_at(&self, at: DateTime<Utc>) -> bool {
         // Not `with_timezone(..).naive_local()`: that panics at the very end of
         // chrono's range; past it, nothing is valid anyway.
@@ -390,7 +402,10 @@ impl Zone {
         else {
             return false;
         };
-        self.valid_on(local.date()) && self.schedule.as_ref().is_none_or(|s| s.active_local(local))
+        match &self.schedule {
+            None => self.valid_on(local.date()),
+            Some(s) => s.active_local_on(local, |day| self.valid_on(day)),
+        }
     }
 
     /// Checks the zone's own consistency.
@@ -567,6 +582,24 @@ mod tests {
         assert!(!z.active_at(t("2026-03-01 03:00")));
         assert!(z.active_at(t("2026-03-01 22:30")));
         assert!(!z.active_at(t("2026-04-10 12:00")), "daytime in season");
+    }
+
+    #[test]
+    fn validity_dates_follow_the_night_too() {
+        let mut z = with(&[], &[("22:00", "06:00")]);
+        z.valid_from = d("2026-03-01");
+        z.valid_to = Some(d("2026-06-30"));
+        // 02:00 on 1 March is the night of 28 February, before the zone is valid.
+        assert!(!z.active_at(t("2026-03-01 02:00")));
+        assert!(z.active_at(t("2026-03-01 22:00")));
+        assert!(z.active_at(t("2026-03-02 02:00")));
+        // The last night runs to 06:00 on 1 July; the next does not start.
+        assert!(z.active_at(t("2026-07-01 02:00")));
+        assert!(!z.active_at(t("2026-07-01 23:00")));
+        // Without hours, validity is the calendar day.
+        z.schedule = None;
+        assert!(z.active_at(t("2026-03-01 02:00")));
+        assert!(!z.active_at(t("2026-07-01 02:00")));
     }
 
     #[test]

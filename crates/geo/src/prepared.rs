@@ -21,6 +21,9 @@ use geo::{Coord, MultiPolygon};
 const MAX_STRIPS: usize = 1024;
 /// Edges per strip we aim for; small enough that a strip scan is a handful of edges.
 const EDGES_PER_STRIP: usize = 4;
+/// Most strips an edge is copied into on average; fewer strips are used
+/// rather than exceed it.
+const MAX_COPIES_PER_EDGE: usize = 8;
 
 /// A multipolygon's edges bucketed by y, for even-odd point-in-polygon tests
 /// that count the boundary as inside.
@@ -56,9 +59,25 @@ impl PreparedPolygon {
             min_y = min_y.min(e[1]).min(e[3]);
             max_y = max_y.max(e[1]).max(e[3]);
         }
-        let n_strips = (raw.len() / EDGES_PER_STRIP).clamp(1, MAX_STRIPS);
         let height = max_y - min_y;
-        let inv_h = if height > 0.0 { n_strips as f64 / height } else { 0.0 };
+        let strips_for = |n: usize| if height > 0.0 { n as f64 / height } else { 0.0 };
+        let span = |inv_h: f64, n: usize, e: &[f64; 4]| {
+            let strip_of = |y: f64| -> usize { (((y - min_y) * inv_h) as usize).min(n - 1) };
+            (strip_of(e[1].min(e[3])), strip_of(e[1].max(e[3])))
+        };
+        // An edge is copied into every strip it spans, so tall edges (a comb
+        // of vertical teeth) could multiply memory by the strip count: halve
+        // the strips until the copies stay within a small multiple of the edges.
+        let mut n_strips = (raw.len() / EDGES_PER_STRIP).clamp(1, MAX_STRIPS);
+        while n_strips > 1 {
+            let inv_h = strips_for(n_strips);
+            let copies: usize = raw.iter().map(|e| span(inv_h, n_strips, e)).map(|(a, b)| b - a + 1).sum();
+            if copies <= raw.len().saturating_mul(MAX_COPIES_PER_EDGE) {
+                break;
+            }
+            n_strips /= 2;
+        }
+        let inv_h = strips_for(n_strips);
         let strip_of = |y: f64| -> usize { (((y - min_y) * inv_h) as usize).min(n_strips - 1) };
         // Counting sort into strips keeps each strip's edges contiguous.
         let mut counts = vec![0u32; n_strips + 1];
@@ -237,6 +256,31 @@ fn push_ring_edges(coords: &[Coord<f64>], out: &mut Vec<[f64; 4]>) {
 mod tests {
     use super::*;
     use geo::{Contains, Point, polygon};
+
+    #[test]
+    fn tall_edges_do_not_multiply_memory() {
+        // A comb of 20,000 full-height teeth: with 1,024 strips every edge
+        // would be copied into every strip (~650 MB); the strips shrink instead.
+        let teeth = 10_000;
+        let mut ring = Vec::with_capacity(2 * teeth + 2);
+        for k in 0..teeth {
+            let x = k as f64;
+            ring.push((x, 0.0));
+            ring.push((x, 100.0));
+            ring.push((x + 0.5, 100.0));
+            ring.push((x + 0.5, 0.0));
+        }
+        ring.push((teeth as f64, -1.0));
+        ring.push((0.0, -1.0));
+        let poly = geo::Polygon::new(geo::LineString::from(ring), vec![]);
+        let mp = MultiPolygon::new(vec![poly.clone()]);
+        let prep = PreparedPolygon::new(&mp).unwrap();
+        let edges = edges_of(&mp).len();
+        assert!(prep.edges.len() <= edges * MAX_COPIES_PER_EDGE, "{} copies of {edges} edges", prep.edges.len());
+        for (x, y) in [(0.25, 50.0), (0.75, 50.0), (9_999.25, 99.0), (5.0, -0.5), (5.0, 100.5)] {
+            assert_eq!(prep.contains(x, y), poly.contains(&Point::new(x, y)), "{x} {y}");
+        }
+    }
 
     #[test]
     fn square_with_hole() {

@@ -17,6 +17,7 @@ use crate::config::ServerConfig;
 use crate::error::{ApiError, ApiResult};
 use crate::vault::Vault;
 use crate::world::{Catalog, Territory, World, zones_from_stored};
+use citygrid_geo::ZoneIndex;
 
 /// Everything a handler needs; cheap to clone.
 pub struct App<S> {
@@ -64,8 +65,9 @@ pub struct AppInner<S> {
     unchecked_baseline: bool,
     /// Failed logins under names that do not exist.
     pub unknown_logins: parking_lot::Mutex<std::collections::HashMap<String, FailedLogins>>,
-    /// Held while a boundary import checks and writes, so imports run one at a time.
-    pub import_lock: tokio::sync::Mutex<()>,
+    /// Held while reference data (territory, zones) is checked, written and
+    /// swapped, so changes run one at a time and none is lost.
+    pub reference_lock: tokio::sync::Mutex<()>,
 }
 
 /// Consecutive failed logins and the lock they caused, if any.
@@ -109,7 +111,7 @@ impl<S: Store> App<S> {
             metrics_token_hash: parts.metrics_token.as_deref().map(crate::auth::hash_secret),
             unchecked_baseline: parts.unchecked_baseline,
             unknown_logins: parking_lot::Mutex::new(std::collections::HashMap::new()),
-            import_lock: tokio::sync::Mutex::new(()),
+            reference_lock: tokio::sync::Mutex::new(()),
             config: parts.config,
             store: parts.store,
         };
@@ -136,11 +138,14 @@ impl<S: Store> App<S> {
         Ok(())
     }
 
-    /// Reloads the zones from the store.
-    pub async fn reload_zones(&self) -> ApiResult<()> {
-        let zones = zones_from_stored(self.store.zones().await?).map_err(ApiError::internal)?;
+    /// Swaps in a new zone index (built from what was just stored).
+    pub fn set_zones(&self, zones: ZoneIndex) {
         self.world.write().zones = Arc::new(zones);
-        Ok(())
+    }
+
+    /// Swaps in a new territory (built from what was just stored).
+    pub fn set_territory(&self, territory: Territory) {
+        self.world.write().territory = Arc::new(territory);
     }
 
     /// Applies the policy; a denial is audited and becomes 403, or 404 when

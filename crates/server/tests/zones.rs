@@ -236,6 +236,29 @@ async fn bad_zone_input_is_refused_and_changes_nothing() {
     assert_error(put(&s, &admin, "z1", with(zone("z1"), bowtie)).await, 422, "invalid_geometry").await;
     assert_error(put(&s, &admin, "z1", with(zone("z1"), square((200.0, 31.0), 0.1))).await, 422, "invalid_geometry")
         .await;
+    // Empty rings and too many positions (an empty ring once got stored and then could not be loaded).
+    for empty in [
+        json!({"type": "Polygon", "coordinates": [[]]}),
+        json!({"type": "Polygon", "coordinates": []}),
+        json!({"type": "MultiPolygon", "coordinates": [[[]]]}),
+        json!({"type": "Polygon", "coordinates": [[[118.0, 31.0], [118.1, 31.0], [118.0, 31.0]]]}),
+    ] {
+        assert_error(put(&s, &admin, "z1", with(zone("z1"), empty)).await, 422, "invalid_geometry").await;
+    }
+    let n = 60_000;
+    let big: Vec<Value> = (0..=n)
+        .map(|k| {
+            let a = std::f64::consts::TAU * f64::from(k % n) / f64::from(n);
+            json!([118.1 + 0.01 * a.cos(), 31.1 + 0.01 * a.sin()])
+        })
+        .collect();
+    let r = s
+        .req(Method::PUT, "/api/v1/zones/z1", &admin)
+        .json(&with(zone("z1"), json!({"type": "Polygon", "coordinates": [big]})))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status() == 422 || r.status() == 413, "{}", r.status());
     let not_json = json!({"type": "Polygon", "coordinates": "nope"});
     assert_error(put(&s, &admin, "z1", with(zone("z1"), not_json)).await, 422, "invalid_geometry").await;
     let mut owned = zone("z1");
@@ -264,7 +287,10 @@ async fn bad_zone_input_is_refused_and_changes_nothing() {
     assert_error(s.get("/api/v1/zones/at?lon=118.1", &worker).await, 400, "invalid_query").await;
     assert_error(s.get("/api/v1/zones/at?lon=218.1&lat=31.1", &worker).await, 400, "invalid_point").await;
 
-    // Nothing of the above was stored.
+    // Nothing of the above was stored, and zones can still be written.
     let stored: Vec<String> = s.app.store.zones().await.unwrap().into_iter().map(|z| z.zone.id).collect();
     assert_eq!(stored, ["ban-b1", "key-a1", "ws-1"]);
+    put_ok(&s, &admin, zone("z2"), square(A1, 0.01)).await;
+    let listed: Value = s.get("/api/v1/zones", &worker).await.json().await.unwrap();
+    assert_eq!(ids(&listed), ["key-a1", "z2", "ban-b1", "ws-1"]);
 }

@@ -6,15 +6,17 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
+use std::collections::HashSet;
+
+use axum::body::Body;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use citygrid_domain::UnitCode;
 use citygrid_domain::access::{Operation, Scope};
-use citygrid_geo::KnownUnits;
 use citygrid_geo::Problem;
 use citygrid_geo::repair::{self, Change, Format, Refused};
+use citygrid_geo::{KnownUnits, TerritoryFeature};
 use citygrid_store::{Store, StoredUnit};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -23,7 +25,7 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorDetail};
 use crate::extract::ApiQuery;
-use crate::world::stored_unit;
+use crate::world::{Territory, stored_unit};
 
 /// How to import.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -117,50 +119,70 @@ pub async fn import<S: Store>(
     caller: Caller,
     ApiQuery(q): ApiQuery<ImportQuery>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> ApiResult<Response> {
     let resource = "territory";
+    // Before the body is read: nobody else gets to make the server hold a large upload.
     app.authorize(&caller.principal, caller.ip, Operation::ManageReference, &Scope::Global, resource).await?;
     let format = format_of(&headers)?;
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            too_large(app.config.max_import_bytes)
-        } else {
-            ApiError::bad_request("bad_body", e.body_text())
-        }
-    })?;
+    let limit = app.config.max_import_bytes;
+    let body = axum::body::to_bytes(body, limit).await.map_err(|_| too_large(limit))?;
     if body.is_empty() {
         return Err(ApiError::bad_request("empty_body", "send the file as the request body"));
     }
-    let text = String::from_utf8(body.to_vec())
+    let text = String::from_utf8(Vec::from(body))
         .map_err(|_| ApiError::bad_request("invalid_encoding", "the file must be UTF-8 text"))?;
+    let audit = app.audit_event(&caller.principal, caller.ip, "territory.import", resource);
+    // Run to the end even if the client goes away: a check or a write that
+    // has started holds the lock until it is done, and a stored import is
+    // always swapped in.
+    let task = tokio::spawn(run(app.clone(), text, format, q, audit));
+    task.await.map_err(ApiError::internal)?
+}
 
-    // One import at a time: each is checked against the territory the
-    // previous one left, so two files cannot each pass against the old one.
-    let _turn = app.import_lock.lock().await;
-    let territory = Arc::clone(&app.world().territory);
-    let repair = q.repair;
-    let checked = tokio::task::spawn_blocking(move || {
-        let known = KnownUnits { codes: Default::default(), features: territory.features().iter().collect() };
-        repair::check_territory(&text, format, &known, repair)
+/// Checks, writes and swaps in one import, one at a time: each is checked
+/// against the territory the previous one left.
+async fn run<S: Store>(
+    app: App<S>,
+    text: String,
+    format: Format,
+    q: ImportQuery,
+    audit: citygrid_domain::audit::AuditEvent,
+) -> ApiResult<Response> {
+    let _turn = app.reference_lock.lock().await;
+    let current = Arc::clone(&app.world().territory);
+    let (repair, dry_run) = (q.repair, q.dry_run);
+    let outcome = tokio::task::spawn_blocking(move || {
+        let known = KnownUnits { codes: Default::default(), features: current.features().iter().collect() };
+        let checked = repair::check_territory(&text, format, &known, repair)?;
+        // The territory as it will be, built before anything is written, so
+        // what is stored is known to load and index.
+        let next = (!dry_run).then(|| merged(&current, &checked.features)).transpose();
+        Ok::<_, Refused>((checked, next))
     })
     .await
     .map_err(ApiError::internal)?;
-    let checked = match checked {
-        Ok(c) => c,
+    let (checked, next) = match outcome {
+        Ok(x) => x,
         Err(r) => return Ok(refused(r)),
     };
+    let next = next.map_err(ApiError::internal)?;
     let units = checked.features.len();
     let mut imported = 0;
-    if !q.dry_run {
+    if let Some(next) = next {
         let stored: Vec<StoredUnit> = checked.features.iter().map(stored_unit).collect();
-        let ev = app.audit_event(&caller.principal, caller.ip, "territory.import", resource);
-        imported = app.store.upsert_units(stored, ev).await?;
-        app.reload_territory().await?;
+        imported = app.store.upsert_units(stored, audit).await?;
+        app.set_territory(next);
     }
-    let outcome =
-        ImportOutcome { dry_run: q.dry_run, units, imported, changes: checked.changes, warnings: checked.warnings };
+    let outcome = ImportOutcome { dry_run, units, imported, changes: checked.changes, warnings: checked.warnings };
     Ok(Json(outcome).into_response())
+}
+
+/// The current territory with `features` added or replacing units of the same code.
+fn merged(current: &Territory, features: &[TerritoryFeature]) -> Result<Territory, String> {
+    let replaced: HashSet<&UnitCode> = features.iter().map(|f| &f.unit.code).collect();
+    let all = current.features().iter().filter(|f| !replaced.contains(&f.unit.code)).chain(features).cloned().collect();
+    Territory::new(all)
 }
 
 fn too_large(limit: usize) -> ApiError {

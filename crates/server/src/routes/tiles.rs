@@ -135,7 +135,9 @@ fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
 ///   10–11, communities at 12–13, unit grids at 14–16, micro-grids from 17;
 ///   where a unit has no children at that level (a community without
 ///   grids, a grid without micro-grids) the unit itself is returned, so the
-///   layer always covers the territory. With `level`, exactly that level.
+///   layer covers the territory wherever the data is complete (a community
+///   whose grids leave a gap, which import reports as a warning, shows that
+///   gap). With `level`, exactly that level.
 /// - **Geometry**: simplified with a tolerance of half a screen pixel at
 ///   the zoom (Web Mercator, 256-pixel tiles), border by border: each
 ///   border shared by two units is simplified once, so neighbours keep

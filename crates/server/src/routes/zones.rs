@@ -9,6 +9,9 @@ use chrono::{DateTime, Utc};
 use citygrid_domain::access::{Operation, Scope};
 use citygrid_domain::{Point, Zone, ZoneKind};
 use citygrid_store::{Store, StoredZone};
+use std::sync::Arc;
+
+use citygrid_geo::ZoneIndex;
 use geo::{BoundingRect, CoordsIter, Intersects, MultiPolygon, Validation};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -195,18 +198,52 @@ fn invalid_geometry(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_geometry", message)
 }
 
+/// Most positions a zone's area may have: far above any buffer the demo
+/// draws (the city ring has a few thousand), low enough that checking and
+/// indexing a zone stays well under a second.
+pub const MAX_ZONE_POSITIONS: usize = 50_000;
+
 /// Parses and checks a zone's area: a valid (multi)polygon of real
-/// longitude/latitude coordinates.
+/// longitude/latitude coordinates, every ring with at least four positions,
+/// that reads back as it will be stored. CPU-bound: run off the async workers.
 fn checked_geometry(value: &serde_json::Value) -> ApiResult<MultiPolygon<f64>> {
     let mp = geometry_from_json(&value.to_string()).map_err(invalid_geometry)?;
     if mp.0.is_empty() {
         return Err(invalid_geometry("the geometry has no polygon"));
     }
+    let positions = mp.coords_count();
+    if positions > MAX_ZONE_POSITIONS {
+        return Err(invalid_geometry(format!(
+            "the geometry has {positions} positions; a zone may have at most {MAX_ZONE_POSITIONS} (simplify it)"
+        )));
+    }
+    let short = mp.0.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors())).any(|r| r.0.len() < 4);
+    if short {
+        return Err(invalid_geometry("every ring needs at least four positions, the last equal to the first"));
+    }
     if mp.coords_iter().any(|c| Point::new(c.x, c.y).is_none()) {
         return Err(invalid_geometry("every coordinate must be a longitude in −180..180 and a latitude in −90..90"));
     }
     mp.check_validation().map_err(|e| invalid_geometry(format!("the geometry is not a valid polygon: {e}")))?;
+    // What is stored must load again on the next start.
+    geometry_from_json(&geometry_to_json(&mp)).map_err(ApiError::internal)?;
     Ok(mp)
+}
+
+/// The zones as they will be after a change, indexed off the async workers,
+/// so a change is swapped in whole once it is stored (and a zone that cannot
+/// be indexed is refused before anything is written).
+async fn rebuilt(
+    zones: Arc<ZoneIndex>,
+    change: impl FnOnce(&mut Vec<(Zone, MultiPolygon<f64>)>) + Send + 'static,
+) -> ApiResult<ZoneIndex> {
+    tokio::task::spawn_blocking(move || {
+        let mut list: Vec<(Zone, MultiPolygon<f64>)> = zones.iter().map(|(z, g)| (z.clone(), g.clone())).collect();
+        change(&mut list);
+        ZoneIndex::build(list)
+    })
+    .await
+    .map_err(ApiError::internal)
 }
 
 /// Creates or replaces one zone (administrators). The zone is validated
@@ -228,21 +265,34 @@ pub async fn put<S: Store>(
         return Err(ApiError::invalid("the body's zone id must match the path"));
     }
     zone.validate().map_err(|e| ApiError::invalid(e.to_string()))?;
-    let geometry = checked_geometry(&input.geometry)?;
-    if let Some(code) = &zone.territory {
-        let world = app.world();
-        let unit = world
-            .territory
-            .get(code)
-            .ok_or_else(|| ApiError::invalid(format!("territory {code} is not a known unit")))?;
-        if !unit.geometry.intersects(&geometry) {
-            return Err(invalid_geometry(format!("the zone lies entirely outside its territory {code}")));
+    let territory = Arc::clone(&app.world().territory);
+    let owner = zone.territory.clone();
+    let geometry = tokio::task::spawn_blocking(move || {
+        let geometry = checked_geometry(&input.geometry)?;
+        if let Some(code) = &owner {
+            let unit = territory
+                .get(code)
+                .ok_or_else(|| ApiError::invalid(format!("territory {code} is not a known unit")))?;
+            if !unit.geometry.intersects(&geometry) {
+                return Err(invalid_geometry(format!("the zone lies entirely outside its territory {code}")));
+            }
         }
-    }
+        Ok(geometry)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    // One reference-data change at a time, so none is lost between index and swap.
+    let _turn = app.reference_lock.lock().await;
+    let (z, g) = (zone.clone(), geometry.clone());
+    let index = rebuilt(app.world().zones, move |list| {
+        list.retain(|(old, _)| old.id != z.id);
+        list.push((z, g));
+    })
+    .await?;
     let ev = app.audit_event(&caller.principal, caller.ip, "zone.put", &resource);
     let stored = StoredZone { zone: zone.clone(), geometry: geometry_to_json(&geometry) };
     app.store.put_zones(vec![stored], ev).await?;
-    app.reload_zones().await?;
+    app.set_zones(index);
     Ok(Json(view(&zone, &geometry, Utc::now())))
 }
 
@@ -257,8 +307,11 @@ pub async fn delete<S: Store>(
 ) -> ApiResult<StatusCode> {
     let resource = format!("zone/{id}");
     app.authorize(&caller.principal, caller.ip, Operation::ManageReference, &Scope::Global, &resource).await?;
+    let _turn = app.reference_lock.lock().await;
+    let gone = id.clone();
+    let index = rebuilt(app.world().zones, move |list| list.retain(|(z, _)| z.id != gone)).await?;
     let ev = app.audit_event(&caller.principal, caller.ip, "zone.delete", &resource);
     app.store.delete_zone(&id, ev).await?;
-    app.reload_zones().await?;
+    app.set_zones(index);
     Ok(StatusCode::NO_CONTENT)
 }
