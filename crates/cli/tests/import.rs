@@ -246,3 +246,77 @@ fn check_repair_writes_the_repaired_file_which_then_checks_clean() {
     let o = citygrid(&["check", "territory", &fixture("clean.geojson"), "--write", refused.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
+
+/// Cities have no parent but are siblings of one another: a second city
+/// covering one already imported would take every point in it.
+#[test]
+fn a_city_overlapping_a_city_already_imported_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let o = citygrid(&["import", "territory", &fixture("clean.geojson"), "--data-dir", d]);
+    assert!(o.status.success(), "{}", text(&o));
+    let before = snapshot(&data);
+
+    let city = |name: &str, ring: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"code":"110100","name":"北京市","level":"city"}},
+                "geometry":{{"type":"Polygon","coordinates":[{ring}]}}}}]}}"#
+            ),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let world = city("world.geojson", "[[-180,-90],[180,-90],[180,90],[-180,90],[-180,-90]]");
+    for repair in [false, true] {
+        let mut args = vec!["import", "territory", world.as_str(), "--data-dir", d];
+        if repair {
+            args.push("--repair");
+        }
+        let o = citygrid(&args);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        let t = text(&o);
+        assert!(
+            t.contains(
+                "feature #0 (110100): siblings_overlap: overlaps 340200 (already imported), another unit without a \
+                 parent, by 100.0% of the smaller one's area"
+            ) && t.contains("nothing was imported"),
+            "{t}"
+        );
+        assert_eq!(snapshot(&data), before);
+    }
+
+    let beside = city("beside.geojson", "[[116,39],[117,39],[117,40],[116,40],[116,39]]");
+    let o = citygrid(&["import", "territory", &beside, "--data-dir", d]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(codes(&snapshot(&data).0), ["110100", "340200", "340202", "340207"]);
+}
+
+/// WKT nested deep enough to exhaust a recursive reader's stack is a
+/// problem with its row, not a crash, with and without --repair.
+#[test]
+fn deeply_nested_wkt_is_a_problem_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deep.csv");
+    let deep = "GEOMETRYCOLLECTION(".repeat(5_000);
+    std::fs::write(&file, format!("code,name,wkt\n340200,芜湖市,\"{deep}\"\n")).unwrap();
+    let f = file.to_str().unwrap();
+    let data = dir.path().join("data");
+    for args in [
+        vec!["check", "territory", f],
+        vec!["check", "territory", "--repair", f],
+        vec!["import", "territory", f, "--data-dir", data.to_str().unwrap()],
+    ] {
+        let o = citygrid(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text(&o));
+        let t = text(&o);
+        assert!(
+            t.contains("row 1 (340200): bad_geometry: WKT type GEOMETRYCOLLECTION is not POLYGON or MULTIPOLYGON"),
+            "{args:?}: {t}"
+        );
+    }
+    assert!(!data.exists(), "a refused file leaves no store behind");
+}

@@ -239,6 +239,9 @@ fn geometry_from_wkt(text: &str, problem: MakeProblem<'_>, out: &mut Vec<Problem
         let shown: String = rest.chars().take(40).collect();
         return bad(format!("unexpected text after the WKT geometry: {shown:?}"));
     }
+    if let Some(message) = wkt_shape_problem(text) {
+        return bad(message);
+    }
     let parsed = match wkt::Wkt::<f64>::from_str(text) {
         Ok(w) => w,
         Err(e) => {
@@ -263,6 +266,57 @@ fn geometry_from_wkt(text: &str, problem: MakeProblem<'_>, out: &mut Vec<Problem
         }
     };
     geometry_from_rings(polygons, problem, out)
+}
+
+/// The WKT words a boundary may start with: POLYGON or MULTIPOLYGON, with
+/// Z, M or ZM written on to them (`POLYGON Z` is read as `POLYGON`, then `Z`).
+const POLYGON_WORDS: [&str; 8] = [
+    "POLYGON",
+    "POLYGONZ",
+    "POLYGONM",
+    "POLYGONZM",
+    "MULTIPOLYGON",
+    "MULTIPOLYGONZ",
+    "MULTIPOLYGONM",
+    "MULTIPOLYGONZM",
+];
+
+/// Deepest parenthesis nesting a boundary needs: a MULTIPOLYGON's.
+const MAX_WKT_NESTING: usize = 3;
+
+/// Why a WKT text is refused before the WKT reader sees it: it is not a
+/// POLYGON or MULTIPOLYGON, or its parentheses nest deeper than a
+/// MULTIPOLYGON's. The reader recurses once per parenthesis, so deep
+/// nesting (`GEOMETRYCOLLECTION(` five thousand times) would exhaust the
+/// stack and abort the process.
+pub(crate) fn wkt_shape_problem(text: &str) -> Option<String> {
+    let text = text.trim_start();
+    let end = text.find(|c: char| matches!(c, '(' | ')' | ',') || c.is_whitespace()).unwrap_or(text.len());
+    let word = &text[..end];
+    if word.is_empty() {
+        return Some("unreadable WKT: it must start with POLYGON or MULTIPOLYGON".into());
+    }
+    if !POLYGON_WORDS.iter().any(|w| w.eq_ignore_ascii_case(word)) {
+        let shown: String = word.chars().take(40).collect();
+        return Some(format!("WKT type {} is not POLYGON or MULTIPOLYGON", shown.to_ascii_uppercase()));
+    }
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for b in text.bytes() {
+        match b {
+            b'(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    (deepest > MAX_WKT_NESTING).then(|| {
+        format!(
+            "unreadable WKT: parentheses nest {deepest} deep, but a MULTIPOLYGON needs only {MAX_WKT_NESTING} \
+             (and a POLYGON 2)"
+        )
+    })
 }
 
 /// The first word inside the parentheses that is not a number (nor
@@ -460,6 +514,49 @@ mod tests {
         assert!(msg(8).contains("unexpected text after the WKT geometry: \"oops\""), "{r}");
         assert!(msg(9).contains("no polygon"), "{r}");
         assert!(msg(10).contains("hole 0 of polygon 1 is not closed"), "{r}");
+    }
+
+    #[test]
+    fn deeply_nested_wkt_is_refused_before_it_is_read() {
+        // Each would overflow the WKT reader's stack and abort the process.
+        let deep = |head: &str, n: usize| format!("\"{head}{}\"", "(".repeat(n));
+        let rows = [
+            format!("340202,collection,{}", deep("GEOMETRYCOLLECTION", 5_000)),
+            format!("340203,nested collections,\"{}\"", "GEOMETRYCOLLECTION(".repeat(5_000)),
+            format!("340204,deep polygon,{}", deep("MULTIPOLYGON", 5_000)),
+            format!("340205,deep and closed,\"POLYGON{}0 0{}\"", "(".repeat(5_000), ")".repeat(5_000)),
+            "340206,no type,\"((0 0, 1 0, 1 1, 0 0))\"".to_owned(),
+        ];
+        let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+        let r = parse_territory_csv(&csv("code,name,wkt", &rows)).unwrap_err();
+        assert_eq!(kinds(&r), (0..5).map(|i| (i, ProblemKind::BadGeometry)).collect::<Vec<_>>(), "{r}");
+        let msg = |k: usize| r.problems[k].message.as_str();
+        assert_eq!(msg(0), "WKT type GEOMETRYCOLLECTION is not POLYGON or MULTIPOLYGON");
+        assert_eq!(msg(1), "WKT type GEOMETRYCOLLECTION is not POLYGON or MULTIPOLYGON");
+        assert!(msg(2).contains("parentheses nest 5000 deep"), "{r}");
+        assert!(msg(3).contains("parentheses nest 5000 deep"), "{r}");
+        assert!(msg(4).contains("must start with POLYGON or MULTIPOLYGON"), "{r}");
+    }
+
+    #[test]
+    fn polygon_wkt_in_any_case_and_dimension_still_reads() {
+        for wkt in [
+            "polygon ((0 0, 1 0, 1 1, 0 0))",
+            "  Polygon Z ((0 0 5, 1 0 5, 1 1 5, 0 0 5))",
+            "POLYGONM((0 0 5, 1 0 5, 1 1 5, 0 0 5))",
+            "POLYGON ZM ((0 0 5 6, 1 0 5 6, 1 1 5 6, 0 0 5 6))",
+            "multipolygon (((0 0, 1 0, 1 1, 0 0)), ((2 2, 3 2, 3 3, 2 2)))",
+            "MULTIPOLYGONZ (((0 0 1, 1 0 1, 1 1 1, 0 0 1)))",
+            "MULTIPOLYGON ZM (((0 0 1 2, 1 0 1 2, 1 1 1 2, 0 0 1 2)))",
+            "POLYGON EMPTY",
+        ] {
+            assert_eq!(wkt_shape_problem(wkt), None, "{wkt}");
+        }
+        let text = csv("code,name,wkt", &["340202,z,\"  Polygon Z ((0 0 5, 1 0 5, 1 1 5, 0 0 5))\""]);
+        assert_eq!(parse_territory_csv(&text).unwrap()[0].geometry.0.len(), 1);
+        assert!(wkt_shape_problem("POLYGON(((0 0, 1 0, 1 1, 0 0)))").is_none(), "3 deep is a MULTIPOLYGON's depth");
+        assert!(wkt_shape_problem("POLYGON((((0 0, 1 0, 1 1, 0 0))))").is_some());
+        assert!(wkt_shape_problem("LINESTRING(0 0, 1 1)").is_some());
     }
 
     #[test]

@@ -23,6 +23,10 @@
 //!   guess), and an exterior ring only if its polygon has no holes (which
 //!   part a hole belongs to would be a guess too).
 //!
+//! Repaired within a feature whose rings are valid: polygons that overlap
+//! one another are merged into their union (a hole outside its polygon, or
+//! holes that overlap, are not: what they meant is a guess).
+//!
 //! Repaired across features, within limits:
 //! - a child sticking out of its parent by more than the validator's 1%
 //!   but at most [`REPAIR_OUTSIDE_LIMIT`] of its area is clipped to the parent;
@@ -31,25 +35,31 @@
 //!   the smaller code, the rule the point index applies to shared borders
 //!   (against a unit already imported, only when the file's unit is the one
 //!   with the larger code: an import does not rewrite units it does not hold).
+//!   Units without a parent (cities) are siblings of one another here too.
 //!
 //! Never repaired: malformed, duplicate or contradicting codes and
 //! properties, non-finite coordinates, rings with fewer than three distinct
-//! positions, larger overlaps or parts outside the parent, missing parents,
-//! and gaps (warnings only; what should fill them is not in the file).
+//! positions or more than [`MAX_RING_POSITIONS`], larger overlaps or parts
+//! outside the parent, missing parents, and gaps (warnings only; what
+//! should fill them is not in the file).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use geo::{Area, BooleanOps, BoundingRect, Coord, InteriorPoint, LineString, MultiPolygon, Polygon};
+use geo::orient::Direction;
+use geo::{
+    Area, BooleanOps, BoundingRect, Coord, InteriorPoint, LineString, MultiPolygon, Orient, Polygon, unary_union,
+};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::TerritoryFeature;
 use crate::validate::{
-    Family, ImportReport, KnownUnits, LonLat, Member, OUTSIDE_PARENT_TOLERANCE, OVERLAP_TOLERANCE, Problem, Severity,
-    first_crossing, in_range, orient, point_in, ring_name, ring_problem, validate_with_known, write_location,
+    Family, ImportReport, KnownUnits, LonLat, MAX_RING_POSITIONS, Member, OUTSIDE_PARENT_TOLERANCE, OVERLAP_TOLERANCE,
+    PartDefect, Problem, ProblemKind, Severity, check_geometry, first_crossing, in_range, orient, part_overlaps,
+    point_in, ring_name, ring_problem, validate_with_known, write_location,
 };
 
 /// Largest share of a child's area outside its parent that repair clips away.
@@ -280,6 +290,9 @@ pub enum RingRepair {
 pub fn repair_ring(what: &str, coords: &[Coord<f64>]) -> RingRepair {
     if ring_problem(coords).is_none() {
         return RingRepair::Clean;
+    }
+    if coords.len() > MAX_RING_POSITIONS {
+        return RingRepair::Unrepairable("it has more positions than a ring may have");
     }
     if !coords.iter().all(in_range) {
         return RingRepair::Unrepairable("a coordinate is not a longitude, latitude");
@@ -530,11 +543,18 @@ pub fn repair_polygons(polygons: &[Vec<Vec<Coord<f64>>>]) -> Option<(Rings, Vec<
 
 // ---- across features ----
 
-/// Clips children to their parents and trims overlaps between siblings,
-/// within [`REPAIR_OUTSIDE_LIMIT`] and [`REPAIR_OVERLAP_LIMIT`]; only what
-/// the validator would report is touched. Returns the changes, by feature.
+/// Merges the overlapping polygons of each feature, then clips children to
+/// their parents and trims overlaps between siblings, within
+/// [`REPAIR_OUTSIDE_LIMIT`] and [`REPAIR_OVERLAP_LIMIT`]; only what the
+/// validator would report is touched. Returns the changes, by feature.
 pub fn repair_features(features: &mut [TerritoryFeature], known: &KnownUnits<'_>) -> Vec<Change> {
     let mut changes = Vec::new();
+    for (i, f) in features.iter_mut().enumerate() {
+        if let Some((geometry, n)) = merge_parts(&f.geometry) {
+            f.geometry = geometry;
+            changes.push(Change::new(i, Some(f.unit.code.as_str()), n));
+        }
+    }
     let clips: Vec<(usize, MultiPolygon<f64>, Change)> = {
         let family = Family::of(&*features, known);
         let features = family.features;
@@ -596,6 +616,47 @@ pub fn repair_features(features: &mut [TerritoryFeature], known: &KnownUnits<'_>
     changes
 }
 
+/// A geometry whose only defect is that some of its polygons overlap,
+/// replaced by the union of its polygons (what they were surely meant to
+/// cover together), and what was done; `None` for any other geometry, or
+/// when the union would not pass the checks. A hole outside its exterior
+/// ring or holes that overlap are not repaired: what they meant is a guess.
+fn merge_parts(mp: &MultiPolygon<f64>) -> Option<(MultiPolygon<f64>, Note)> {
+    if mp.0.len() < 2 {
+        return None;
+    }
+    let rings_ok =
+        mp.0.iter().all(|p| std::iter::once(p.exterior()).chain(p.interiors()).all(|r| ring_problem(&r.0).is_none()));
+    if !rings_ok {
+        return None;
+    }
+    let overlaps = part_overlaps(mp);
+    if overlaps.is_empty() {
+        return None;
+    }
+    let mut pairs = Vec::with_capacity(overlaps.len());
+    for o in &overlaps {
+        match o.defect {
+            PartDefect::Parts(a, b) => pairs.push(format!("{a} and {b}")),
+            PartDefect::HoleOutside(..) | PartDefect::Holes(..) => return None,
+        }
+    }
+    // The union's fill rule follows ring orientation, which input may mix.
+    let oriented = mp.orient(Direction::Default);
+    let merged = unary_union(&oriented.0);
+    let mut again = Vec::new();
+    check_geometry(0, "", &merged, &mut again);
+    if !again.is_empty() || merged.0.is_empty() {
+        return None;
+    }
+    let message = format!(
+        "merged its overlapping polygons ({}) into their union, {} polygon(s)",
+        pairs.join("; "),
+        merged.0.len()
+    );
+    Some((merged, note(message, overlaps.first().and_then(|o| o.at))))
+}
+
 // ---- documents ----
 
 /// The rings of every feature of a document, as written, before parsing.
@@ -621,7 +682,7 @@ fn repair_document(text: &str, format: Format) -> (Cow<'_, str>, Vec<Change>) {
 /// Locates problems the parser could not: those about a feature's code or
 /// properties get a point inside the feature, read from the document.
 fn locate(problems: &mut [Problem], text: &str, format: Format) {
-    if problems.iter().all(|p| p.location.is_some() || p.kind == crate::ProblemKind::Document) {
+    if problems.iter().all(|p| p.location.is_some() || p.kind == ProblemKind::Document) {
         return;
     }
     let raw = match format {
@@ -629,7 +690,7 @@ fn locate(problems: &mut [Problem], text: &str, format: Format) {
         Format::Csv => csv_features(text),
     };
     let Some(raw) = raw else { return };
-    for p in problems.iter_mut().filter(|p| p.location.is_none() && p.kind != crate::ProblemKind::Document) {
+    for p in problems.iter_mut().filter(|p| p.location.is_none() && p.kind != ProblemKind::Document) {
         let rings = raw.get(p.feature).and_then(|f| f.rings.as_ref());
         p.location = rings.and_then(somewhere_in).map(LonLat::from);
     }
@@ -808,7 +869,8 @@ fn csv_features(text: &str) -> Option<Vec<RawFeature>> {
 
 /// The rings of a POLYGON or MULTIPOLYGON, when the parser would read them.
 fn wkt_rings(text: &str) -> Option<Rings> {
-    if text.is_empty() || text_after_geometry(text) {
+    // Deep nesting would exhaust the WKT reader's stack; the parser refuses it first too.
+    if text.is_empty() || text_after_geometry(text) || crate::csv_io::wkt_shape_problem(text).is_some() {
         return None;
     }
     let ring = |r: &wkt::types::LineString<f64>| -> Vec<Coord<f64>> {
@@ -1011,6 +1073,42 @@ mod tests {
         far.push(feature("340207", 1.0, 0.0, 2.0, 1.0));
         assert_eq!(repair_features(&mut far, &KnownUnits::default()), vec![]);
         assert!(crate::validate(&far).iter().any(|p| p.kind == ProblemKind::SiblingsOverlap));
+    }
+
+    #[test]
+    fn overlapping_polygons_of_one_unit_are_merged_but_bad_holes_are_not() {
+        let poly = |x0: f64, y0: f64, x1: f64, y1: f64| feature("340202", x0, y0, x1, y1).geometry.0.remove(0);
+        let mut f = feature("340202", 0.0, 0.0, 1.0, 0.6);
+        // Two overlapping pairs and a part apart from them.
+        f.geometry.0.extend([poly(0.0, 0.4, 1.0, 1.0), poly(2.0, 0.0, 3.0, 1.0), poly(2.5, 0.0, 3.5, 1.0)]);
+        f.geometry.0.push(poly(5.0, 0.0, 6.0, 1.0));
+        let mut fs = vec![f];
+        let changes = repair_features(&mut fs, &KnownUnits::default());
+        let lines: Vec<String> = changes.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            ["feature #0 (340202): merged its overlapping polygons (0 and 1; 2 and 3) into their union, 3 polygon(s) \
+              [at 0.500000, 0.500000]"]
+        );
+        assert!((fs[0].geometry.unsigned_area() - 3.5).abs() < 1e-9, "{:?}", fs[0].geometry);
+        let mut out = Vec::new();
+        crate::validate::check_geometry(0, "", &fs[0].geometry, &mut out);
+        assert_eq!(out, vec![]);
+        assert_eq!(repair_features(&mut fs, &KnownUnits::default()), vec![], "idempotent");
+
+        // A hole reaching out of its shell: an island, or a slip? Not for repair to say.
+        let mut f = feature("340202", 0.0, 0.0, 1.0, 1.0);
+        f.geometry.0[0].interiors_push(LineString::new(c(&[
+            (0.8, 0.4),
+            (1.2, 0.4),
+            (1.2, 0.6),
+            (0.8, 0.6),
+            (0.8, 0.4),
+        ])));
+        f.geometry.0.push(poly(0.5, 0.0, 2.0, 1.0));
+        let mut fs = vec![f.clone()];
+        assert_eq!(repair_features(&mut fs, &KnownUnits::default()), vec![]);
+        assert_eq!(fs[0], f);
     }
 
     #[test]

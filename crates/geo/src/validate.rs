@@ -11,7 +11,10 @@ use std::fmt;
 
 use citygrid_domain::{Unit, UnitCode};
 use geo::orient::Direction;
-use geo::{Area, BooleanOps, BoundingRect, Coord, CoordsIter, InteriorPoint, MultiPolygon, Orient, Rect, unary_union};
+use geo::{
+    Area, BooleanOps, BoundingRect, Coord, CoordsIter, InteriorPoint, MultiPolygon, Orient, Polygon, Rect, unary_union,
+};
+use rstar::{AABB, RTree, RTreeObject};
 use serde::Serialize;
 
 use crate::TerritoryFeature;
@@ -22,6 +25,8 @@ pub const OUTSIDE_PARENT_TOLERANCE: f64 = 0.01;
 pub const COVERAGE_TOLERANCE: f64 = 0.01;
 /// Share of the smaller sibling's area two siblings may overlap by before it is reported.
 pub const OVERLAP_TOLERANCE: f64 = 0.01;
+/// Most positions one ring may have; a longer ring is refused as `bad_geometry`.
+pub const MAX_RING_POSITIONS: usize = 100_000;
 
 /// How bad a problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -66,6 +71,10 @@ pub enum ProblemKind {
     CoordinateOutOfRange,
     /// A ring crosses or touches itself.
     SelfIntersection,
+    /// Two polygons of one geometry overlap, a hole is not inside its
+    /// exterior ring, or two holes of one polygon overlap: point location
+    /// counts rings (even-odd), so such an overlap would read as a hole.
+    OverlappingParts,
     /// More than 1% of the unit's area lies outside its parent.
     OutsideParent,
     /// Two children of one parent overlap by more than 1% of the smaller one's area.
@@ -92,6 +101,7 @@ impl ProblemKind {
             ProblemKind::NonFiniteCoordinate => "non_finite_coordinate",
             ProblemKind::CoordinateOutOfRange => "coordinate_out_of_range",
             ProblemKind::SelfIntersection => "self_intersection",
+            ProblemKind::OverlappingParts => "overlapping_parts",
             ProblemKind::OutsideParent => "outside_parent",
             ProblemKind::SiblingsOverlap => "siblings_overlap",
             ProblemKind::CoverageGap => "coverage_gap",
@@ -328,6 +338,7 @@ fn is_geometry_kind(kind: ProblemKind) -> bool {
             | ProblemKind::NonFiniteCoordinate
             | ProblemKind::CoordinateOutOfRange
             | ProblemKind::SelfIntersection
+            | ProblemKind::OverlappingParts
     )
 }
 
@@ -396,14 +407,154 @@ fn check_set(units: &[&Unit], known: &KnownUnits<'_>, out: &mut Vec<Problem>) {
 /// Makes a [`Problem`] for one feature or row from a kind and a message.
 pub(crate) type MakeProblem<'a> = &'a dyn Fn(ProblemKind, String) -> Problem;
 
-/// Ring structure, finiteness and simplicity of one geometry.
+/// Ring structure, finiteness and simplicity of one geometry, then, when
+/// its rings pass, whether its parts overlap ([`part_overlaps`]).
 pub(crate) fn check_geometry(i: usize, code: &str, mp: &MultiPolygon<f64>, out: &mut Vec<Problem>) {
     let problem = |kind: ProblemKind, message: String| Problem::new(i, Some(code), kind, message);
     let polygons: Vec<Vec<&[Coord<f64>]>> =
         mp.0.iter()
             .map(|p| std::iter::once(p.exterior()).chain(p.interiors()).map(|r| r.0.as_slice()).collect())
             .collect();
+    let before = out.len();
     check_polygons(&polygons, &problem, out);
+    if out.len() == before {
+        for o in part_overlaps(mp) {
+            out.push(problem(ProblemKind::OverlappingParts, o.defect.to_string()).at(o.at));
+        }
+    }
+}
+
+/// Overlap between the parts of one geometry that is more than rounding:
+/// a share of the smaller part's (or hole's) area.
+const PART_OVERLAP_EPSILON: f64 = 1e-9;
+
+/// What overlaps within one geometry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PartDefect {
+    /// Polygons `.0` < `.1` overlap.
+    Parts(usize, usize),
+    /// Hole `.1` of polygon `.0` is not (wholly) inside its exterior ring.
+    HoleOutside(usize, usize),
+    /// Holes `.1` < `.2` of polygon `.0` overlap.
+    Holes(usize, usize, usize),
+}
+
+impl fmt::Display for PartDefect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            PartDefect::Parts(a, b) => {
+                write!(f, "polygons {a} and {b} overlap; point location would take their overlap for a hole")
+            }
+            PartDefect::HoleOutside(p, h) => {
+                write!(f, "hole {h} of polygon {p} is not inside the polygon's exterior ring")
+            }
+            PartDefect::Holes(p, a, b) => write!(f, "holes {a} and {b} of polygon {p} overlap"),
+        }
+    }
+}
+
+/// One overlap within a geometry and a point of it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PartOverlap {
+    /// What overlaps.
+    pub(crate) defect: PartDefect,
+    /// A point inside the overlap (or inside the part of the hole outside).
+    pub(crate) at: Option<Coord<f64>>,
+}
+
+/// Where the parts of a geometry whose rings are each valid overlap:
+/// holes not inside their exterior ring, holes of one polygon that overlap,
+/// then polygons that overlap (leaving out polygons with a bad hole), each
+/// in index order. Point location counts rings (even-odd), which agrees
+/// with the polygons' union only when there is none of these. A single
+/// polygon without holes has none and costs nothing.
+///
+/// Whether there is anything to find is decided by a few overlays of all
+/// the holes or parts at once (their union against the sum of their areas,
+/// the holes' union against the shell), so a clean geometry costs a few
+/// unions however many parts it has; only then are the culprits sought,
+/// pair by pair among those whose bounding boxes meet.
+pub(crate) fn part_overlaps(mp: &MultiPolygon<f64>) -> Vec<PartOverlap> {
+    let mut found = Vec::new();
+    if mp.0.len() < 2 && mp.0.iter().all(|p| p.interiors().is_empty()) {
+        return found;
+    }
+    let mut holes_ok = vec![true; mp.0.len()];
+    for (pi, p) in mp.0.iter().enumerate() {
+        if p.interiors().is_empty() {
+            continue;
+        }
+        let shell = Polygon::new(p.exterior().clone(), vec![]);
+        // Oriented alike, so that their union is their union whichever way each was written.
+        let holes: Vec<Polygon<f64>> =
+            p.interiors().iter().map(|r| Polygon::new(r.clone(), vec![]).orient(Direction::Default)).collect();
+        let together = unary_union(&holes);
+        let sum: f64 = holes.iter().map(Area::unsigned_area).sum();
+        if together.difference(&shell).unsigned_area() > PART_OVERLAP_EPSILON * sum {
+            for (h, hole) in holes.iter().enumerate() {
+                let outside = hole.difference(&shell);
+                if outside.unsigned_area() > PART_OVERLAP_EPSILON * hole.unsigned_area() {
+                    found.push(PartOverlap { defect: PartDefect::HoleOutside(pi, h), at: point_in(&outside) });
+                    holes_ok[pi] = false;
+                }
+            }
+        }
+        if holes.len() > 1 && sum - together.unsigned_area() > PART_OVERLAP_EPSILON * sum {
+            for (a, b) in box_pairs(&holes) {
+                if let Some(at) = overlap_of(&holes[a], &holes[b]) {
+                    found.push(PartOverlap { defect: PartDefect::Holes(pi, a, b), at });
+                    holes_ok[pi] = false;
+                }
+            }
+        }
+    }
+    let parts: Vec<Polygon<f64>> = mp.0.iter().map(|p| p.orient(Direction::Default)).collect();
+    let sound: Vec<&Polygon<f64>> = parts.iter().zip(&holes_ok).filter(|(_, ok)| **ok).map(|(p, _)| p).collect();
+    if sound.len() > 1 {
+        let sum: f64 = sound.iter().map(|p| p.unsigned_area()).sum();
+        if sum - unary_union(sound).unsigned_area() > PART_OVERLAP_EPSILON * sum {
+            for (a, b) in box_pairs(&parts) {
+                if !(holes_ok[a] && holes_ok[b]) {
+                    continue;
+                }
+                if let Some(at) = overlap_of(&parts[a], &parts[b]) {
+                    found.push(PartOverlap { defect: PartDefect::Parts(a, b), at });
+                }
+            }
+        }
+    }
+    found
+}
+
+/// A point inside the overlap of two polygons whose rings are valid (holes
+/// inside their exterior and apart), when they overlap by more than rounding.
+fn overlap_of(a: &Polygon<f64>, b: &Polygon<f64>) -> Option<Option<Coord<f64>>> {
+    let shared = a.intersection(b);
+    let smaller = a.unsigned_area().min(b.unsigned_area());
+    (shared.unsigned_area() > PART_OVERLAP_EPSILON * smaller).then(|| point_in(&shared))
+}
+
+/// Pairs `(i, j)`, `i < j`, of polygons whose bounding boxes meet (edges
+/// included), in order, found with an R-tree so that many parts side by
+/// side (a stack of thin strips, say) are not compared pair by pair.
+fn box_pairs(polygons: &[Polygon<f64>]) -> Vec<(usize, usize)> {
+    let boxes: Vec<RankedBox> = polygons
+        .iter()
+        .enumerate()
+        .filter_map(|(rank, p)| {
+            let r = p.bounding_rect()?;
+            Some(RankedBox { envelope: AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), rank })
+        })
+        .collect();
+    let tree = RTree::bulk_load(boxes);
+    let mut pairs: Vec<(usize, usize)> = tree
+        .iter()
+        .flat_map(|a| {
+            tree.locate_in_envelope_intersecting(&a.envelope).filter(|b| b.rank > a.rank).map(|b| (a.rank, b.rank))
+        })
+        .collect();
+    pairs.sort_unstable();
+    pairs
 }
 
 /// The structural checks of polygons given as rings of positions (exterior
@@ -428,8 +579,9 @@ pub(crate) fn check_polygons<R: AsRef<[Coord<f64>]>>(
     }
 }
 
-/// One ring: finite coordinates, at least 4 positions, closed (checked on
-/// the positions as given, since geo closes rings silently), and simple.
+/// One ring: at most [`MAX_RING_POSITIONS`] positions, finite coordinates,
+/// at least 4 positions, closed (checked on the positions as given, since
+/// geo closes rings silently), and simple.
 /// Stops at the first problem, since the later checks assume the earlier.
 fn check_ring(what: &str, coords: &[Coord<f64>], problem: MakeProblem<'_>, out: &mut Vec<Problem>) {
     if let Some(kind) = ring_problem(coords) {
@@ -458,6 +610,14 @@ fn check_ring(what: &str, coords: &[Coord<f64>], problem: MakeProblem<'_>, out: 
             ProblemKind::UnclosedRing => {
                 (format!("{what} is not closed: its last position differs from its first"), coords.last().copied())
             }
+            ProblemKind::BadGeometry => (
+                format!(
+                    "{what} has {} positions; a ring may have at most {MAX_RING_POSITIONS} \
+                     (simplify the boundary or split it into parts)",
+                    coords.len()
+                ),
+                coords.iter().find(|c| in_range(c)).copied(),
+            ),
             _ => (format!("{what} crosses or touches itself"), self_intersection(coords)),
         };
         out.push(problem(kind, message).at(at));
@@ -467,7 +627,9 @@ fn check_ring(what: &str, coords: &[Coord<f64>], problem: MakeProblem<'_>, out: 
 /// What is wrong with one ring as written, checked in the order
 /// [`check_ring`] reports: the first problem only.
 pub(crate) fn ring_problem(coords: &[Coord<f64>]) -> Option<ProblemKind> {
-    if !coords.iter().all(is_finite) {
+    if coords.len() > MAX_RING_POSITIONS {
+        Some(ProblemKind::BadGeometry)
+    } else if !coords.iter().all(is_finite) {
         Some(ProblemKind::NonFiniteCoordinate)
     } else if !coords.iter().all(in_range) {
         Some(ProblemKind::CoordinateOutOfRange)
@@ -610,26 +772,26 @@ impl<'a> Family<'a> {
     }
 
     /// Eligible input features and known units the input does not replace,
-    /// grouped by parent code.
-    fn sibling_groups(&self) -> BTreeMap<&'a UnitCode, Vec<Member<'a>>> {
-        let mut groups: BTreeMap<&UnitCode, Vec<Member<'a>>> = BTreeMap::new();
+    /// grouped by parent code; units without a parent (cities) form one
+    /// more group, under `None`. Only groups with a member from the input.
+    fn sibling_groups(&self) -> BTreeMap<Option<&'a UnitCode>, Vec<Member<'a>>> {
+        let mut groups: BTreeMap<Option<&UnitCode>, Vec<Member<'a>>> = BTreeMap::new();
         for (i, f) in self.features.iter().enumerate() {
-            if let (Some(p), true) = (&f.unit.parent, self.eligible(i)) {
-                groups.entry(p).or_default().push(Member::Input(i));
+            if self.eligible(i) {
+                groups.entry(f.unit.parent.as_ref()).or_default().push(Member::Input(i));
             }
         }
         for k in &self.known_only {
-            if let Some(p) = &k.unit.parent
-                && let Some(group) = groups.get_mut(p)
-            {
+            if let Some(group) = groups.get_mut(&k.unit.parent.as_ref()) {
                 group.push(Member::Known(k));
             }
         }
         groups
     }
 
-    /// Every pair of siblings, at least one of them from the input, whose
-    /// interiors overlap, in order of their codes. Pairs are found by a
+    /// Every pair of siblings (units with one parent, or both without a
+    /// parent), at least one of them from the input, whose interiors
+    /// overlap, in order of their codes. Pairs are found by a
     /// sweep over bounding boxes, so only neighbours are intersected.
     pub(crate) fn overlaps(&self) -> Vec<Overlap<'a>> {
         let mut found = Vec::new();
@@ -787,6 +949,15 @@ fn check_containment(family: &Family<'_>, out: &mut Vec<Problem>) {
             continue;
         }
         let pct = o.share * 100.0;
+        // Units without a parent (cities) are siblings of one another.
+        let root = family.unit_of(o.a).unit.parent.is_none();
+        let other = |m: Member<'_>| {
+            if root {
+                format!("{}, another unit without a parent,", family.name(m))
+            } else {
+                format!("its sibling {}", family.name(m))
+            }
+        };
         let (on, message) = match (parent, o.a, o.b) {
             (Some(j), a, b) => (
                 j,
@@ -798,10 +969,10 @@ fn check_containment(family: &Family<'_>, out: &mut Vec<Problem>) {
             ),
             (None, Member::Input(i), Member::Input(k)) => {
                 let (later, earlier) = if i > k { (i, o.b) } else { (k, o.a) };
-                (later, format!("overlaps its sibling {} by {pct:.1}% of the smaller one's area", family.name(earlier)))
+                (later, format!("overlaps {} by {pct:.1}% of the smaller one's area", other(earlier)))
             }
-            (None, Member::Input(i), other) | (None, other, Member::Input(i)) => {
-                (i, format!("overlaps its sibling {} by {pct:.1}% of the smaller one's area", family.name(other)))
+            (None, Member::Input(i), m) | (None, m, Member::Input(i)) => {
+                (i, format!("overlaps {} by {pct:.1}% of the smaller one's area", other(m)))
             }
             (None, Member::Known(_), Member::Known(_)) => continue,
         };
@@ -828,7 +999,7 @@ fn check_containment(family: &Family<'_>, out: &mut Vec<Problem>) {
         }
         let children: Vec<MultiPolygon<f64>> = family
             .sibling_groups()
-            .remove(&parent.unit.code)
+            .remove(&Some(&parent.unit.code))
             .unwrap_or_default()
             .into_iter()
             // The union's fill rule follows ring orientation, which input may mix.
@@ -885,42 +1056,128 @@ pub(crate) struct Crossing {
     pub(crate) adjacent: bool,
 }
 
+/// Rings with fewer segments than this are searched by the plain sweep,
+/// which is quicker than building an R-tree for them.
+const SWEEP_MAX_SEGMENTS: usize = 256;
+
 /// The first place (in sweep order) where the ring through `pts` (at least
 /// 3 distinct consecutive positions, not repeated at the end) touches or
-/// crosses itself. Sweep over x: segments are sorted by their west end and
-/// only compared with segments whose x-range is still open, which is
-/// near-linear for real rings.
+/// crosses itself.
+///
+/// Segments are ranked by their west end (then by index), and each is
+/// compared, in rank order, with the earlier-ranked segments whose bounding
+/// boxes meet its own: the first pair that meets is the answer. Small rings
+/// do this with a sweep over x; larger ones look the candidates up in an
+/// R-tree, so a ring whose segments all overlap in x (a comb of long
+/// horizontal teeth) does not cost a comparison per pair. Both give the
+/// same crossing.
 pub(crate) fn first_crossing(pts: &[Coord<f64>]) -> Option<Crossing> {
+    if pts.len() < SWEEP_MAX_SEGMENTS || !pts.iter().all(is_finite) {
+        sweep_crossing(pts)
+    } else {
+        indexed_crossing(pts)
+    }
+}
+
+/// Segment `k` of the ring through `pts`: from position `k` to the next.
+fn segment(pts: &[Coord<f64>], k: usize) -> (Coord<f64>, Coord<f64>) {
+    (pts[k], pts[(k + 1) % pts.len()])
+}
+
+/// The segments of the ring through `pts` in rank order: by west end, then by index.
+fn ranked_segments(pts: &[Coord<f64>]) -> Vec<usize> {
+    let min_x = |k: usize| {
+        let (a, b) = segment(pts, k);
+        a.x.min(b.x)
+    };
+    let mut order: Vec<usize> = (0..pts.len()).collect();
+    order.sort_by(|&a, &b| min_x(a).total_cmp(&min_x(b)).then(a.cmp(&b)));
+    order
+}
+
+/// Where segments `k` and `j` of the ring through `pts` meet, if they do:
+/// neighbours share one endpoint and are bad only if they fold back on each
+/// other; any other two are bad if they touch at all.
+fn segments_meet(pts: &[Coord<f64>], k: usize, j: usize) -> Option<Crossing> {
+    let n = pts.len();
+    let ((a, b), (c, d)) = (segment(pts, k), segment(pts, j));
+    let adjacent = (k + 1) % n == j || (j + 1) % n == k;
+    let met = if adjacent { folded(a, b, c, d) } else { segments_touch(a, b, c, d) };
+    met.map(|at| Crossing { first: k.min(j), second: k.max(j), at, adjacent })
+}
+
+/// [`first_crossing`] by a sweep over x: segments are taken in rank order
+/// and compared with the earlier ones whose x-range is still open.
+pub(crate) fn sweep_crossing(pts: &[Coord<f64>]) -> Option<Crossing> {
     let n = pts.len();
     if n < 3 {
         return None;
     }
-    let seg = |k: usize| (pts[k], pts[(k + 1) % n]);
-    let mut order: Vec<usize> = (0..n).collect();
     let min_x = |k: usize| {
-        let (a, b) = seg(k);
+        let (a, b) = segment(pts, k);
         a.x.min(b.x)
     };
     let max_x = |k: usize| {
-        let (a, b) = seg(k);
+        let (a, b) = segment(pts, k);
         a.x.max(b.x)
     };
-    order.sort_by(|&a, &b| min_x(a).total_cmp(&min_x(b)).then(a.cmp(&b)));
+    // Earlier-ranked segments still open, in rank order.
     let mut active: Vec<usize> = Vec::new();
-    for &k in &order {
+    for k in ranked_segments(pts) {
         let x0 = min_x(k);
         active.retain(|&j| max_x(j) >= x0);
-        let (a, b) = seg(k);
         for &j in &active {
-            let (c, d) = seg(j);
-            let adjacent = (k + 1) % n == j || (j + 1) % n == k;
-            // Neighbours share one endpoint; they are bad only if they fold back on each other.
-            let met = if adjacent { folded(a, b, c, d) } else { segments_touch(a, b, c, d) };
-            if let Some(at) = met {
-                return Some(Crossing { first: k.min(j), second: k.max(j), at, adjacent });
+            if let Some(c) = segments_meet(pts, k, j) {
+                return Some(c);
             }
         }
         active.push(k);
+    }
+    None
+}
+
+/// A bounding box in an R-tree, with the rank (or index) of what it bounds.
+struct RankedBox {
+    envelope: AABB<[f64; 2]>,
+    rank: usize,
+}
+
+impl RTreeObject for RankedBox {
+    type Envelope = AABB<[f64; 2]>;
+
+    fn envelope(&self) -> Self::Envelope {
+        self.envelope
+    }
+}
+
+/// [`first_crossing`] with an R-tree over the segments' bounding boxes:
+/// for each segment in rank order, the earlier-ranked segments whose boxes
+/// meet its own (edges included) are compared with it in rank order. These
+/// are the sweep's candidates less those with a y-range apart, which
+/// cannot meet it, so the first hit is the sweep's.
+pub(crate) fn indexed_crossing(pts: &[Coord<f64>]) -> Option<Crossing> {
+    let n = pts.len();
+    if n < 3 {
+        return None;
+    }
+    let envelope = |k: usize| {
+        let (a, b) = segment(pts, k);
+        AABB::from_corners([a.x, a.y], [b.x, b.y])
+    };
+    let order = ranked_segments(pts);
+    let tree = RTree::bulk_load(
+        order.iter().enumerate().map(|(rank, &k)| RankedBox { envelope: envelope(k), rank }).collect(),
+    );
+    let mut earlier: Vec<usize> = Vec::new();
+    for (rank, &k) in order.iter().enumerate() {
+        earlier.clear();
+        earlier.extend(tree.locate_in_envelope_intersecting(&envelope(k)).map(|b| b.rank).filter(|&r| r < rank));
+        earlier.sort_unstable();
+        for &r in &earlier {
+            if let Some(c) = segments_meet(pts, k, order[r]) {
+                return Some(c);
+            }
+        }
     }
     None
 }
@@ -935,6 +1192,15 @@ fn on_segment(a: Coord<f64>, b: Coord<f64>, p: Coord<f64>) -> bool {
 
 /// Where segments `ab` and `cd` meet, if they do (touching counts).
 fn segments_touch(a: Coord<f64>, b: Coord<f64>, c: Coord<f64>, d: Coord<f64>) -> Option<Coord<f64>> {
+    // Segments whose bounding boxes are apart cannot meet; deciding that
+    // first keeps rounding in the orientations below from claiming they do.
+    if a.x.max(b.x) < c.x.min(d.x)
+        || c.x.max(d.x) < a.x.min(b.x)
+        || a.y.max(b.y) < c.y.min(d.y)
+        || c.y.max(d.y) < a.y.min(b.y)
+    {
+        return None;
+    }
     let (o1, o2, o3, o4) = (orient(a, b, c), orient(a, b, d), orient(c, d, a), orient(c, d, b));
     if ((o1 > 0.0 && o2 < 0.0) || (o1 < 0.0 && o2 > 0.0)) && ((o3 > 0.0 && o4 < 0.0) || (o3 < 0.0 && o4 > 0.0)) {
         let t = o3 / (o3 - o4);
@@ -979,7 +1245,8 @@ mod tests {
     use super::*;
     use chrono::NaiveDate;
     use citygrid_domain::Level;
-    use geo::{LineString, Polygon};
+    use geo::LineString;
+    use proptest::prelude::*;
 
     fn unit(code: &str) -> Unit {
         let code = UnitCode::parse(code).unwrap();
@@ -1259,5 +1526,231 @@ mod tests {
         assert!(k.contains(&(0, ProblemKind::BadProperty)));
         assert!(k.contains(&(0, ProblemKind::MissingParent)));
         assert!(k.contains(&(1, ProblemKind::DuplicateCode)));
+    }
+
+    // ---- ring crossings: the sweep and the R-tree agree ----
+
+    fn coords(pts: &[(f64, f64)]) -> Vec<Coord<f64>> {
+        pts.iter().map(|&(x, y)| Coord { x, y }).collect()
+    }
+
+    type Found = Option<(usize, usize, (u64, u64), bool)>;
+
+    fn found(c: Option<Crossing>) -> Found {
+        c.map(|c| (c.first, c.second, (c.at.x.to_bits(), c.at.y.to_bits()), c.adjacent))
+    }
+
+    /// A closed comb of `teeth` long horizontal teeth: simple, and every
+    /// segment overlaps every other in x.
+    fn comb(teeth: usize) -> Vec<Coord<f64>> {
+        let d = 1.0 / teeth as f64;
+        let mut pts = vec![Coord { x: 118.0, y: 31.0 }];
+        for i in 0..teeth {
+            let y0 = 31.0 + i as f64 * d;
+            let y1 = y0 + d / 2.0;
+            pts.extend(coords(&[(119.0, y0), (119.0, y1), (118.001, y1), (118.001, y0 + d)]));
+        }
+        pts.extend(coords(&[(118.0, 31.0 + teeth as f64 * d), (118.0, 31.0)]));
+        pts
+    }
+
+    #[test]
+    fn a_comb_is_searched_by_the_index_and_its_crossings_are_the_sweeps() {
+        let ring = comb(500);
+        assert!(open_ring(&ring).len() >= SWEEP_MAX_SEGMENTS, "large enough for the R-tree");
+        assert!(first_crossing(&open_ring(&ring)).is_none());
+        assert_eq!(ring_problem(&ring), None);
+        // A tooth bent down onto the one below, and a tooth pushed through the spine.
+        for (k, p) in [(202, Coord { x: 119.0, y: 31.0 }), (403, Coord { x: 117.5, y: 31.5 })] {
+            let mut bent = open_ring(&ring);
+            bent[k] = p;
+            let (sweep, index) = (sweep_crossing(&bent), indexed_crossing(&bent));
+            assert!(sweep.is_some());
+            assert_eq!(found(index), found(sweep));
+            assert_eq!(found(first_crossing(&bent)), found(sweep_crossing(&bent)));
+        }
+    }
+
+    #[test]
+    fn a_ring_longer_than_the_limit_is_refused() {
+        // A closed ring of MAX_RING_POSITIONS + 1 positions round a circle.
+        let n = MAX_RING_POSITIONS;
+        let mut ring: Vec<Coord<f64>> = (0..n)
+            .map(|k| {
+                let t = k as f64 / n as f64 * std::f64::consts::TAU;
+                Coord { x: 118.5 + 0.4 * t.cos(), y: 31.5 + 0.4 * t.sin() }
+            })
+            .collect();
+        ring.push(ring[0]);
+        assert_eq!(
+            crate::repair::repair_ring("r", &ring),
+            crate::repair::RingRepair::Unrepairable("it has more positions than a ring may have")
+        );
+        let mp = MultiPolygon::new(vec![Polygon::new(LineString::new(ring), vec![])]);
+        let mut f = family();
+        f[0].geometry = mp;
+        let p = v(&f);
+        assert_eq!(kinds(&p)[0], (0, ProblemKind::BadGeometry), "{p:?}");
+        assert!(p[0].message.contains("has 100001 positions; a ring may have at most 100000"), "{}", p[0]);
+        assert!(p[0].location.is_some(), "{}", p[0]);
+    }
+
+    /// Random rings: on a coarse grid (many crossings, touches and collinear
+    /// overlaps), and star-shaped simple ones, as they are, with one position
+    /// moved anywhere (sometimes still simple), or with a spike.
+    fn rings() -> impl Strategy<Value = Vec<Coord<f64>>> {
+        let grid = prop::collection::vec((0u8..24, 0u8..24), 3..700)
+            .prop_map(|v| v.into_iter().map(|(x, y)| Coord { x: f64::from(x) / 8.0, y: f64::from(y) / 8.0 }).collect());
+        let star =
+            (prop::collection::vec((0.0f64..1.0, 0.2f64..1.0), 3..700), any::<usize>(), (-1.0f64..1.0, -1.0f64..1.0))
+                .prop_map(|(mut v, k, (x, y))| {
+                    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    let mut pts: Vec<Coord<f64>> = v
+                        .into_iter()
+                        .map(|(a, r)| {
+                            let t = a * std::f64::consts::TAU;
+                            Coord { x: r * t.cos(), y: r * t.sin() }
+                        })
+                        .collect();
+                    let (mode, k) = (k % 3, k / 3 % pts.len());
+                    let p = Coord { x, y };
+                    match mode {
+                        // Moved anywhere.
+                        1 => pts[k] = p,
+                        // A spike: out to p and straight back.
+                        2 => pts.splice(k + 1..k + 1, [p, pts[k]]).for_each(drop),
+                        _ => {}
+                    }
+                    pts
+                });
+        prop_oneof![grid, star].prop_map(|pts| open_ring(&pts))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn the_index_finds_the_crossing_the_sweep_finds(pts in rings()) {
+            prop_assume!(pts.len() >= 3);
+            let sweep = sweep_crossing(&pts);
+            prop_assert_eq!(found(indexed_crossing(&pts)), found(sweep));
+            prop_assert_eq!(found(first_crossing(&pts)), found(sweep_crossing(&pts)));
+        }
+    }
+
+    // ---- parts of one geometry ----
+
+    fn polygon(pts: &[(f64, f64)], holes: &[&[(f64, f64)]]) -> Polygon<f64> {
+        Polygon::new(LineString::new(coords(pts)), holes.iter().map(|h| LineString::new(coords(h))).collect())
+    }
+
+    fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> Vec<(f64, f64)> {
+        vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
+    }
+
+    #[test]
+    fn overlapping_parts_are_found_and_located() {
+        let mut f = family();
+        // Two halves of the township that overlap in the band 0.4..0.6.
+        f[1].geometry =
+            MultiPolygon::new(vec![polygon(&rect(0.0, 0.0, 1.0, 0.6), &[]), polygon(&rect(0.0, 0.4, 1.0, 1.0), &[])]);
+        let p = v(&f);
+        assert_eq!(kinds(&p), vec![(1, ProblemKind::OverlappingParts)], "{p:?}");
+        assert!(p[0].message.starts_with("polygons 0 and 1 overlap"), "{}", p[0]);
+        let (x, y) = at(&p[0]);
+        assert!((0.0..=1.0).contains(&x) && (0.4..=0.6).contains(&y), "{}", p[0]);
+        assert_eq!(ProblemKind::OverlappingParts.as_str(), "overlapping_parts");
+        assert_eq!(ProblemKind::OverlappingParts.severity(), Severity::Error);
+    }
+
+    #[test]
+    fn holes_outside_their_shell_or_overlapping_are_found() {
+        let mut f = family();
+        let outside = rect(0.8, 0.4, 1.2, 0.6);
+        f[1].geometry = MultiPolygon::new(vec![polygon(&rect(0.0, 0.0, 1.0, 1.0), &[&outside])]);
+        let p = v(&f);
+        assert_eq!(kinds(&p), vec![(1, ProblemKind::OverlappingParts)], "{p:?}");
+        assert!(p[0].message.contains("hole 0 of polygon 0 is not inside"), "{}", p[0]);
+        let (x, _) = at(&p[0]);
+        assert!(x > 1.0, "located in the part of the hole outside: {}", p[0]);
+
+        let (a, b) = (rect(0.2, 0.2, 0.6, 0.6), rect(0.4, 0.4, 0.8, 0.8));
+        f[1].geometry = MultiPolygon::new(vec![polygon(&rect(0.0, 0.0, 1.0, 1.0), &[&a, &b])]);
+        let p = v(&f);
+        assert_eq!(kinds(&p), vec![(1, ProblemKind::OverlappingParts)], "{p:?}");
+        assert!(p[0].message.contains("holes 0 and 1 of polygon 0 overlap"), "{}", p[0]);
+    }
+
+    #[test]
+    fn parts_that_only_touch_and_islands_in_lakes_are_fine() {
+        let lake = rect(0.2, 0.2, 0.8, 0.8);
+        let shapes = [
+            // Two halves sharing an edge, and parts meeting at a corner.
+            vec![polygon(&rect(0.0, 0.0, 1.0, 0.5), &[]), polygon(&rect(0.0, 0.5, 1.0, 1.0), &[])],
+            vec![polygon(&rect(0.0, 0.0, 0.5, 0.5), &[]), polygon(&rect(0.5, 0.5, 1.0, 1.0), &[])],
+            // An island in a lake, and a hole touching the shell at a corner.
+            vec![polygon(&rect(0.0, 0.0, 1.0, 1.0), &[&lake]), polygon(&rect(0.4, 0.4, 0.6, 0.6), &[])],
+            vec![polygon(&rect(0.0, 0.0, 1.0, 1.0), &[&[(0.0, 0.0), (0.5, 0.2), (0.2, 0.5), (0.0, 0.0)]])],
+        ];
+        for shape in shapes {
+            let mp = MultiPolygon::new(shape);
+            assert_eq!(part_overlaps(&mp), vec![], "{mp:?}");
+        }
+    }
+
+    #[test]
+    fn overlaps_are_found_however_the_rings_run_and_among_many_parts() {
+        let hole = rect(0.2, 0.2, 0.4, 0.4);
+        let reversed: Vec<(f64, f64)> = rect(0.6, 0.6, 0.8, 0.8).into_iter().rev().collect();
+        let shell = rect(0.0, 0.0, 1.0, 1.0);
+        let mp = MultiPolygon::new(vec![polygon(&shell, &[&hole, &reversed])]);
+        assert_eq!(part_overlaps(&mp), vec![], "holes written either way round");
+        let twice = MultiPolygon::new(vec![polygon(&shell, &[&hole, &reversed, &hole])]);
+        let found: Vec<PartDefect> = part_overlaps(&twice).into_iter().map(|o| o.defect).collect();
+        assert_eq!(found, vec![PartDefect::Holes(0, 0, 2)]);
+        // The same part twice, inside a third: covered three times over, never twice.
+        let small = polygon(&rect(0.2, 0.2, 0.4, 0.4), &[]);
+        let mp = MultiPolygon::new(vec![polygon(&shell, &[]), small.clone(), small]);
+        let found: Vec<PartDefect> = part_overlaps(&mp).into_iter().map(|o| o.defect).collect();
+        assert_eq!(found, vec![PartDefect::Parts(0, 1), PartDefect::Parts(0, 2), PartDefect::Parts(1, 2)]);
+        // A stack of 2,000 strips, each meeting the next along an edge: clean;
+        // then one strip widened into its neighbour.
+        let strip = |k: usize, h: f64| polygon(&rect(0.0, k as f64 * 1e-3, 1.0, k as f64 * 1e-3 + h), &[]);
+        let mut strips: Vec<Polygon<f64>> = (0..2_000).map(|k| strip(k, 1e-3)).collect();
+        assert_eq!(part_overlaps(&MultiPolygon::new(strips.clone())), vec![]);
+        strips[1_234] = strip(1_234, 1.5e-3);
+        let found = part_overlaps(&MultiPolygon::new(strips));
+        assert_eq!(found.iter().map(|o| o.defect).collect::<Vec<_>>(), vec![PartDefect::Parts(1_234, 1_235)]);
+        let at = found[0].at.unwrap();
+        assert!(at.y > 1.235 && at.y < 1.2355, "{at:?}");
+    }
+
+    // ---- units without a parent ----
+
+    #[test]
+    fn cities_are_siblings_of_one_another() {
+        let city = feature("340200", square(118.0, 31.0, 1.0));
+        let known = KnownUnits { codes: BTreeSet::new(), features: vec![&city] };
+        // A second city covering the first would take every point in it.
+        let world = [feature(
+            "110100",
+            ring_mp(&[(-180.0, -90.0), (180.0, -90.0), (180.0, 90.0), (-180.0, 90.0), (-180.0, -90.0)]),
+        )];
+        let p = validate_with_known(&world, &known);
+        assert_eq!(kinds(&p), vec![(0, ProblemKind::SiblingsOverlap)], "{p:#?}");
+        assert!(
+            p[0].message.starts_with("overlaps 340200 (already imported), another unit without a parent, by 100.0%"),
+            "{}",
+            p[0]
+        );
+        let (x, y) = at(&p[0]);
+        assert!((118.0..=119.0).contains(&x) && (31.0..=32.0).contains(&y), "{}", p[0]);
+        // A city beside it is fine, and so is the city itself, re-imported.
+        assert_eq!(validate_with_known(&[feature("110100", square(116.0, 39.0, 1.0))], &known), vec![]);
+        assert_eq!(validate_with_known(&[feature("340200", square(118.0, 31.0, 1.5))], &known), vec![]);
+        // Two cities in one file: the later one carries it.
+        let both = [city.clone(), feature("110100", square(118.5, 31.0, 1.0))];
+        let p = validate(&both);
+        assert_eq!(kinds(&p), vec![(1, ProblemKind::SiblingsOverlap)], "{p:#?}");
+        assert!(p[0].message.contains("340200 (feature #0), another unit without a parent, by 50.0%"), "{}", p[0]);
     }
 }
