@@ -3,26 +3,10 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-fn citygrid(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_citygrid"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(text) = stdin {
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
+mod common;
+use common::*;
 
 fn repo(path: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path).display().to_string()
@@ -32,14 +16,17 @@ fn repo(path: &str) -> String {
 fn audit_verify_passes_clean_and_pinpoints_tampering() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let o = citygrid(&["import", "categories", &repo("data/categories.csv"), "--data-dir", d], None);
+    let o = citygrid(&["import", "categories", &repo("data/categories.csv"), "--data-dir", d]);
     assert!(o.status.success(), "{}", text(&o));
-    let o = citygrid(&["admin", "create", "--username", "alice", "--data-dir", d], Some("Alice-Admin-2026\n"));
+    let o = citygrid_with_input(
+        &["admin", "create", "--username", "alice", "--data-dir", d],
+        "Alice-Admin-2026\n".as_bytes(),
+    );
     assert!(o.status.success(), "{}", text(&o));
-    let o = citygrid(&["admin", "create", "--username", "bob", "--data-dir", d], Some("weak\n"));
+    let o = citygrid_with_input(&["admin", "create", "--username", "bob", "--data-dir", d], "weak\n".as_bytes());
     assert!(!o.status.success(), "a weak password is refused");
 
-    let o = citygrid(&["audit", "verify", "--data-dir", d], None);
+    let o = citygrid(&["audit", "verify", "--data-dir", d]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("intact: 3 records"), "{}", text(&o));
 
@@ -48,19 +35,19 @@ fn audit_verify_passes_clean_and_pinpoints_tampering() {
 
     // Someone edits who did something.
     edit("UPDATE audit SET actor = 'mallory' WHERE seq = 2");
-    let o = citygrid(&["audit", "verify", "--data-dir", d], None);
+    let o = citygrid(&["audit", "verify", "--data-dir", d]);
     assert!(!o.status.success());
     let t = text(&o);
     assert!(t.contains("BROKEN at audit record 2") && t.contains("altered"), "{t}");
 
     // Someone puts it back but deletes the record instead.
     edit("UPDATE audit SET actor = 'cli' WHERE seq = 2");
-    assert!(citygrid(&["audit", "verify", "--data-dir", d], None).status.success());
+    assert!(citygrid(&["audit", "verify", "--data-dir", d]).status.success());
     edit("DELETE FROM audit WHERE seq = 2");
-    let t = text(&citygrid(&["audit", "verify", "--data-dir", d], None));
+    let t = text(&citygrid(&["audit", "verify", "--data-dir", d]));
     assert!(t.contains("audit record 3") && t.contains("removed or reordered"), "{t}");
 
-    let o = citygrid(&["audit", "verify", "--data-dir", dir.path().join("nope").to_str().unwrap()], None);
+    let o = citygrid(&["audit", "verify", "--data-dir", dir.path().join("nope").to_str().unwrap()]);
     assert!(!o.status.success() && text(&o).contains("no CityGrid store"));
 }
 
@@ -78,9 +65,9 @@ fn check_reports_every_problem_in_a_broken_file() {
     let (g, b) = (dir.path().join("good.geojson"), dir.path().join("bad.geojson"));
     std::fs::write(&g, good).unwrap();
     std::fs::write(&b, bad).unwrap();
-    let o = citygrid(&["check", "territory", g.to_str().unwrap()], None);
+    let o = citygrid(&["check", "territory", g.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
-    let o = citygrid(&["check", "territory", b.to_str().unwrap()], None);
+    let o = citygrid(&["check", "territory", b.to_str().unwrap()]);
     assert!(!o.status.success());
     let t = text(&o);
     assert!(t.contains("34x200") && t.contains("340202"), "both features are reported: {t}");
@@ -89,7 +76,7 @@ fn check_reports_every_problem_in_a_broken_file() {
         ("departments", "data/departments.csv"),
         ("calendar", "data/calendar/2026.toml"),
     ] {
-        let o = citygrid(&["check", kind, &repo(file)], None);
+        let o = citygrid(&["check", kind, &repo(file)]);
         assert!(o.status.success(), "{kind}: {}", text(&o));
     }
 }
@@ -139,11 +126,11 @@ fn territory_csv_checks_and_imports_idempotently() {
     std::fs::write(&g, good).unwrap();
     std::fs::write(&b, bad).unwrap();
 
-    let o = citygrid(&["check", "territory", g.to_str().unwrap()], None);
+    let o = citygrid(&["check", "territory", g.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("3 units, 0 warning(s)"), "{}", text(&o));
 
-    let o = citygrid(&["check", "territory", b.to_str().unwrap()], None);
+    let o = citygrid(&["check", "territory", b.to_str().unwrap()]);
     assert!(!o.status.success());
     let t = text(&o);
     for row in ["row 2 (34x202): malformed_code", "row 3 (340207): unclosed_ring", "row 5 (340209): level_mismatch"] {
@@ -156,23 +143,23 @@ fn territory_csv_checks_and_imports_idempotently() {
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
     for run in 0..2 {
-        let o = citygrid(&["import", "territory", g.to_str().unwrap(), "--data-dir", d], None);
+        let o = citygrid(&["import", "territory", g.to_str().unwrap(), "--data-dir", d]);
         assert!(o.status.success(), "run {run}: {}", text(&o));
         assert!(text(&o).contains("imported 3 territory units"), "run {run}: {}", text(&o));
     }
     // A broken file is refused whole.
-    let o = citygrid(&["import", "territory", b.to_str().unwrap(), "--data-dir", d], None);
+    let o = citygrid(&["import", "territory", b.to_str().unwrap(), "--data-dir", d]);
     assert!(!o.status.success() && text(&o).contains("row 2 (34x202)"), "{}", text(&o));
 
     // Anything but .geojson, .json or .csv is refused up front, naming the accepted ones.
     let odd = dir.path().join("city.txt");
     std::fs::write(&odd, good).unwrap();
     let elsewhere = dir.path().join("untouched");
-    let o = citygrid(&["import", "territory", odd.to_str().unwrap(), "--data-dir", elsewhere.to_str().unwrap()], None);
+    let o = citygrid(&["import", "territory", odd.to_str().unwrap(), "--data-dir", elsewhere.to_str().unwrap()]);
     assert!(!o.status.success());
     let t = text(&o);
     assert!(t.contains(".geojson") && t.contains(".json") && t.contains(".csv"), "{t}");
     assert!(!elsewhere.exists(), "no store is created for a file that cannot be read");
-    let o = citygrid(&["check", "territory", odd.to_str().unwrap()], None);
+    let o = citygrid(&["check", "territory", odd.to_str().unwrap()]);
     assert!(!o.status.success() && text(&o).contains(".csv"), "{}", text(&o));
 }

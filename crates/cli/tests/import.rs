@@ -4,21 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
-fn citygrid(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_citygrid"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .env_remove("CITYGRID_DATA_DIR")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
+mod common;
+use common::*;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../geo/tests/fixtures/broken")

@@ -2,32 +2,14 @@
 //! with the Wuhu demo territory, answers checked against `TerritoryIndex`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
+use common::*;
+use std::process::Output;
 
 use citygrid_domain::{Level, Point};
 use citygrid_geo::{TerritoryIndex, wuhu_demo};
+use common::*;
 use geo::BoundingRect;
-
-fn citygrid(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_citygrid"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let bytes = stdin.to_vec();
-    // Written from a thread: the child's output fills its pipe while we write.
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&bytes);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    out
-}
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -67,12 +49,12 @@ fn locates_stdin_against_an_imported_territory() {
     let d = data.to_str().unwrap();
 
     // No store at all, then a store without territory: clear errors, no panic.
-    let o = citygrid(&["locate", "--data-dir", d], b"118.4,31.3\n");
+    let o = citygrid_with_input(&["locate", "--data-dir", d], b"118.4,31.3\n");
     assert!(!o.status.success());
     assert!(stderr(&o).contains("no CityGrid store"), "{}", stderr(&o));
     let categories = format!("{}/../../data/categories.csv", env!("CARGO_MANIFEST_DIR"));
-    assert!(citygrid(&["import", "categories", &categories, "--data-dir", d], b"").status.success());
-    let o = citygrid(&["locate", "--data-dir", d], b"118.4,31.3\n");
+    assert!(citygrid_with_input(&["import", "categories", &categories, "--data-dir", d], b"").status.success());
+    let o = citygrid_with_input(&["locate", "--data-dir", d], b"118.4,31.3\n");
     assert!(!o.status.success());
     assert!(stderr(&o).contains("no territory units"), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
@@ -81,7 +63,7 @@ fn locates_stdin_against_an_imported_territory() {
     let demo = wuhu_demo(0).unwrap();
     let file = dir.path().join("wuhu.geojson");
     std::fs::write(&file, citygrid_geo::to_feature_collection(&demo.iter().collect::<Vec<_>>()).to_string()).unwrap();
-    let o = citygrid(&["import", "territory", file.to_str().unwrap(), "--data-dir", d], b"");
+    let o = citygrid_with_input(&["import", "territory", file.to_str().unwrap(), "--data-dir", d], b"");
     assert!(o.status.success(), "{}", stderr(&o));
     let index = TerritoryIndex::build(&demo).unwrap();
 
@@ -114,7 +96,7 @@ fn locates_stdin_against_an_imported_territory() {
     assert!(want.iter().filter(|l| l.ends_with(",,,,") && !l.starts_with(',')).count() > 100, "points outside");
     assert!(want.iter().filter(|l| !l.ends_with(',')).count() > 1000, "points in a grid");
 
-    let o = citygrid(&["locate", "--data-dir", d, "--threads", "3"], input.as_bytes());
+    let o = citygrid_with_input(&["locate", "--data-dir", d, "--threads", "3"], input.as_bytes());
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8(o.stdout.clone()).unwrap();
     assert!(out.ends_with('\n') && !out.contains('\r'));
@@ -128,11 +110,11 @@ fn locates_stdin_against_an_imported_territory() {
     assert!(e.contains("6 malformed") && e.contains("first at line 503"), "{e}");
 
     // One thread gives the same bytes.
-    let o1 = citygrid(&["locate", "--data-dir", d, "--threads", "1"], input.as_bytes());
+    let o1 = citygrid_with_input(&["locate", "--data-dir", d, "--threads", "1"], input.as_bytes());
     assert!(o1.status.success() && o1.stdout == o.stdout, "{}", stderr(&o1));
 
     // --strict: the output stops before the first malformed line, exit 1.
-    let o = citygrid(&["locate", "--data-dir", d, "--strict"], input.as_bytes());
+    let o = citygrid_with_input(&["locate", "--data-dir", d, "--strict"], input.as_bytes());
     assert!(!o.status.success());
     assert!(stderr(&o).contains("line 503"), "{}", stderr(&o));
     let out = String::from_utf8(o.stdout).unwrap();
