@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
-use common::*;
+
 use std::process::Output;
 
 use citygrid_domain::{Level, Point};
