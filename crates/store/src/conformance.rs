@@ -1,6 +1,11 @@
-//! The shared test suite every backend must pass (enable the `conformance`
-//! feature in the backend's dev-dependencies and call [`run_all`] on a fresh
-//! store). Test code: a failed check panics with what went wrong.
+//! The shared test suite every backend must pass.
+//!
+//! Each check is its own async function taking a fresh, empty store, and
+//! [`conformance_tests!`](crate::conformance_tests) turns every one of them
+//! into a `#[tokio::test]` of the backend's test crate, so one failure never
+//! hides the others: enable the `conformance` feature in the backend's
+//! dev-dependencies and invoke the macro with a function that opens a fresh
+//! store. Test code: a failed check panics with what went wrong.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -87,26 +92,52 @@ fn sealed() -> SealedContact {
 
 const NEAR: NearbyQuery = NearbyQuery { radius_m: 200.0, limit: 10 };
 
-/// Runs every check on a fresh, empty store.
-pub async fn run_all<S: Store>(s: &S) {
-    meta(s).await;
-    territory(s).await;
-    catalogue(s).await;
-    zones(s).await;
-    cases(s).await;
-    attachments(s).await;
-    accounts(s).await;
-    audit_chain(s).await;
+/// Generates one `#[tokio::test]` per conformance check.
+///
+/// `$fresh` is an async function (no arguments) returning a value that
+/// dereferences to a fresh, empty store and cleans it up when dropped.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($fresh:path) => {
+        $crate::conformance_tests!(@each $fresh;
+            meta_round_trips,
+            territory_upserts,
+            catalogue_round_trips,
+            zones_replace_and_delete,
+            zone_writes_are_all_or_nothing,
+            creation_assigns_ids_and_finds_nearby,
+            appends_are_optimistic,
+            merge_into_a_missing_case_is_refused,
+            lists_filter_within_scope,
+            contacts_are_sealed_and_searchable,
+            pagination_visits_every_case_once,
+            counts_by_state_within_scope,
+            import_keeps_timelines,
+            attachments_are_idempotent,
+            audit_chain_verifies_and_filters,
+            users_and_sessions,
+            devices_register_and_revoke,
+        );
+    };
+    (@each $fresh:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let store = $fresh().await;
+                $crate::conformance::$name(&*store).await;
+            }
+        )*
+    };
 }
 
-async fn meta<S: Store>(s: &S) {
+pub async fn meta_round_trips<S: Store>(s: &S) {
     assert_eq!(s.meta("k").await.unwrap(), None);
     s.set_meta("k", "v1").await.unwrap();
     s.set_meta("k", "v2").await.unwrap();
     assert_eq!(s.meta("k").await.unwrap().as_deref(), Some("v2"));
 }
 
-async fn territory<S: Store>(s: &S) {
+pub async fn territory_upserts<S: Store>(s: &S) {
     let unit = |code: &str, level| Unit {
         code: UnitCode::parse(code).unwrap(),
         name: code.into(),
@@ -124,12 +155,14 @@ async fn territory<S: Store>(s: &S) {
     assert_eq!(s.upsert_units(units.clone(), audit("territory.import")).await.unwrap(), 2);
     let mut again = units[1].clone();
     again.unit.name = "镜湖区".into();
+    again.unit.valid_to = chrono::NaiveDate::from_ymd_opt(2030, 12, 31);
     s.upsert_units(vec![again.clone()], audit("territory.import")).await.unwrap();
     let got = s.territory().await.unwrap();
     assert_eq!(got, vec![units[0].clone(), again]);
+    assert_eq!(trail(s).await, 2, "each import audited");
 }
 
-async fn catalogue<S: Store>(s: &S) {
+pub async fn catalogue_round_trips<S: Store>(s: &S) {
     let f = Fixture::new();
     s.put_categories(f.cats.clone(), audit("category.put")).await.unwrap();
     assert_eq!(s.categories().await.unwrap(), f.cats);
@@ -141,11 +174,11 @@ async fn catalogue<S: Store>(s: &S) {
     };
     s.put_departments(vec![d.clone()], audit("department.put")).await.unwrap();
     assert_eq!(s.departments().await.unwrap(), vec![d]);
+    assert_eq!(trail(s).await, 2);
 }
 
-async fn zones<S: Store>(s: &S) {
-    assert!(s.zones().await.unwrap().is_empty());
-    let zone = |id: &str, kind| Zone {
+fn zone(id: &str, kind: ZoneKind) -> Zone {
+    Zone {
         id: id.into(),
         name: format!("zone {id}"),
         kind,
@@ -155,10 +188,15 @@ async fn zones<S: Store>(s: &S) {
         territory: Some(UnitCode::parse("340200").unwrap()),
         target_class: None,
         note: None,
-    };
-    let geom = r#"{"type":"Polygon","coordinates":[[[118,31],[118.1,31],[118.1,31.1],[118,31]]]}"#.to_owned();
-    let ban = StoredZone { zone: zone("yangtze-ban", ZoneKind::FishingBanWater), geometry: geom.clone() };
-    let mut section = StoredZone { zone: zone("ws-1", ZoneKind::WaterSection), geometry: geom.clone() };
+    }
+}
+
+const ZONE_GEOMETRY: &str = r#"{"type":"Polygon","coordinates":[[[118,31],[118.1,31],[118.1,31.1],[118,31]]]}"#;
+
+/// A fishing-ban zone and a scheduled water section, stored.
+async fn two_zones<S: Store>(s: &S) -> (StoredZone, StoredZone) {
+    let ban = StoredZone { zone: zone("yangtze-ban", ZoneKind::FishingBanWater), geometry: ZONE_GEOMETRY.into() };
+    let mut section = StoredZone { zone: zone("ws-1", ZoneKind::WaterSection), geometry: ZONE_GEOMETRY.into() };
     section.zone.target_class = Some(WaterClass::II);
     section.zone.note = Some("demo".into());
     section.zone.schedule = Some(Schedule {
@@ -166,36 +204,41 @@ async fn zones<S: Store>(s: &S) {
         hours: vec![HourRange { from: ClockTime::new(22, 0).unwrap(), to: ClockTime::new(6, 0).unwrap() }],
     });
     s.put_zones(vec![ban.clone(), section.clone()], audit("zone.put")).await.unwrap();
+    (ban, section)
+}
+
+pub async fn zones_replace_and_delete<S: Store>(s: &S) {
+    assert!(s.zones().await.unwrap().is_empty());
+    let (ban, section) = two_zones(s).await;
     assert_eq!(s.zones().await.unwrap(), vec![section.clone(), ban.clone()], "every field back, by id");
 
     // Replacing one leaves the others.
     let mut renamed = ban.clone();
     renamed.zone.name = "长江禁捕水域".into();
-    renamed.geometry = geom.replace("118.1", "118.2");
+    renamed.geometry = ZONE_GEOMETRY.replace("118.1", "118.2");
     s.put_zones(vec![renamed.clone()], audit("zone.put")).await.unwrap();
     assert_eq!(s.zones().await.unwrap(), vec![section.clone(), renamed.clone()]);
 
-    // All or nothing, and a refused write leaves no audit record.
-    let trail = s.audit_records(AuditFilter::default()).await.unwrap().len();
-    let fresh = StoredZone { zone: zone("key-1", ZoneKind::KeyArea), geometry: geom.clone() };
-    let mut wrong = StoredZone { zone: zone("key-2", ZoneKind::KeyArea), geometry: geom.clone() };
+    let before = trail(s).await;
+    s.delete_zone("yangtze-ban", audit("zone.delete")).await.unwrap();
+    assert_eq!(s.zones().await.unwrap(), vec![section], "only the deleted zone is gone");
+    let err = s.delete_zone("yangtze-ban", audit("zone.delete")).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    assert_eq!(trail(s).await, before + 1, "a failed delete audits nothing");
+}
+
+pub async fn zone_writes_are_all_or_nothing<S: Store>(s: &S) {
+    let (ban, section) = two_zones(s).await;
+    let before = trail(s).await;
+    let fresh = StoredZone { zone: zone("key-1", ZoneKind::KeyArea), geometry: ZONE_GEOMETRY.into() };
+    let mut wrong = StoredZone { zone: zone("key-2", ZoneKind::KeyArea), geometry: ZONE_GEOMETRY.into() };
     wrong.zone.target_class = Some(WaterClass::III);
     let err = s.put_zones(vec![fresh.clone(), wrong], audit("zone.put")).await.unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
     let err = s.put_zones(vec![fresh.clone(), fresh.clone()], audit("zone.put")).await.unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "an id twice in one write: {err:?}");
-    assert_eq!(s.zones().await.unwrap(), vec![section.clone(), renamed]);
-    assert_eq!(s.audit_records(AuditFilter::default()).await.unwrap().len(), trail);
-
-    s.delete_zone("yangtze-ban", audit("zone.delete")).await.unwrap();
-    assert_eq!(s.zones().await.unwrap(), vec![section], "only the deleted zone is gone");
-    let err = s.delete_zone("yangtze-ban", audit("zone.delete")).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
-    assert_eq!(
-        s.audit_records(AuditFilter::default()).await.unwrap().len(),
-        trail + 1,
-        "a failed delete audits nothing"
-    );
+    assert_eq!(s.zones().await.unwrap(), vec![section, ban]);
+    assert_eq!(trail(s).await, before, "a refused write leaves no audit record");
 }
 
 async fn apply<S: Store>(s: &S, f: &Fixture, case: &Case, a: Action, now: DateTime<Utc>) -> Case {
@@ -206,13 +249,45 @@ async fn apply<S: Store>(s: &S, f: &Fixture, case: &Case, a: Action, now: DateTi
     c
 }
 
-async fn cases<S: Store>(s: &S) {
-    let f = Fixture::new();
-    // Creation assigns ids and reports open same-category cases nearby.
+/// Three cases: `first` (E0101, sealed contact, registered and dispatched to
+/// D340202-UM assisted by D340202-EE) and `second` (E0101, 48 m east of it)
+/// in 镜湖区, `other` (E0102) in another district.
+struct Three {
+    first: Case,
+    second: Case,
+    other: Case,
+}
+
+async fn three_cases<S: Store>(s: &S, f: &Fixture) -> Three {
     let (c, e) = f.new_case(0, 118.3800, "340202001001001", t0());
     let first = s.create_case(c, e, Some(sealed()), NEAR, audit("case.create")).await.unwrap();
+    let (c, e) = f.new_case(0, 118.3805, "340202001001002", t0() + Duration::minutes(1));
+    let second = s.create_case(c, e, None, NEAR, audit("case.create")).await.unwrap();
+    let (c, e) = f.new_case(1, 118.3801, "340207001001001", t0() + Duration::minutes(2));
+    let other = s.create_case(c, e, None, NEAR, audit("case.create")).await.unwrap();
+    let now = t0() + Duration::minutes(5);
+    let c1 = apply(s, f, &first.case, Action::Register { category: None, urgent: None, note: None }, now).await;
+    let dispatch =
+        Action::Dispatch { department: Some("D340202-UM".into()), assists: vec!["D340202-EE".into()], note: None };
+    let first = apply(s, f, &c1, dispatch, now).await;
+    Three { first, second: second.case, other: other.case }
+}
+
+fn ids(p: crate::CasePage) -> Vec<i64> {
+    p.cases.into_iter().map(|c| c.id).collect()
+}
+
+fn all(scope: CaseScope) -> CaseFilter {
+    CaseFilter::scoped(scope, 50)
+}
+
+pub async fn creation_assigns_ids_and_finds_nearby<S: Store>(s: &S) {
+    let f = Fixture::new();
+    let (c, e) = f.new_case(0, 118.3800, "340202001001001", t0());
+    let first = s.create_case(c, e.clone(), Some(sealed()), NEAR, audit("case.create")).await.unwrap();
     assert!(first.case.id > 0);
     assert!(first.nearby.is_empty());
+    assert_eq!(first.entry.seq, 1, "the report is the first entry");
     let (c, e) = f.new_case(0, 118.3805, "340202001001002", t0() + Duration::minutes(1));
     let second = s.create_case(c, e, None, NEAR, audit("case.create")).await.unwrap();
     assert_ne!(second.case.id, first.case.id);
@@ -221,64 +296,96 @@ async fn cases<S: Store>(s: &S) {
     let (c, e) = f.new_case(1, 118.3801, "340207001001001", t0() + Duration::minutes(2));
     let other_cat = s.create_case(c, e, None, NEAR, audit("case.create")).await.unwrap();
     assert!(other_cat.nearby.is_empty(), "a different category is not a duplicate");
+    let (c, e) = f.new_case(0, 118.3900, "340202001001001", t0() + Duration::minutes(3));
+    let far = s.create_case(c, e, None, NEAR, audit("case.create")).await.unwrap();
+    assert!(far.nearby.is_empty(), "1 km away is not near: {:?}", far.nearby);
+    let audited = s.audit_records(AuditFilter { action: Some("case.create".into()), ..Default::default() }).await;
+    let resources: Vec<String> = audited.unwrap().into_iter().map(|r| r.event.resource).collect();
+    assert_eq!(resources.len(), 4);
+    assert!(resources.contains(&format!("case/{}", first.case.id)), "the audit names the new id: {resources:?}");
+}
 
-    // Appending moves the projection; a stale version is a conflict.
+pub async fn appends_are_optimistic<S: Store>(s: &S) {
+    let f = Fixture::new();
+    let (c, e) = f.new_case(0, 118.3800, "340202001001001", t0());
+    let first = s.create_case(c, e, None, NEAR, audit("case.create")).await.unwrap();
     let now = t0() + Duration::minutes(5);
     let reg = Action::Register { category: None, urgent: None, note: None };
     let c1 = apply(s, &f, &first.case, reg.clone(), now).await;
+    // A second writer that read version 1 loses.
     let stale = decide(&first.case, &reg, &f.ctx(now, 0)).unwrap();
     let mut stale_case = first.case.clone();
     stale_case.apply(&stale);
     let err = s.append_entry(stale_case, stale, audit("case.act")).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-    let dispatch =
-        Action::Dispatch { department: Some("D340202-UM".into()), assists: vec!["D340202-EE".into()], note: None };
+    let dispatch = Action::Dispatch { department: Some("D340202-UM".into()), assists: vec![], note: None };
     let c1 = apply(s, &f, &c1, dispatch, now).await;
     let rec = s.case(c1.id).await.unwrap().unwrap();
     assert_eq!(rec.case, c1);
     assert_eq!(rec.timeline.len(), 3);
+    assert_eq!(rec.timeline.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
     let mut replay = first.case.clone();
     rec.timeline.iter().for_each(|e| replay.apply(e));
     assert_eq!(replay, rec.case, "the projection equals the fold of the timeline");
     assert!(s.case(999_999).await.unwrap().is_none());
+    // An append to a case that does not exist is not found, not stored.
+    let mut ghost = c1.clone();
+    ghost.id = 999_999;
+    let e = decide(&ghost, &Action::Acknowledge { note: None }, &f.ctx(now, 0)).unwrap();
+    let mut g = ghost.clone();
+    g.apply(&e);
+    assert!(s.append_entry(g, e, audit("case.act")).await.is_err());
+    assert!(s.case(999_999).await.unwrap().is_none());
+}
 
-    // Merging into a case that is not open is refused, and nothing is written.
+pub async fn merge_into_a_missing_case_is_refused<S: Store>(s: &S) {
+    let f = Fixture::new();
+    let (c, e) = f.new_case(0, 118.3805, "340202001001002", t0());
+    let second = s.create_case(c, e, None, NEAR, audit("case.create")).await.unwrap();
+    let before = trail(s).await;
     let merge = Action::Merge { into: 999_999, note: None };
-    let e = decide(&second.case, &merge, &f.ctx(now, 0)).unwrap();
+    let e = decide(&second.case, &merge, &f.ctx(t0(), 0)).unwrap();
     let mut merged = second.case.clone();
     merged.apply(&e);
     assert!(matches!(s.append_entry(merged, e, audit("case.act")).await, Err(StoreError::Invalid(_))));
-    assert_eq!(s.case(second.case.id).await.unwrap().unwrap().case.version, 1);
+    assert_eq!(s.case(second.case.id).await.unwrap().unwrap().case.version, 1, "nothing written");
+    assert_eq!(trail(s).await, before, "nothing audited");
+}
 
-    // Filters and scopes.
-    let ids = |p: crate::CasePage| p.cases.into_iter().map(|c| c.id).collect::<Vec<_>>();
-    let all = |scope| CaseFilter::scoped(scope, 50);
-    assert_eq!(
-        ids(s.list_cases(all(CaseScope::All)).await.unwrap()),
-        vec![other_cat.case.id, second.case.id, first.case.id]
-    );
+pub async fn lists_filter_within_scope<S: Store>(s: &S) {
+    let f = Fixture::new();
+    let t = three_cases(s, &f).await;
+    assert_eq!(ids(s.list_cases(all(CaseScope::All)).await.unwrap()), vec![t.other.id, t.second.id, t.first.id]);
     let jinghu = UnitCode::parse("340202").unwrap();
-    assert_eq!(
-        ids(s.list_cases(all(CaseScope::Territory(jinghu.clone()))).await.unwrap()),
-        vec![second.case.id, first.case.id]
-    );
+    assert_eq!(ids(s.list_cases(all(CaseScope::Territory(jinghu))).await.unwrap()), vec![t.second.id, t.first.id]);
     let city = UnitCode::parse("340200").unwrap();
     assert_eq!(s.list_cases(all(CaseScope::Territory(city))).await.unwrap().cases.len(), 3);
-    assert_eq!(ids(s.list_cases(all(CaseScope::Department("D340202-EE".into()))).await.unwrap()), vec![first.case.id]);
+    let grid = UnitCode::parse("340202001001002").unwrap();
+    assert_eq!(ids(s.list_cases(all(CaseScope::Territory(grid))).await.unwrap()), vec![t.second.id]);
+    assert_eq!(ids(s.list_cases(all(CaseScope::Department("D340202-EE".into()))).await.unwrap()), vec![t.first.id]);
+    assert_eq!(ids(s.list_cases(all(CaseScope::Department("D340202-UM".into()))).await.unwrap()), vec![t.first.id]);
+    assert_eq!(s.list_cases(all(CaseScope::Department("D9".into()))).await.unwrap().cases.len(), 0);
     assert_eq!(s.list_cases(all(CaseScope::Reporter("nobody".into()))).await.unwrap().cases.len(), 0);
+    assert_eq!(s.list_cases(all(CaseScope::Reporter("u1".into()))).await.unwrap().cases.len(), 3);
     assert_eq!(s.list_cases(all(CaseScope::Nothing)).await.unwrap().cases.len(), 0);
     let mut by_state = all(CaseScope::All);
     by_state.states = vec![CaseState::Dispatched];
-    assert_eq!(ids(s.list_cases(by_state).await.unwrap()), vec![first.case.id]);
+    assert_eq!(ids(s.list_cases(by_state.clone()).await.unwrap()), vec![t.first.id]);
+    by_state.states = vec![CaseState::Dispatched, CaseState::Reported];
+    assert_eq!(s.list_cases(by_state).await.unwrap().cases.len(), 3);
     let mut by_cat = all(CaseScope::All);
     by_cat.category = Some(CategoryCode::parse("E0102").unwrap());
-    assert_eq!(ids(s.list_cases(by_cat).await.unwrap()), vec![other_cat.case.id]);
+    assert_eq!(ids(s.list_cases(by_cat).await.unwrap()), vec![t.other.id]);
     let mut in_unit = all(CaseScope::All);
     in_unit.territory = Some(UnitCode::parse("340202001001002").unwrap());
-    assert_eq!(ids(s.list_cases(in_unit).await.unwrap()), vec![second.case.id]);
+    assert_eq!(ids(s.list_cases(in_unit).await.unwrap()), vec![t.second.id]);
+    // A filter never widens the scope.
+    let mut outside = all(CaseScope::Territory(UnitCode::parse("340207").unwrap()));
+    outside.territory = Some(UnitCode::parse("340202").unwrap());
+    assert!(s.list_cases(outside).await.unwrap().cases.is_empty());
     let mut boxed = all(CaseScope::All);
     boxed.bbox = Some(BBox { min_lon: 118.3799, min_lat: 31.0, max_lon: 118.38005, max_lat: 32.0 });
-    assert_eq!(ids(s.list_cases(boxed).await.unwrap()), vec![first.case.id]);
+    assert_eq!(ids(s.list_cases(boxed).await.unwrap()), vec![t.first.id]);
     let mut overdue = all(CaseScope::All);
     overdue.overdue_at = Some(t0() + Duration::days(30));
     assert_eq!(s.list_cases(overdue.clone()).await.unwrap().cases.len(), 3);
@@ -287,52 +394,75 @@ async fn cases<S: Store>(s: &S) {
     let mut window = all(CaseScope::All);
     window.reported_from = Some(t0() + Duration::minutes(1));
     window.reported_to = Some(t0() + Duration::minutes(2));
-    assert_eq!(ids(s.list_cases(window).await.unwrap()), vec![second.case.id]);
+    assert_eq!(ids(s.list_cases(window).await.unwrap()), vec![t.second.id]);
+}
 
-    // Personal data: sealed contact and blind-index search.
-    assert_eq!(s.case(first.case.id).await.unwrap().unwrap().contact, Some(sealed()));
-    assert_eq!(s.case(second.case.id).await.unwrap().unwrap().contact, None);
-    let mut by_phone = all(CaseScope::All);
-    by_phone.contact_index = Some("pidx".into());
-    assert_eq!(ids(s.list_cases(by_phone.clone()).await.unwrap()), vec![first.case.id]);
-    by_phone.contact_index = Some("iidx".into());
-    assert_eq!(ids(s.list_cases(by_phone.clone()).await.unwrap()), vec![first.case.id]);
-    by_phone.contact_index = Some("nope".into());
-    assert!(s.list_cases(by_phone).await.unwrap().cases.is_empty());
+pub async fn contacts_are_sealed_and_searchable<S: Store>(s: &S) {
+    let f = Fixture::new();
+    let t = three_cases(s, &f).await;
+    assert_eq!(s.case(t.first.id).await.unwrap().unwrap().contact, Some(sealed()));
+    assert_eq!(s.case(t.second.id).await.unwrap().unwrap().contact, None);
+    let mut by_index = all(CaseScope::All);
+    by_index.contact_index = Some("pidx".into());
+    assert_eq!(ids(s.list_cases(by_index.clone()).await.unwrap()), vec![t.first.id]);
+    by_index.contact_index = Some("iidx".into());
+    assert_eq!(ids(s.list_cases(by_index.clone()).await.unwrap()), vec![t.first.id]);
+    by_index.contact_index = Some("nope".into());
+    assert!(s.list_cases(by_index.clone()).await.unwrap().cases.is_empty());
+    by_index.contact_index = Some("pidx".into());
+    by_index.scope = CaseScope::Territory(UnitCode::parse("340207").unwrap());
+    assert!(s.list_cases(by_index).await.unwrap().cases.is_empty(), "the index search stays in scope");
+}
 
-    // Pagination visits every case once, newest first.
+pub async fn pagination_visits_every_case_once<S: Store>(s: &S) {
+    let f = Fixture::new();
+    let t = three_cases(s, &f).await;
     let mut seen = vec![];
     let mut page = all(CaseScope::All);
     page.limit = 2;
     loop {
         let p = s.list_cases(page.clone()).await.unwrap();
+        assert!(p.cases.len() <= 2);
         seen.extend(p.cases.iter().map(|c| c.id));
         match p.next_after {
             Some(a) => page.after = Some(a),
             None => break,
         }
     }
-    assert_eq!(seen, vec![other_cat.case.id, second.case.id, first.case.id]);
+    assert_eq!(seen, vec![t.other.id, t.second.id, t.first.id]);
+}
 
+pub async fn counts_by_state_within_scope<S: Store>(s: &S) {
+    let f = Fixture::new();
+    three_cases(s, &f).await;
     let counts = s.count_by_state(CaseScope::All).await.unwrap();
     assert_eq!(counts, vec![(CaseState::Dispatched, 1), (CaseState::Reported, 2)]);
-    let jinghu_counts = s.count_by_state(CaseScope::Territory(jinghu)).await.unwrap();
-    assert_eq!(jinghu_counts.iter().map(|c| c.1).sum::<u64>(), 2);
+    let jinghu = s.count_by_state(CaseScope::Territory(UnitCode::parse("340202").unwrap())).await.unwrap();
+    assert_eq!(jinghu, vec![(CaseState::Dispatched, 1), (CaseState::Reported, 1)]);
+    assert!(s.count_by_state(CaseScope::Nothing).await.unwrap().is_empty());
+}
 
-    // Bulk import keeps timelines intact and assigns fresh ids.
+pub async fn import_keeps_timelines<S: Store>(s: &S) {
+    let f = Fixture::new();
+    let t = three_cases(s, &f).await;
     let (c, e) = f.new_case(0, 118.5, "340202001001001", t0());
     let ids_in = s
         .import_cases(vec![CaseRecord { case: c.clone(), timeline: vec![e.clone()], contact: Some(sealed()) }])
         .await
         .unwrap();
     assert_eq!(ids_in.len(), 1);
+    assert!(![t.first.id, t.second.id, t.other.id].contains(&ids_in[0]), "a fresh id");
     let got = s.case(ids_in[0]).await.unwrap().unwrap();
     assert_eq!(got.timeline, vec![e]);
     assert_eq!(got.contact, Some(sealed()));
     assert_eq!(got.case.id, ids_in[0]);
+    // A case created after the import gets yet another id.
+    let (c, e) = f.new_case(0, 118.6, "340202001001001", t0());
+    let after = s.create_case(c, e, None, NEAR, audit("case.create")).await.unwrap();
+    assert!(after.case.id > ids_in[0]);
 }
 
-async fn attachments<S: Store>(s: &S) {
+pub async fn attachments_are_idempotent<S: Store>(s: &S) {
     let sha = "ab".repeat(32);
     let meta = AttachmentMeta {
         sha256: sha.clone(),
@@ -345,31 +475,38 @@ async fn attachments<S: Store>(s: &S) {
     s.put_attachment(meta.clone(), audit("attachment.upload")).await.unwrap();
     assert_eq!(s.attachment(&sha).await.unwrap(), Some(meta));
     let other = "cd".repeat(32);
+    assert_eq!(s.attachment(&other).await.unwrap(), None);
     assert_eq!(s.missing_attachments(vec![sha, other.clone()]).await.unwrap(), vec![other]);
 }
 
-async fn audit_chain<S: Store>(s: &S) {
+pub async fn audit_chain_verifies_and_filters<S: Store>(s: &S) {
+    let f = Fixture::new();
+    three_cases(s, &f).await;
+    s.set_meta("k", "v").await.unwrap();
     let mut denied = audit("case.read");
     denied.actor = "intruder".into();
     denied.outcome = citygrid_domain::audit::Outcome::Denied;
     denied.source_ip = Some("10.0.0.9".into());
+    denied.detail = Some("{\"why\":\"scope\"}".into());
     s.append_audit(denied.clone()).await.unwrap();
     let all = s.audit_records(AuditFilter::default()).await.unwrap();
-    assert!(all.len() > 10, "every write above was audited: {}", all.len());
+    assert_eq!(all.len(), 6, "3 creations, 2 actions and the denial: {all:?}");
     assert_eq!(verify_chain(&all), Ok(all.len() as u64));
     let mine = s.audit_records(AuditFilter { actor: Some("intruder".into()), ..Default::default() }).await.unwrap();
     assert_eq!(mine.len(), 1);
-    assert_eq!(mine[0].event, denied);
+    assert_eq!(mine[0].event, denied, "every field back, the instant exactly");
     let tail = s
         .audit_records(AuditFilter { after_seq: Some(all.len() as u64 - 2), limit: 1, ..Default::default() })
         .await
         .unwrap();
     assert_eq!(tail.len(), 1);
     assert_eq!(tail[0].seq, all.len() as u64 - 1);
+    let acts = s.audit_records(AuditFilter { action: Some("case.act".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(acts.len(), 2);
 }
 
-async fn accounts<S: Store>(s: &S) {
-    let user = UserRecord {
+fn user() -> UserRecord {
+    UserRecord {
         id: "u-op".into(),
         username: "op".into(),
         display_name: "Operator".into(),
@@ -381,7 +518,11 @@ async fn accounts<S: Store>(s: &S) {
         failed_logins: 0,
         locked_until: None,
         created_at: t0(),
-    };
+    }
+}
+
+pub async fn users_and_sessions<S: Store>(s: &S) {
+    let user = user();
     s.create_user(user.clone(), audit("user.create")).await.unwrap();
     let mut twin = user.clone();
     twin.id = "u-other".into();
@@ -389,6 +530,7 @@ async fn accounts<S: Store>(s: &S) {
     assert_eq!(s.user_by_username("op").await.unwrap(), Some(user.clone()));
     assert_eq!(s.user("u-op").await.unwrap(), Some(user.clone()));
     assert_eq!(s.user("nobody").await.unwrap(), None);
+    assert_eq!(s.user_by_username("nobody").await.unwrap(), None);
 
     let session = SessionRecord {
         token_hash: "th1".into(),
@@ -399,20 +541,28 @@ async fn accounts<S: Store>(s: &S) {
     };
     let failed = LoginOutcome { user_id: "u-op".into(), failed_logins: 3, locked_until: Some(t0()), session: None };
     s.record_login(failed, audit("auth.login")).await.unwrap();
-    assert_eq!(s.user("u-op").await.unwrap().unwrap().failed_logins, 3);
+    let locked = s.user("u-op").await.unwrap().unwrap();
+    assert_eq!((locked.failed_logins, locked.locked_until), (3, Some(t0())));
     let ok =
         LoginOutcome { user_id: "u-op".into(), failed_logins: 0, locked_until: None, session: Some(session.clone()) };
     s.record_login(ok, audit("auth.login")).await.unwrap();
     assert_eq!(s.session("th1").await.unwrap(), Some(session));
+    assert_eq!(s.session("th-unknown").await.unwrap(), None);
     assert_eq!(s.revoke_sessions("u-op", Some("th1".into()), t0(), audit("auth.logout")).await.unwrap(), 1);
-    assert!(s.session("th1").await.unwrap().unwrap().revoked_at.is_some());
+    assert_eq!(s.session("th1").await.unwrap().unwrap().revoked_at, Some(t0()));
     assert_eq!(s.revoke_sessions("u-op", None, t0(), audit("auth.logout")).await.unwrap(), 0);
 
     let mut changed = user.clone();
     changed.active = false;
     s.update_user(changed.clone(), audit("user.update")).await.unwrap();
     assert_eq!(s.users().await.unwrap(), vec![changed]);
+    let mut ghost = user;
+    ghost.id = "u-ghost".into();
+    ghost.username = "ghost".into();
+    assert!(matches!(s.update_user(ghost, audit("user.update")).await, Err(StoreError::NotFound(_))));
+}
 
+pub async fn devices_register_and_revoke<S: Store>(s: &S) {
     let dev = DeviceRecord {
         id: "cam-1".into(),
         name: "江边 1".into(),
@@ -425,7 +575,14 @@ async fn accounts<S: Store>(s: &S) {
     s.create_device(dev.clone(), audit("device.create")).await.unwrap();
     assert!(matches!(s.create_device(dev.clone(), audit("device.create")).await, Err(StoreError::Conflict(_))));
     assert_eq!(s.device_by_key_hash("kh").await.unwrap(), Some(dev.clone()));
+    assert_eq!(s.device_by_key_hash("other").await.unwrap(), None);
     s.revoke_device("cam-1", t0(), audit("device.revoke")).await.unwrap();
-    assert!(s.devices().await.unwrap()[0].revoked_at.is_some());
+    assert_eq!(s.devices().await.unwrap()[0].revoked_at, Some(t0()));
     assert!(matches!(s.revoke_device("cam-9", t0(), audit("device.revoke")).await, Err(StoreError::NotFound(_))));
+    assert_eq!(trail(s).await, 2, "the failed writes audit nothing");
+}
+
+/// How many audit records the store holds.
+async fn trail<S: Store>(s: &S) -> usize {
+    s.audit_records(AuditFilter::default()).await.unwrap().len()
 }
