@@ -61,7 +61,6 @@ pub async fn assemble(s: &Settings, store: SqliteStore) -> Result<App<SqliteStor
         blobs: Blobs::new(s.data_dir.join("attachments")),
         config: s.server.clone(),
         metrics_token: s.metrics_token.clone(),
-        unchecked_baseline: false,
     };
     App::load(parts).await
 }

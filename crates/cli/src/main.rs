@@ -1,15 +1,6 @@
 //! `citygrid`: serve the platform, run the demo city, import and check
 //! reference data, manage administrators, verify the audit trail.
-
-mod admin;
-mod bench;
-mod bench_locate;
-mod bootstrap;
-mod demo;
-mod import;
-mod locate;
-mod reference;
-mod settings;
+//! Benchmarks live apart, in the `citygrid-bench` crate.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,7 +9,8 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use crate::settings::{DEFAULT_DATA_DIR, ServeArgs, Settings};
+use citygrid::settings::{DEFAULT_DATA_DIR, ServeArgs, Settings};
+use citygrid::{admin, bootstrap, demo, import, locate, reference};
 
 /// mimalloc: the server allocates many small, short-lived buffers per request,
 /// which glibc's allocator serves noticeably slower under two busy cores.
@@ -97,45 +89,6 @@ enum Command {
         /// Threads that parse and locate (default: one per core).
         #[arg(long)]
         threads: Option<usize>,
-    },
-    /// Performance benchmarks (see docs/benchmarks.md).
-    Bench {
-        #[command(subcommand)]
-        command: BenchCommand,
-    },
-}
-
-#[derive(Subcommand)]
-enum BenchCommand {
-    /// Case creation throughput and case read latency over HTTP, with wrk.
-    Http {
-        /// Seconds per run.
-        #[arg(long, default_value_t = 10)]
-        duration: u64,
-        /// Concurrent connections.
-        #[arg(long, default_value_t = 50)]
-        connections: u32,
-        /// The wrk binary.
-        #[arg(long, default_value = "wrk")]
-        wrk: String,
-        /// Directory with create_case.lua and get_case.lua.
-        #[arg(long, default_value = "bench")]
-        scripts: PathBuf,
-        /// Rounds of (baseline, shipped), alternating order.
-        #[arg(long, default_value_t = 3)]
-        rounds: usize,
-        /// Cases the store keeps in memory (the default of `serve`).
-        #[arg(long, default_value_t = citygrid_store_sqlite::SqliteOptions::default().cached_cases)]
-        cached_cases: usize,
-    },
-    /// Point location on the Wuhu demo: index build, locates per second, a
-    /// naive reference, optionally PostGIS, and `citygrid locate` end to end.
-    Locate(bench_locate::Args),
-    /// Time from `citygrid demo` on an empty data directory to a healthy server.
-    Startup {
-        /// Runs.
-        #[arg(long, default_value_t = 5)]
-        runs: usize,
     },
 }
 
@@ -258,19 +211,9 @@ async fn run(command: Command) -> Result<String, String> {
             let store = bootstrap::open_store(&Settings::for_data_dir(&data_dir))?;
             admin::verify_audit(&store).await
         }
-        Command::Bench {
-            command: BenchCommand::Http { duration, connections, wrk, scripts, rounds, cached_cases },
-        } => {
-            let v = bench::http(&wrk, &scripts, duration, connections, rounds, cached_cases).await?;
-            Ok(bench::http_report(&v, duration, connections))
-        }
-        Command::Bench { command: BenchCommand::Locate(args) } => bench_locate::run(args).await,
         Command::Locate { data_dir, strict, threads } => {
             let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
             locate::run(&data_dir, locate::Options { threads, strict }).await
-        }
-        Command::Bench { command: BenchCommand::Startup { runs } } => {
-            tokio::task::spawn_blocking(move || bench::startup(runs)).await.map_err(|e| e.to_string())?
         }
         Command::Keys { command: KeysCommand::Rotate { data_dir } } => {
             let s = Settings::for_data_dir(&data_dir);

@@ -61,7 +61,10 @@ pub struct AppInner<S> {
     pub public_limiter: RateLimiter,
     /// A static bearer token that may read `/metrics` (for scrapers), hashed.
     pub metrics_token_hash: Option<String>,
-    /// See [`AppParts::unchecked_baseline`].
+    /// Skip every policy check: see [`App::load_unchecked`]. The field, and
+    /// the switch, exist only in builds with the `unchecked-baseline` feature,
+    /// which only the benchmarks enable.
+    #[cfg(feature = "unchecked-baseline")]
     unchecked_baseline: bool,
     /// Failed logins under names that do not exist.
     pub unknown_logins: parking_lot::Mutex<std::collections::HashMap<String, FailedLogins>>,
@@ -89,9 +92,6 @@ pub struct AppParts<S> {
     pub config: ServerConfig,
     /// A static bearer token for `/metrics`, if any.
     pub metrics_token: Option<String>,
-    /// Skip every policy check. Only `citygrid bench` sets this, to measure
-    /// what the checks cost; nothing in configuration can.
-    pub unchecked_baseline: bool,
 }
 
 impl<S: Store> App<S> {
@@ -109,12 +109,24 @@ impl<S: Store> App<S> {
             login_limiter: RateLimiter::new(c.login_per_minute),
             public_limiter: RateLimiter::new(c.public_per_minute),
             metrics_token_hash: parts.metrics_token.as_deref().map(crate::auth::hash_secret),
-            unchecked_baseline: parts.unchecked_baseline,
+            #[cfg(feature = "unchecked-baseline")]
+            unchecked_baseline: false,
             unknown_logins: parking_lot::Mutex::new(std::collections::HashMap::new()),
             reference_lock: tokio::sync::Mutex::new(()),
             config: parts.config,
             store: parts.store,
         };
+        Ok(App { inner: Arc::new(inner) })
+    }
+
+    /// Like [`App::load`], but every policy check passes: the baseline the
+    /// benchmarks measure the checks against. Only in builds with the
+    /// `unchecked-baseline` feature; the product never enables it.
+    #[cfg(feature = "unchecked-baseline")]
+    pub async fn load_unchecked(parts: AppParts<S>) -> Result<App<S>, String> {
+        let app = App::load(parts).await?;
+        let mut inner = Arc::try_unwrap(app.inner).map_err(|_| "the app is already shared".to_owned())?;
+        inner.unchecked_baseline = true;
         Ok(App { inner: Arc::new(inner) })
     }
 
@@ -158,6 +170,7 @@ impl<S: Store> App<S> {
         scope: &Scope<'_>,
         resource: &str,
     ) -> ApiResult<()> {
+        #[cfg(feature = "unchecked-baseline")]
         if self.unchecked_baseline {
             return Ok(());
         }

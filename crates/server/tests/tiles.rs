@@ -437,7 +437,6 @@ async fn bench_demo_viewports() {
         blobs: Blobs::new(dir.path().join("attachments")),
         config: ServerConfig { login_per_minute: 10_000, public_per_minute: 100_000, ..ServerConfig::default() },
         metrics_token: None,
-        unchecked_baseline: false,
     })
     .await
     .unwrap();

@@ -46,8 +46,20 @@ pub struct SqliteOptions {
     /// Cases kept in memory for reads.
     pub cached_cases: usize,
     /// Write the audit trail. Always on, except in the benchmark that
-    /// measures the trail's own cost; no configuration file can turn it off.
+    /// measures the trail's own cost: the field exists only in builds with
+    /// the `unaudited-baseline` feature, which only the benchmarks enable.
+    #[cfg(feature = "unaudited-baseline")]
     pub audit_trail: bool,
+}
+
+impl SqliteOptions {
+    /// Whether the audit trail is written: always, outside benchmark builds.
+    fn audit_trail(&self) -> bool {
+        #[cfg(feature = "unaudited-baseline")]
+        return self.audit_trail;
+        #[cfg(not(feature = "unaudited-baseline"))]
+        true
+    }
 }
 
 impl Default for SqliteOptions {
@@ -58,6 +70,7 @@ impl Default for SqliteOptions {
             max_batch: 1_000,
             readers: 4,
             cached_cases: 100_000,
+            #[cfg(feature = "unaudited-baseline")]
             audit_trail: true,
         }
     }
@@ -106,7 +119,7 @@ impl SqliteStore {
             conn,
             head,
             next_case_id,
-            options.audit_trail,
+            options.audit_trail(),
             options.queue.max(1),
             options.max_batch.max(1),
         )?;

@@ -169,7 +169,6 @@ pub async fn start_with(cfg: impl FnOnce(ServerConfig) -> ServerConfig) -> TestS
         blobs: Blobs::new(dir.path().join("attachments")),
         config,
         metrics_token: Some("scrape-token-for-tests".into()),
-        unchecked_baseline: false,
     })
     .await
     .unwrap();

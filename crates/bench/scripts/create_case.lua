@@ -1,5 +1,5 @@
 -- POST /api/v1/cases with random points in central Wuhu and a mix of categories.
--- Used by `citygrid bench http`; the bearer token comes in with -H.
+-- Used by `citygrid-bench http`; the bearer token comes in with -H.
 -- Requests are built once in init() and cycled, so the load generator spends
 -- its time sending rather than in Lua.
 wrk.method = "POST"

@@ -1,5 +1,5 @@
 -- GET /api/v1/cases/{id} for random ids in 1..CASES (environment variable).
--- Used by `citygrid bench http`; the bearer token comes in with -H.
+-- Used by `citygrid-bench http`; the bearer token comes in with -H.
 -- Requests are built once in init() and cycled (see create_case.lua).
 local reqs = {}
 local n = 0

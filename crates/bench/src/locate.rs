@@ -1,4 +1,4 @@
-//! `citygrid bench locate`: point location on the Wuhu demo, in one run.
+//! `citygrid-bench locate`: point location on the Wuhu demo, in one run.
 //!
 //! - index build time (median of several builds) and memory, for the demo
 //!   and for denser territories made from it by cutting every grid into 2 and
@@ -32,8 +32,9 @@ use geo::{BoundingRect, Contains, Coord, LineString, MultiPolygon, Polygon};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::bench::machine;
-use crate::bootstrap::cli_event;
+use citygrid::bootstrap::cli_event;
+
+use crate::machine::{machine, median};
 
 /// Options of `citygrid bench locate`.
 #[derive(Debug, Clone, clap::Args)]
@@ -53,7 +54,7 @@ pub struct Args {
     /// Seed of the random points.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Also run the PostGIS comparison (run bench/postgis_locate.sh, which
+    /// Also run the PostGIS comparison (run crates/bench/scripts/postgis_locate.sh, which
     /// installs and enables PostGIS first).
     #[arg(long)]
     pub postgis: bool,
@@ -69,6 +70,9 @@ pub struct Args {
     /// Skip timing `citygrid locate` end to end.
     #[arg(long)]
     pub no_cli: bool,
+    /// The `citygrid` binary timed end to end (default: beside this one).
+    #[arg(long, default_value_os_t = crate::machine::citygrid_binary())]
+    pub citygrid: PathBuf,
 }
 
 /// Runs the benchmark and returns the Markdown report.
@@ -92,11 +96,6 @@ pub async fn run(args: Args) -> Result<String, String> {
 struct Data {
     demo: std::sync::Arc<Vec<TerritoryFeature>>,
     bbox_points: std::sync::Arc<Vec<Point>>,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
 fn min_max(v: &[f64]) -> (f64, f64) {
@@ -400,7 +399,7 @@ fn in_memory(args: &Args) -> Result<(String, Data), String> {
     let r = city.bounding_rect().ok_or("the city outline is empty")?;
     let bbox = [r.min().x, r.min().y, r.max().x, r.max().y];
 
-    let _ = writeln!(s, "## citygrid bench locate\n\n{}, single-threaded unless stated\n", machine());
+    let _ = writeln!(s, "## citygrid-bench locate\n\n{}, single-threaded unless stated\n", machine());
 
     // Index build and memory.
     let (demo_med, demo_lo, demo_hi, index) = builds(&demo, args.builds)?;
@@ -774,7 +773,7 @@ fn cli_runs(args: &Args, data: &Data, dir: &Path, data_dir: &Path) -> Result<Str
         }
         w.flush().map_err(io)?;
     }
-    let exe: PathBuf = std::env::current_exe().map_err(io)?;
+    let exe: PathBuf = args.citygrid.clone();
     let output = dir.join("located.csv");
     let run = |threads: usize, stdin: Stdio| -> Result<f64, String> {
         let t = Instant::now();
@@ -817,11 +816,11 @@ fn cli_runs(args: &Args, data: &Data, dir: &Path, data_dir: &Path) -> Result<Str
         for _ in 0..args.passes.max(1) {
             sink.clear();
             let t = Instant::now();
-            crate::locate::stream(
+            citygrid::locate::stream(
                 &index,
                 text.as_slice(),
                 &mut sink,
-                crate::locate::Options { threads, strict: false },
+                citygrid::locate::Options { threads, strict: false },
             )?;
             times.push(t.elapsed().as_secs_f64());
         }
