@@ -14,6 +14,7 @@
 //! - the same GETs after the store is reopened with the case cache off
 //!   (cold: every read goes to SQLite).
 
+use citygrid_store::prelude::*;
 use std::path::Path;
 use std::process::Command;
 
@@ -27,7 +28,7 @@ use citygrid_server::blobs::Blobs;
 use citygrid_server::vault::Vault;
 use citygrid_server::world::stored_unit;
 use citygrid_server::{App, AppParts, ServerConfig};
-use citygrid_store::{Store, UserRecord};
+use citygrid_store::UserRecord;
 use citygrid_store_sqlite::{SqliteOptions, SqliteStore};
 
 use crate::machine::{machine, median};

@@ -26,7 +26,7 @@ use std::time::Instant;
 use citygrid_domain::{Level, Point, Unit, UnitCode};
 use citygrid_geo::{TerritoryFeature, TerritoryIndex};
 use citygrid_server::world::stored_unit;
-use citygrid_store::Store;
+use citygrid_store::prelude::*;
 use citygrid_store_sqlite::{SqliteOptions, SqliteStore};
 use geo::{BoundingRect, Contains, Coord, LineString, MultiPolygon, Polygon};
 use rand::{Rng, SeedableRng};

@@ -8,7 +8,7 @@ use citygrid_domain::case::DeadlinePolicy;
 use citygrid_server::blobs::Blobs;
 use citygrid_server::vault::Vault;
 use citygrid_server::{App, AppParts};
-use citygrid_store::Store;
+use citygrid_store::prelude::*;
 use citygrid_store_sqlite::{SqliteOptions, SqliteStore};
 
 use crate::reference;

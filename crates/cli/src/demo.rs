@@ -192,11 +192,14 @@ pub async fn seed<S: Store>(
     let records = world.cases(&territory, vault, Utc::now(), DEMO_CASES)?;
     let cases = records.len();
     for chunk in records.chunks(500) {
-        store.import_cases(chunk.to_vec()).await.map_err(err)?;
+        store
+            .import_cases(chunk.to_vec(), cli_event("case.import", &format!("cases/{}", chunk.len())))
+            .await
+            .map_err(err)?;
         pb.inc(chunk.len() as u64);
     }
     pb.finish_with_message(format!("cases: {cases}"));
-    store.set_meta(SEEDED, &Utc::now().to_rfc3339()).await.map_err(err)?;
+    store.set_meta(SEEDED, &Utc::now().to_rfc3339(), cli_event("meta.set", SEEDED)).await.map_err(err)?;
     Ok(DemoSummary { units, cases, seconds: started.elapsed().as_secs_f64() })
 }
 

@@ -34,6 +34,7 @@
 
 mod common;
 
+use citygrid_store::prelude::*;
 use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
@@ -44,7 +45,7 @@ use citygrid_domain::access::{CaseScope, Role};
 use citygrid_domain::audit::AuditEvent;
 use citygrid_server::auth::{SESSION_PREFIX, hash_secret, new_secret};
 use citygrid_server::routes::{Access, endpoint_list};
-use citygrid_store::{CaseFilter, LoginOutcome, SessionRecord, Store};
+use citygrid_store::{CaseFilter, LoginOutcome, SessionRecord};
 use citygrid_store_sqlite::SqliteStore;
 use common::*;
 use reqwest::{Method, RequestBuilder};

@@ -10,6 +10,7 @@
 
 mod common;
 
+use citygrid_store::prelude::*;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
@@ -17,7 +18,7 @@ use chrono::{NaiveDate, Utc};
 use citygrid_domain::audit::AuditEvent;
 use citygrid_domain::{Level, Unit, UnitCode};
 use citygrid_server::world::geometry_to_json;
-use citygrid_store::{Store, StoredUnit};
+use citygrid_store::StoredUnit;
 use common::*;
 use geo::{BoundingRect, Coord, LineString, MultiPolygon, Polygon};
 use reqwest::StatusCode;

@@ -5,7 +5,8 @@
 
 mod common;
 
-use citygrid_store::{AuditFilter, Store};
+use citygrid_store::AuditFilter;
+use citygrid_store::prelude::*;
 use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};

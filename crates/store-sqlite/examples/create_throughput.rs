@@ -2,6 +2,7 @@
 //! way: `cargo run --release -p citygrid-store-sqlite --example create_throughput`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use citygrid_store::prelude::*;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,7 +11,7 @@ use citygrid_domain::audit::AuditEvent;
 use citygrid_domain::calendar::WorkingCalendar;
 use citygrid_domain::case::{DeadlinePolicy, DecideContext, NewCase, Source, report};
 use citygrid_domain::{Category, CategoryCode, Point, TimeLimit, TimeLimits, UnitCode};
-use citygrid_store::{NearbyQuery, Store};
+use citygrid_store::NearbyQuery;
 use citygrid_store_sqlite::{SqliteOptions, SqliteStore};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -18,9 +18,10 @@ use chrono::{DateTime, Utc};
 use citygrid_domain::audit::{AuditEvent, AuditRecord};
 use citygrid_domain::case::{Case, CaseId, CaseState, TimelineEntry};
 use citygrid_domain::{Category, Department};
+use citygrid_store::prelude::*;
 use citygrid_store::{
     AttachmentMeta, AuditFilter, CaseFilter, CasePage, CaseRecord, CaseScope, CreatedCase, DeviceRecord, LoginOutcome,
-    NearbyQuery, Result, SealedContact, SessionRecord, Store, StoreError, StoredUnit, StoredZone, UserRecord,
+    NearbyQuery, Result, SealedContact, SessionRecord, StoreError, StoredUnit, StoredZone, UserRecord,
 };
 use rusqlite::Connection;
 
@@ -138,17 +139,24 @@ impl SqliteStore {
     }
 }
 
-impl Store for SqliteStore {
+impl MetaStore for SqliteStore {
     async fn meta(&self, key: &str) -> Result<Option<String>> {
         let key = key.to_owned();
         self.readers.read(move |c| sql::meta(c, &key)).await
     }
 
-    async fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+    async fn set_meta(&self, key: &str, value: &str, audit: AuditEvent) -> Result<()> {
         let (key, value) = (key.to_owned(), value.to_owned());
-        self.writer.write(move |w| sql::set_meta(w.conn, &key, &value)).await
+        self.writer
+            .write(move |w| {
+                sql::set_meta(w.conn, &key, &value)?;
+                sql::append_audit(w, &audit)
+            })
+            .await
     }
+}
 
+impl ReferenceStore for SqliteStore {
     async fn territory(&self) -> Result<Vec<StoredUnit>> {
         self.readers.read(sql::territory).await
     }
@@ -211,7 +219,9 @@ impl Store for SqliteStore {
             })
             .await
     }
+}
 
+impl CaseStore for SqliteStore {
     async fn create_case(
         &self,
         mut case: Case,
@@ -284,7 +294,7 @@ impl Store for SqliteStore {
         self.readers.read(move |c| sql::count_by_state(c, &scope)).await
     }
 
-    async fn import_cases(&self, cases: Vec<CaseRecord>) -> Result<Vec<CaseId>> {
+    async fn import_cases(&self, cases: Vec<CaseRecord>, audit: AuditEvent) -> Result<Vec<CaseId>> {
         let stored = self
             .writer
             .write(move |w| {
@@ -299,13 +309,16 @@ impl Store for SqliteStore {
                     *w.next_case_id += 1;
                     stored.push(case);
                 }
+                sql::append_audit(w, &audit)?;
                 Ok(stored)
             })
             .await?;
         stored.iter().for_each(|c| self.open.update(c));
         Ok(stored.into_iter().map(|c| c.id).collect())
     }
+}
 
+impl AttachmentStore for SqliteStore {
     async fn put_attachment(&self, meta: AttachmentMeta, audit: AuditEvent) -> Result<()> {
         self.writer
             .write(move |w| {
@@ -323,7 +336,9 @@ impl Store for SqliteStore {
     async fn missing_attachments(&self, hashes: Vec<String>) -> Result<Vec<String>> {
         self.readers.read(move |c| sql::missing_attachments(c, &hashes)).await
     }
+}
 
+impl AuditStore for SqliteStore {
     async fn append_audit(&self, event: AuditEvent) -> Result<()> {
         self.writer.write(move |w| sql::append_audit(w, &event)).await
     }
@@ -331,7 +346,9 @@ impl Store for SqliteStore {
     async fn audit_records(&self, filter: AuditFilter) -> Result<Vec<AuditRecord>> {
         self.readers.read(move |c| sql::audit_records(c, &filter)).await
     }
+}
 
+impl AccountStore for SqliteStore {
     async fn create_user(&self, user: UserRecord, audit: AuditEvent) -> Result<()> {
         self.writer
             .write(move |w| {
@@ -394,7 +411,9 @@ impl Store for SqliteStore {
             })
             .await
     }
+}
 
+impl DeviceStore for SqliteStore {
     async fn create_device(&self, device: DeviceRecord, audit: AuditEvent) -> Result<()> {
         self.writer
             .write(move |w| {

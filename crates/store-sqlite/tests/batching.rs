@@ -6,7 +6,8 @@ use std::sync::Arc;
 use chrono::Utc;
 use citygrid_domain::access::Role;
 use citygrid_domain::audit::{AuditEvent, verify_chain};
-use citygrid_store::{Store, StoreError, UserRecord};
+use citygrid_store::prelude::*;
+use citygrid_store::{StoreError, UserRecord};
 use citygrid_store_sqlite::{SqliteOptions, SqliteStore};
 
 fn user(name: &str) -> UserRecord {

@@ -1,7 +1,7 @@
 //! The shared storage contract, one test per check, each on a fresh SQLite file.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use citygrid_store::Store;
+use citygrid_store::prelude::*;
 use citygrid_store_sqlite::{SqliteOptions, SqliteStore};
 
 /// A store in a temporary directory, removed when dropped.

@@ -22,9 +22,10 @@ use citygrid_domain::{
 
 use citygrid_domain::access::Role;
 
+use crate::prelude::*;
 use crate::{
     AttachmentMeta, AuditFilter, CaseFilter, CaseRecord, CaseScope, DeviceRecord, LoginOutcome, NearbyQuery,
-    SealedContact, SessionRecord, Store, StoreError, StoredUnit, StoredZone, UserRecord,
+    SealedContact, SessionRecord, StoreError, StoredUnit, StoredZone, UserRecord,
 };
 
 fn t0() -> DateTime<Utc> {
@@ -132,9 +133,10 @@ macro_rules! conformance_tests {
 
 pub async fn meta_round_trips<S: Store>(s: &S) {
     assert_eq!(s.meta("k").await.unwrap(), None);
-    s.set_meta("k", "v1").await.unwrap();
-    s.set_meta("k", "v2").await.unwrap();
+    s.set_meta("k", "v1", audit("meta.set")).await.unwrap();
+    s.set_meta("k", "v2", audit("meta.set")).await.unwrap();
     assert_eq!(s.meta("k").await.unwrap().as_deref(), Some("v2"));
+    assert_eq!(trail(s).await, 2, "each setting audited");
 }
 
 pub async fn territory_upserts<S: Store>(s: &S) {
@@ -446,10 +448,15 @@ pub async fn import_keeps_timelines<S: Store>(s: &S) {
     let f = Fixture::new();
     let t = three_cases(s, &f).await;
     let (c, e) = f.new_case(0, 118.5, "340202001001001", t0());
+    let before = trail(s).await;
     let ids_in = s
-        .import_cases(vec![CaseRecord { case: c.clone(), timeline: vec![e.clone()], contact: Some(sealed()) }])
+        .import_cases(
+            vec![CaseRecord { case: c.clone(), timeline: vec![e.clone()], contact: Some(sealed()) }],
+            audit("case.import"),
+        )
         .await
         .unwrap();
+    assert_eq!(trail(s).await, before + 1, "one audit record for the whole load");
     assert_eq!(ids_in.len(), 1);
     assert!(![t.first.id, t.second.id, t.other.id].contains(&ids_in[0]), "a fresh id");
     let got = s.case(ids_in[0]).await.unwrap().unwrap();
@@ -482,7 +489,6 @@ pub async fn attachments_are_idempotent<S: Store>(s: &S) {
 pub async fn audit_chain_verifies_and_filters<S: Store>(s: &S) {
     let f = Fixture::new();
     three_cases(s, &f).await;
-    s.set_meta("k", "v").await.unwrap();
     let mut denied = audit("case.read");
     denied.actor = "intruder".into();
     denied.outcome = citygrid_domain::audit::Outcome::Denied;

@@ -2,6 +2,7 @@
 //! a small fixture city, one user per role, listening on port 0.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use citygrid_store::prelude::*;
 use std::net::SocketAddr;
 
 use chrono::{NaiveDate, Utc};
@@ -15,7 +16,7 @@ use citygrid_server::blobs::Blobs;
 use citygrid_server::vault::Vault;
 use citygrid_server::world::geometry_to_json;
 use citygrid_server::{App, AppParts, ServerConfig};
-use citygrid_store::{Store, StoredUnit, UserRecord};
+use citygrid_store::{StoredUnit, UserRecord};
 use citygrid_store_sqlite::{SqliteOptions, SqliteStore};
 use geo::{MultiPolygon, polygon};
 use reqwest::{Client, Method, RequestBuilder, Response};
