@@ -36,7 +36,7 @@ pub enum CategoryError {
     /// Not `E`/`C` and four digits with non-zero major and minor.
     #[error("category code {0:?} must be E or C followed by a 2-digit major and a 2-digit minor class, e.g. E0101")]
     BadCode(String),
-    /// A time limit of zero or an urgent limit longer than the normal one.
+    /// A time limit of zero or over [`MAX_LIMIT_MINUTES`], or a blank name or department type.
     #[error("category {code}: {reason}")]
     BadLimits {
         /// The category.
@@ -104,6 +104,10 @@ impl fmt::Display for CategoryCode {
     }
 }
 
+/// The longest time limit a category may set, in minutes: a year of natural
+/// time, so that every deadline computed from one stays a near date.
+pub const MAX_LIMIT_MINUTES: u32 = 366 * 24 * 60;
+
 /// A time limit in minutes: working minutes for normal cases, natural
 /// minutes for urgent ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,7 +152,7 @@ pub struct Category {
 }
 
 impl Category {
-    /// Checks the limits are usable: all positive, urgent no longer than normal.
+    /// Checks the limits are usable: all positive and at most [`MAX_LIMIT_MINUTES`].
     pub fn validate(&self) -> Result<(), CategoryError> {
         let l = &self.limits;
         for (node, limit) in
@@ -156,6 +160,9 @@ impl Category {
         {
             if limit.normal_minutes == 0 || limit.urgent_minutes == 0 {
                 return Err(self.bad(format!("the {node} limit must be positive")));
+            }
+            if limit.normal_minutes > MAX_LIMIT_MINUTES || limit.urgent_minutes > MAX_LIMIT_MINUTES {
+                return Err(self.bad(format!("the {node} limit must be at most {MAX_LIMIT_MINUTES} minutes (a year)")));
             }
         }
         if self.name.trim().is_empty() || self.major_name.trim().is_empty() {
@@ -201,5 +208,11 @@ mod tests {
         assert!(c.validate().is_ok());
         c.limits.handle.urgent_minutes = 0;
         assert!(c.validate().is_err());
+        c.limits.handle.urgent_minutes = MAX_LIMIT_MINUTES;
+        c.limits.handle.normal_minutes = MAX_LIMIT_MINUTES;
+        assert!(c.validate().is_ok());
+        c.limits.handle.normal_minutes = u32::MAX;
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("handle limit must be at most"), "{err}");
     }
 }

@@ -122,6 +122,9 @@ impl From<CaseError> for ApiError {
         match e {
             CaseError::Forbidden { .. } => ApiError::new(StatusCode::CONFLICT, "invalid_transition", e.to_string()),
             CaseError::Invalid { .. } => ApiError::invalid(e.to_string()),
+            CaseError::DateOutOfRange { .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "date_out_of_range", e.to_string())
+            }
         }
     }
 }

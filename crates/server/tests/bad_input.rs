@@ -176,3 +176,41 @@ async fn attachments_get_their_own_limit_above_the_json_limit() {
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains("\"code\":\"payload_too_large\""), "{answer}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlines_past_the_horizon_are_refused_and_nearer_ones_suspend() {
+    // Issue 15: an extension to a far-future date followed by a suspension
+    // crashed the request worker inside the calendar.
+    let s = start().await;
+    let op = s.login("city.op").await;
+    let dept = s.login("dept.a").await;
+    let id = s.report(&op, "E0101", A1).await;
+    s.act_ok(&op, id, json!({"action": "register"})).await;
+    s.act_ok(&op, id, json!({"action": "dispatch"})).await;
+    s.act_ok(&dept, id, json!({"action": "acknowledge"})).await;
+    let past_horizon = (chrono::Utc::now() + chrono::Duration::days(10 * 366)).to_rfc3339();
+    for until in ["+262000-01-01T00:00:00Z", "+262142-12-31T23:00:00Z", &past_horizon, "1999-01-01T00:00:00Z"] {
+        let r = s.act(&op, id, json!({"action": "extend", "until": until, "reason": "需要大型机械"})).await;
+        let body = assert_error(r, 422, "date_out_of_range").await;
+        assert!(body["error"]["message"].as_str().unwrap().starts_with("extend: "), "{body}");
+        // The worker survived: suspending still works, and is then undone.
+        s.act_ok(&op, id, json!({"action": "suspend", "reason": "等待许可"})).await;
+        s.act_ok(&op, id, json!({"action": "resume"})).await;
+    }
+    let detail: Value = s.get(&format!("/api/v1/cases/{id}"), &op).await.json().await.unwrap();
+    let actions: Vec<&str> =
+        detail["timeline"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert!(!actions.contains(&"extend"), "refused extensions leave no trace: {actions:?}");
+
+    // Nine years ahead is within the horizon: extending and suspending succeed.
+    let until = (chrono::Utc::now() + chrono::Duration::days(9 * 365)).to_rfc3339();
+    let c = s.act_ok(&op, id, json!({"action": "extend", "until": until, "reason": "需要大型机械"})).await;
+    assert_eq!(c["extensions"], 1);
+    let c = s.act_ok(&op, id, json!({"action": "suspend", "reason": "等待许可"})).await;
+    assert_eq!(c["state"], "suspended");
+    // Nine years of working days, 7.5 hours each, give or take the holidays.
+    let paused = c["paused_handle_minutes"].as_i64().unwrap();
+    assert!((9 * 240 * 450..9 * 262 * 450).contains(&paused), "{paused}");
+    let c = s.act_ok(&op, id, json!({"action": "resume"})).await;
+    assert_eq!(c["state"], "handling");
+}

@@ -189,7 +189,8 @@ pub enum Action {
     },
     /// Approve a new handling deadline.
     Extend {
-        /// The new deadline; must be later than the current one.
+        /// The new deadline; must be later than the current one and at most
+        /// [`crate::calendar::HORIZON_YEARS`] years ahead.
         until: DateTime<Utc>,
         /// Why.
         reason: String,

@@ -6,7 +6,7 @@ use thiserror::Error;
 use super::action::{Action, ActionKind};
 use super::model::{Case, CaseId, EntryData, Node, Source, TimelineEntry};
 use super::state::CaseState;
-use crate::calendar::WorkingCalendar;
+use crate::calendar::{self, WorkingCalendar};
 use crate::category::{Category, CategoryCode, TimeLimit};
 use crate::geometry::Point;
 use crate::territory::UnitCode;
@@ -36,6 +36,19 @@ pub enum CaseError {
         action: ActionKind,
         /// What is wrong.
         reason: String,
+    },
+    /// A date outside what a client may send: before [`calendar::earliest`]
+    /// or past [`calendar::horizon`] of the decision time.
+    #[error("{action}: {at} is outside the accepted range {earliest} to {latest}")]
+    DateOutOfRange {
+        /// The action.
+        action: ActionKind,
+        /// The refused date.
+        at: DateTime<Utc>,
+        /// The earliest date accepted.
+        earliest: DateTime<Utc>,
+        /// The latest date accepted now.
+        latest: DateTime<Utc>,
     },
 }
 
@@ -176,6 +189,15 @@ fn check_text(action: ActionKind, text: Option<&str>) -> Result<(), CaseError> {
         }
         _ => Ok(()),
     }
+}
+
+/// Refuses a client-supplied date outside [`calendar::within_bounds`], so
+/// that no deadline can be pushed to where the calendar loses its meaning.
+fn check_date(action: ActionKind, now: DateTime<Utc>, at: DateTime<Utc>) -> Result<(), CaseError> {
+    if calendar::within_bounds(now, at) {
+        return Ok(());
+    }
+    Err(CaseError::DateOutOfRange { action, at, earliest: calendar::earliest(), latest: calendar::horizon(now) })
 }
 
 fn required(action: ActionKind, what: &str, text: &str) -> Result<String, CaseError> {
@@ -335,6 +357,7 @@ pub fn decide(case: &Case, action: &Action, ctx: &DecideContext<'_>) -> Result<T
         }
         Action::Extend { until, reason } => {
             e.note = Some(required(kind, "reason", reason)?);
+            check_date(kind, ctx.now, *until)?;
             let current = case.handle_deadline.unwrap_or(ctx.now);
             if *until <= current || *until <= ctx.now {
                 return Err(CaseError::Invalid {

@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 
 use super::*;
-use crate::calendar::{WorkingCalendar, YearCalendar, default_periods};
+use crate::calendar::{WorkingCalendar, YearCalendar, default_periods, horizon};
 use crate::category::{Category, CategoryCode, TimeLimit, TimeLimits};
 use crate::geometry::Point;
 use crate::territory::UnitCode;
@@ -197,6 +197,72 @@ fn arguments_are_checked() {
     assert!(decide(&c, &earlier, &ctx).is_err());
 }
 
+/// A case in handling, acknowledged at `now`.
+fn handling(w: &World, now: DateTime<Utc>) -> Case {
+    let (mut c, mut log) = w.open(now, false);
+    w.act(&mut c, &mut log, now, Action::Register { category: None, urgent: None, note: None }).unwrap();
+    w.act(&mut c, &mut log, now, Action::Dispatch { department: Some("D1".into()), assists: vec![], note: None })
+        .unwrap();
+    w.act(&mut c, &mut log, now, Action::Acknowledge { note: None }).unwrap();
+    c
+}
+
+#[test]
+fn extending_past_the_horizon_is_refused_and_suspending_stays_clean() {
+    // Issue 15: extending to a far-future date and then suspending panicked
+    // in chrono near the end of its range, and walked every day before it.
+    let w = World::new();
+    let now = t("2026-11-23 10:00");
+    let suspend = Action::Suspend { reason: "awaiting permit".into() };
+    for far in ["\"+262000-01-01T00:00:00Z\"", "\"+262142-12-31T23:00:00Z\"", "\"2036-11-23T02:00:01Z\""] {
+        let until: DateTime<Utc> = serde_json::from_str(far).unwrap();
+        let c = handling(&w, now);
+        let err = decide(&c, &Action::Extend { until, reason: "r".into() }, &w.ctx(now)).unwrap_err();
+        let CaseError::DateOutOfRange { action, at, latest, .. } = &err else { panic!("{err:?}") };
+        assert_eq!((*action, *at, *latest), (ActionKind::Extend, until, t("2036-11-23 10:00")));
+        assert!(err.to_string().starts_with("extend: "), "{err}");
+        let e = decide(&c, &suspend, &w.ctx(now)).unwrap();
+        assert_eq!(e.data.paused_handle_minutes, Some(450));
+    }
+    // Exactly at the horizon is accepted, and suspending measures ten years of working time.
+    let mut c = handling(&w, now);
+    let mut log = vec![];
+    let until = horizon(now);
+    w.act(&mut c, &mut log, now, Action::Extend { until, reason: "r".into() }).unwrap();
+    w.act(&mut c, &mut log, now, suspend.clone()).unwrap();
+    let paused = c.paused_minutes.unwrap();
+    assert_eq!(Some(paused), Some(w.cal.working_minutes_between(now, until)));
+    assert!((10 * 240 * 450..10 * 262 * 450).contains(&paused), "{paused}");
+    w.act(&mut c, &mut log, now, Action::Resume { note: None }).unwrap();
+    assert!(c.deadline.unwrap() <= until);
+    // Dates before the platform's time are refused the same way.
+    let c = handling(&w, now);
+    let old = Action::Extend { until: t("1999-12-31 23:59"), reason: "r".into() };
+    assert!(matches!(decide(&c, &old, &w.ctx(now)), Err(CaseError::DateOutOfRange { .. })));
+}
+
+#[test]
+fn a_case_stored_with_a_far_deadline_still_suspends_and_resumes() {
+    // A deadline written before extensions were bounded must not crash the
+    // worker that suspends the case: the calendar is total.
+    let w = World::new();
+    let now = t("2026-11-23 10:00");
+    for far in [
+        DateTime::<Utc>::MAX_UTC,
+        "+262142-12-31T23:00:00Z".parse().unwrap(),
+        "+262000-01-01T00:00:00Z".parse().unwrap(),
+    ] {
+        let mut c = handling(&w, now);
+        c.deadline = Some(far);
+        c.handle_deadline = Some(far);
+        let e = decide(&c, &Action::Suspend { reason: "r".into() }, &w.ctx(now)).unwrap();
+        assert!(e.data.paused_minutes.is_some_and(|m| m > 1_000_000_000), "{e:?}");
+        c.apply(&e);
+        let e = decide(&c, &Action::Resume { note: None }, &w.ctx(now)).unwrap();
+        assert!(e.deadline.is_some_and(|d| d > now && d <= far), "{e:?}");
+    }
+}
+
 #[test]
 fn overdue_is_the_running_node_past_its_deadline() {
     let w = World::new();
@@ -250,6 +316,14 @@ fn any_action() -> impl Strategy<Value = Action> {
         Just(Action::Close { note: None }),
         (1i64..20_000)
             .prop_map(|m| Action::Extend { until: t("2026-11-23 10:00") + Duration::minutes(m), reason: "r".into() }),
+        // Anywhere chrono can represent: far outside the horizon, and its very ends.
+        prop_oneof![
+            (DateTime::<Utc>::MIN_UTC.timestamp()..=DateTime::<Utc>::MAX_UTC.timestamp())
+                .prop_map(|s| DateTime::from_timestamp(s, 0).unwrap()),
+            Just(DateTime::<Utc>::MIN_UTC),
+            Just(DateTime::<Utc>::MAX_UTC),
+        ]
+        .prop_map(|until| Action::Extend { until, reason: "r".into() }),
         text.clone().prop_map(|reason| Action::Suspend { reason }),
         Just(Action::Resume { note: None }),
         text.clone().prop_map(|reason| Action::Void { reason }),
