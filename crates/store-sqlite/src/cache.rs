@@ -109,14 +109,75 @@ mod tests {
         assert_eq!(c.get(1).unwrap().case.version, 4);
     }
 
+    /// Where `id` is held, looked up without the promotion `get` does:
+    /// `Some(true)` young, `Some(false)` old; with its version.
+    fn peek(c: &CaseCache, id: CaseId) -> Option<(bool, u32)> {
+        let g = c.inner.lock();
+        g.0.get(&id).map(|r| (true, r.case.version)).or_else(|| g.1.get(&id).map(|r| (false, r.case.version)))
+    }
+
+    fn held(c: &CaseCache) -> usize {
+        let g = c.inner.lock();
+        g.0.len() + g.1.len()
+    }
+
     #[test]
     fn memory_is_bounded_and_hits_survive() {
-        let c = CaseCache::new(4);
-        for id in 0..100 {
+        let capacity = 6;
+        let c = CaseCache::new(capacity);
+        c.put(rec(0, 1)); // hot: read after every insert
+        c.put(rec(1, 1)); // cold: never read
+        let mut cold_evicted_after = None;
+        let mut hot_seen_old = false;
+        for id in 2..200 {
             c.put(rec(id, 1));
-            assert!(c.get(0).is_some() || id > 0, "the hot entry stays");
+            assert!(held(&c) <= capacity, "{} cases held after inserting {id}", held(&c));
+            // Every insert pushes the hot entry along; whenever it has
+            // reached the old generation, the read must bring it back.
+            hot_seen_old |= peek(&c, 0) == Some((false, 1));
+            assert_eq!(c.get(0).map(|r| r.case.version), Some(1), "the hot entry was evicted at {id}");
+            assert_eq!(peek(&c, 0), Some((true, 1)), "a hit leaves the hot entry in the young generation");
+            assert!(held(&c) <= capacity, "{} cases held after reading at {id}", held(&c));
+            // The entry just put is always there.
+            assert_eq!(peek(&c, id).map(|(_, v)| v), Some(1));
+            if cold_evicted_after.is_none() && peek(&c, 1).is_none() {
+                cold_evicted_after = Some(id);
+            }
         }
-        let g = c.inner.lock();
-        assert!(g.0.len() + g.1.len() <= 4);
+        assert!(hot_seen_old, "the hot entry never aged into the old generation: promotion was not exercised");
+        // The cold entry goes once two generations have filled after it,
+        // i.e. within `capacity` inserts (puts and promotions) of its own.
+        let evicted = cold_evicted_after.unwrap_or(i64::MAX);
+        assert!(evicted - 1 <= capacity as i64, "the never-read entry survived until {evicted}");
+        assert_eq!(c.get(1).map(|r| r.case.version), None);
+        // It does not shed more than it must: a generation's worth stays.
+        assert!(held(&c) >= capacity / 2, "{}", held(&c));
+    }
+
+    #[test]
+    fn older_versions_never_replace_newer_ones_across_generations() {
+        let c = CaseCache::new(4);
+        c.put(rec(7, 5));
+        // Age case 7 into the old generation without reading it.
+        c.put(rec(100, 1));
+        c.put(rec(101, 1));
+        assert_eq!(peek(&c, 7), Some((false, 5)), "case 7 should now be old");
+        // An older version arriving late is ignored: neither put in the young
+        // generation nor allowed to push the newer one out.
+        c.put(rec(7, 4));
+        assert_eq!(peek(&c, 7), Some((false, 5)));
+        assert_eq!(c.get(7).map(|r| r.case.version), Some(5));
+        // The hit moved it to the young generation; an older version is
+        // still refused there.
+        assert_eq!(peek(&c, 7), Some((true, 5)));
+        c.put(rec(7, 3));
+        assert_eq!(c.get(7).map(|r| r.case.version), Some(5));
+        // A newer version replaces it from the old generation, leaving one copy.
+        c.put(rec(102, 1));
+        assert_eq!(peek(&c, 7), Some((false, 5)), "case 7 should be old again");
+        c.put(rec(7, 6));
+        assert_eq!(peek(&c, 7), Some((true, 6)));
+        assert!(!c.inner.lock().1.contains_key(&7), "the replaced version must not stay in the old generation");
+        assert_eq!(c.get(7).map(|r| r.case.version), Some(6));
     }
 }
