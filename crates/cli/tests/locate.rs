@@ -11,7 +11,7 @@ use std::process::Output;
 
 use citygrid_domain::{Level, Point, UnitCode};
 use citygrid_geo::{TerritoryFeature, wuhu_demo};
-use citygrid_store::Store;
+use citygrid_store::prelude::*;
 use citygrid_store_sqlite::{SqliteOptions, SqliteStore};
 use common::*;
 use geo::{BoundingRect, Coord, Intersects, Rect};
