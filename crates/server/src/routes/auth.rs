@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::App;
-use crate::auth::password::{decoy_hash, verify_password};
+use crate::auth::password::{verify_decoy, verify_password};
 use crate::auth::{
     CSRF_COOKIE, Caller, PublicClient, SESSION_COOKIE, SESSION_PREFIX, hash_secret, new_secret, too_many,
 };
@@ -105,7 +105,7 @@ pub async fn login<S: Store>(
             app.store.append_audit(failed("anonymous", "user/?".into(), "account locked")).await?;
             return Err(locked(until));
         }
-        let _ = verify_password(&req.password, decoy_hash());
+        verify_decoy(&req.password);
         {
             let mut m = app.unknown_logins.lock();
             if m.len() >= 10_000 {
