@@ -116,7 +116,7 @@ async fn seed_store(store: &SqliteStore) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-    let units = territory.iter().map(stored_unit).collect();
+    let units = territory.iter().map(stored_unit).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
     let e = |x: citygrid_store::StoreError| x.to_string();
     store.upsert_units(units, cli_event("territory.import", "bench")).await.map_err(e)?;
     store

@@ -754,7 +754,7 @@ async fn cli_end_to_end(args: &Args, data: &Data) -> Result<String, String> {
     let data_dir = dir.path().join("data");
     {
         let store = SqliteStore::open_dir(&data_dir, SqliteOptions::default()).map_err(|e| e.to_string())?;
-        let units = data.demo.iter().map(stored_unit).collect();
+        let units = data.demo.iter().map(stored_unit).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
         store.upsert_units(units, cli_event("territory.import", "bench")).await.map_err(|e| e.to_string())?;
     }
     let d = data.clone();

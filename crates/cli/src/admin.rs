@@ -5,7 +5,7 @@ use std::io::BufRead;
 use chrono::Utc;
 use citygrid_domain::access::Role;
 use citygrid_domain::audit::verify_chain;
-use citygrid_server::auth::password::{check_strength, hash_password};
+use citygrid_server::auth::password::{self, check_strength};
 use citygrid_server::routes::users::check_username;
 use citygrid_store::{AuditFilter, Store, UserRecord};
 
@@ -27,7 +27,7 @@ pub async fn create_admin<S: Store>(store: &S, username: &str, display_name: &st
         role: Role::Admin,
         unit: None,
         department: None,
-        password_hash: hash_password(password)?,
+        password_hash: password::hash(password.to_owned()).await.map_err(|e| e.to_string())?,
         active: true,
         failed_logins: 0,
         locked_until: None,

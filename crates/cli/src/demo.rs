@@ -135,7 +135,8 @@ pub async fn seed<S: Store>(
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-    let stored: Vec<StoredUnit> = territory.iter().map(stored_unit).collect();
+    let stored: Vec<StoredUnit> =
+        territory.iter().map(stored_unit).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
     let units = stored.len();
     // Zones need only the city and district boundaries; drawing them (a few
     // hundred milliseconds of buffering) overlaps the rest of the seeding.
@@ -180,8 +181,11 @@ pub async fn seed<S: Store>(
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?
         .into_iter()
-        .map(|(zone, g)| StoredZone { zone, geometry: geometry_to_json(&g) })
-        .collect();
+        .map(|(zone, g)| {
+            let geometry = geometry_to_json(&g).map_err(|e| format!("zone {}: {e}", zone.id))?;
+            Ok::<_, String>(StoredZone { zone, geometry })
+        })
+        .collect::<Result<_, _>>()?;
     let zone_count = zones.len();
     store.put_zones(zones, cli_event("zone.seed", "demo/wuhu")).await.map_err(err)?;
     pb.finish_with_message(format!("zones: {zone_count}"));

@@ -187,7 +187,12 @@ pub async fn import<S: Store>(store: &S, prepared: Prepared) -> Result<String, S
             let known = KnownUnits { codes: Default::default(), features: known_features.iter().collect() };
             let checked = parsed.check(&known, repair).map_err(|r| refusal(r, format))?;
             pb.set_message(format!("writing {} units", checked.features.len()));
-            let units: Vec<StoredUnit> = checked.features.iter().map(stored_unit).collect();
+            let units: Vec<StoredUnit> = checked
+                .features
+                .iter()
+                .map(stored_unit)
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("{e}\nnothing was imported"))?;
             let n = store
                 .upsert_units(units, cli_event("territory.import", &path.display().to_string()))
                 .await

@@ -2,6 +2,8 @@
 //! reference data, manage administrators, verify the audit trail.
 //! Benchmarks live apart, in the `citygrid-bench` crate.
 
+use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -21,8 +23,21 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(name = "citygrid", version, about)]
 struct Cli {
+    /// Log format on standard error: `text` for people, `json` for log
+    /// shippers (one JSON object per line).
+    #[arg(long, global = true, env = "CITYGRID_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log events are written.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines, coloured only on a terminal.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -128,12 +143,50 @@ enum KeysCommand {
     },
 }
 
+/// Whether text logs get colour: only for a person at a terminal, and never
+/// when `NO_COLOR` is set to anything non-empty (https://no-color.org).
+fn use_colour(is_terminal: bool, no_color: Option<OsString>) -> bool {
+    is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+/// Sends log events to standard error in `format`, filtered by `RUST_LOG`
+/// (default `info`).
+fn init_logging(format: LogFormat) {
+    let (filter, bad_filter) = match std::env::var("RUST_LOG") {
+        Err(_) => (EnvFilter::new("info"), None),
+        Ok(spec) => match EnvFilter::try_new(&spec) {
+            Ok(f) => (f, None),
+            Err(e) => (EnvFilter::new("info"), Some(format!("RUST_LOG={spec:?} is not a valid filter ({e})"))),
+        },
+    };
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => {
+            logs.with_ansi(use_colour(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR"))).init();
+        }
+        LogFormat::Json => logs.json().flatten_event(true).with_ansi(false).init(),
+    }
+    if let Some(why) = bad_filter {
+        // Said once logging works, so a typo does not silently change what is logged.
+        tracing::warn!("{why}; logging at info");
+    }
+}
+
+/// Reports a failure on standard error: a plain line for people, or an
+/// error event when the logs are JSON, so every line stays parseable.
+fn report_error(format: LogFormat, message: &str) {
+    // A filter that drops errors (`RUST_LOG=off`) must not hide the failure.
+    if format == LogFormat::Json && tracing::enabled!(tracing::Level::ERROR) {
+        tracing::error!(error = message, "command failed");
+    } else {
+        eprintln!("error: {message}");
+    }
+}
+
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    let format = cli.log_format;
+    init_logging(format);
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     // Worker threads for the HTTP server (default: one per core). The store's
     // writer runs on a thread of its own besides these.
@@ -143,7 +196,7 @@ fn main() -> ExitCode {
     let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            report_error(format, &format!("cannot start the runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -155,7 +208,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            report_error(format, &e);
             ExitCode::FAILURE
         }
     }
@@ -220,5 +273,28 @@ async fn run(command: Command) -> Result<String, String> {
             let id = citygrid_server::vault::Vault::rotate(&s.key_file).map_err(|e| e.to_string())?;
             Ok(format!("new data key {id} is active; restart the server to use it (old keys still decrypt old data)"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(use_colour(true, None));
+        assert!(use_colour(true, Some(OsString::new())), "an empty NO_COLOR is unset");
+        assert!(!use_colour(true, Some("1".into())));
+        assert!(!use_colour(false, None));
+        assert!(!use_colour(false, Some("1".into())));
+    }
+
+    #[test]
+    fn log_format_is_a_global_flag_with_an_env_fallback() {
+        let cli = Cli::try_parse_from(["citygrid", "keys", "rotate", "--log-format", "json"]).unwrap();
+        assert_eq!(cli.log_format, LogFormat::Json);
+        let cli = Cli::try_parse_from(["citygrid", "--log-format", "text", "keys", "rotate"]).unwrap();
+        assert_eq!(cli.log_format, LogFormat::Text);
+        assert!(Cli::try_parse_from(["citygrid", "--log-format", "xml", "keys", "rotate"]).is_err());
     }
 }

@@ -106,6 +106,55 @@ fn demo_serves_the_wuhu_city_and_reuses_its_data() {
     }
 }
 
+/// Serves an empty data directory (which warns: no administrator, no
+/// territory) with `--log-format format`, stops it once it is listening and
+/// returns what it logged to standard error, a pipe.
+fn serve_logs(format: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_citygrid"))
+        .args(["serve", "--port", "0", "--log-format", format, "--data-dir", dir.path().to_str().unwrap()])
+        .env("RUST_LOG", "warn")
+        // Without NO_COLOR, so only the pipe decides that there is no colour.
+        .env_remove("NO_COLOR")
+        .env_remove("CITYGRID_LOG_FORMAT")
+        .env_remove("CITYGRID_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("CityGrid serving"), "{line}");
+    // The warnings are written before the "serving" line, so they are all in the pipe.
+    let mut logs = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    logs
+}
+
+#[test]
+fn piped_logs_carry_no_colour_codes_and_json_logs_parse() {
+    let text = serve_logs("text");
+    assert!(text.contains("no territory loaded"), "{text}");
+    assert!(!text.contains("\x1b["), "colour codes in piped logs: {text:?}");
+
+    let json = serve_logs("json");
+    assert!(!json.contains("\x1b["), "colour codes in JSON logs: {json:?}");
+    let events: Vec<serde_json::Value> = json
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l:?}")))
+        .collect();
+    let warning = events
+        .iter()
+        .find(|e| e["message"].as_str().is_some_and(|m| m.contains("no territory loaded")))
+        .unwrap_or_else(|| panic!("no territory warning among {events:?}"));
+    assert_eq!(warning["level"], "WARN", "{warning}");
+    assert!(warning["timestamp"].is_string(), "{warning}");
+}
+
 #[test]
 fn territory_csv_checks_and_imports_idempotently() {
     let dir = tempfile::tempdir().unwrap();

@@ -138,7 +138,11 @@ impl<S: Store> App<S> {
     /// Reloads the territory from the store.
     pub async fn reload_territory(&self) -> ApiResult<()> {
         let units = self.store.territory().await?;
-        let t = Territory::from_stored(units).map_err(ApiError::internal)?;
+        // Parsing every boundary and building the index is seconds of CPU.
+        let t = tokio::task::spawn_blocking(|| Territory::from_stored(units))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
         self.world.write().territory = Arc::new(t);
         Ok(())
     }

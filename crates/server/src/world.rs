@@ -9,15 +9,35 @@ use std::sync::Arc;
 use citygrid_domain::{Category, CategoryCode, Department, Level, Point, UnitCode};
 use citygrid_geo::{Location, TerritoryFeature, TerritoryIndex, ZoneIndex};
 use citygrid_store::{StoredUnit, StoredZone};
-use geo::{BoundingRect, InteriorPoint, MultiPolygon};
+use geo::{BoundingRect, CoordsIter, InteriorPoint, MultiPolygon};
 use parking_lot::Mutex;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// Why a boundary cannot be turned into GeoJSON text for storage.
+#[derive(Debug, thiserror::Error)]
+pub enum GeometryEncodeError {
+    /// A coordinate is NaN or infinite: JSON would write it as `null`, and
+    /// the stored boundary would never load again.
+    #[error("coordinate ({x}, {y}) is not a finite number")]
+    NonFinite {
+        /// Longitude as held.
+        x: f64,
+        /// Latitude as held.
+        y: f64,
+    },
+    /// The JSON encoder failed.
+    #[error("cannot encode the geometry as GeoJSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
 /// Converts a boundary to GeoJSON geometry text for storage.
-pub fn geometry_to_json(mp: &MultiPolygon<f64>) -> String {
+pub fn geometry_to_json(mp: &MultiPolygon<f64>) -> Result<String, GeometryEncodeError> {
+    if let Some(c) = mp.coords_iter().find(|c| !c.x.is_finite() || !c.y.is_finite()) {
+        return Err(GeometryEncodeError::NonFinite { x: c.x, y: c.y });
+    }
     let g = geojson::Geometry::from(mp);
-    serde_json::to_string(&g).unwrap_or_default()
+    Ok(serde_json::to_string(&g)?)
 }
 
 /// Parses stored GeoJSON geometry text (Polygon or MultiPolygon).
@@ -54,9 +74,22 @@ pub struct UnitView {
     pub label_point: Option<[f64; 2]>,
 }
 
+/// A unit whose boundary cannot be stored.
+#[derive(Debug, thiserror::Error)]
+#[error("unit {code}: {source}")]
+pub struct UnitEncodeError {
+    /// The unit's code.
+    pub code: UnitCode,
+    /// What is wrong with its boundary.
+    #[source]
+    pub source: GeometryEncodeError,
+}
+
 /// A unit as the store keeps it.
-pub fn stored_unit(f: &TerritoryFeature) -> StoredUnit {
-    StoredUnit { unit: f.unit.clone(), geometry: geometry_to_json(&f.geometry) }
+pub fn stored_unit(f: &TerritoryFeature) -> Result<StoredUnit, UnitEncodeError> {
+    let geometry =
+        geometry_to_json(&f.geometry).map_err(|source| UnitEncodeError { code: f.unit.code.clone(), source })?;
+    Ok(StoredUnit { unit: f.unit.clone(), geometry })
 }
 
 /// Stored units with their boundaries parsed.
@@ -241,4 +274,46 @@ pub struct World {
     pub catalog: Arc<Catalog>,
     /// The zones (geofences) and their index.
     pub zones: Arc<ZoneIndex>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use citygrid_domain::Unit;
+    use geo::polygon;
+
+    fn square(corner: f64) -> MultiPolygon<f64> {
+        MultiPolygon(vec![polygon![
+            (x: corner, y: 31.0), (x: 118.5, y: 31.0), (x: 118.5, y: 31.5), (x: corner, y: 31.5), (x: corner, y: 31.0)
+        ]])
+    }
+
+    #[test]
+    fn a_boundary_round_trips_through_its_stored_text() {
+        let text = geometry_to_json(&square(118.0)).unwrap();
+        assert_eq!(geometry_from_json(&text).unwrap(), square(118.0));
+    }
+
+    #[test]
+    fn a_non_finite_coordinate_is_refused_not_stored_as_null() {
+        for bad in [f64::NAN, f64::INFINITY] {
+            match geometry_to_json(&square(bad)) {
+                Err(GeometryEncodeError::NonFinite { y, .. }) => assert_eq!(y, 31.0),
+                other => panic!("expected NonFinite, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_unit_that_cannot_be_stored_is_named_in_the_error() {
+        let code = UnitCode::parse("340202").unwrap();
+        let unit = Unit::new(code.clone(), "Jinghu", NaiveDate::from_ymd_opt(2020, 1, 1).unwrap());
+        let f = TerritoryFeature { unit, geometry: square(f64::NAN) };
+        let e = stored_unit(&f).unwrap_err();
+        assert_eq!(e.code, code);
+        assert!(e.to_string().contains("340202"), "{e}");
+        let ok = TerritoryFeature { geometry: square(118.0), ..f };
+        assert_eq!(geometry_from_json(&stored_unit(&ok).unwrap().geometry).unwrap(), square(118.0));
+    }
 }

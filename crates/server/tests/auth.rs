@@ -307,6 +307,57 @@ async fn device_keys_are_shown_once_read_only_themselves_and_can_be_revoked() {
     assert_error(r, 404, "not_found").await;
 }
 
+/// Argon2 runs on a bounded pool off the async workers: a burst of logins
+/// (right passwords, wrong ones, unknown names) gets every answer right
+/// while authenticated reads are served alongside. Only correctness is
+/// checked here; how long things take belongs to the benchmarks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_logins_is_answered_correctly_while_reads_are_served() {
+    let s = std::sync::Arc::new(start_with(|c| citygrid_server::ServerConfig { lockout_after: 1000, ..c }).await);
+    let reader = s.login("auditor").await;
+    const N: usize = 24;
+    let mut logins = tokio::task::JoinSet::new();
+    for i in 0..N {
+        let (user, password, expect) = match i % 3 {
+            0 => (USERS[i % USERS.len()].0.to_owned(), PASSWORD, 200),
+            1 => ("citizen".to_owned(), "Wrong-Pass-2026", 401),
+            _ => (format!("nobody.{i}"), PASSWORD, 401),
+        };
+        let s = std::sync::Arc::clone(&s);
+        logins.spawn(async move {
+            let r = login_raw(&s, &user, password).await;
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap();
+            (user, expect, status, body)
+        });
+    }
+    let reads = {
+        let s = std::sync::Arc::clone(&s);
+        tokio::spawn(async move {
+            let mut statuses = vec![];
+            for _ in 0..N {
+                statuses.push(me(&s, &reader).await.status().as_u16());
+            }
+            statuses
+        })
+    };
+    let mut answered = 0;
+    while let Some(done) = logins.join_next().await {
+        let (user, expect, status, body) = done.unwrap();
+        assert_eq!(status, expect, "login {user}: {body}");
+        if expect == 200 {
+            let token = body["token"].as_str().unwrap();
+            let who: Value = me(&s, token).await.json().await.unwrap();
+            assert_eq!(who["id"], user.as_str());
+        } else {
+            assert_eq!(body["error"]["code"], "bad_credentials", "login {user}: {body}");
+        }
+        answered += 1;
+    }
+    assert_eq!(answered, N);
+    assert_eq!(reads.await.unwrap(), vec![200; N]);
+}
+
 #[tokio::test]
 async fn logins_are_rate_limited_per_client() {
     let s = start_with(|c| citygrid_server::ServerConfig { login_per_minute: 3, ..c }).await;

@@ -37,7 +37,7 @@ fn stored(code: &str, name: &str, geometry: &MultiPolygon<f64>) -> StoredUnit {
     let c = UnitCode::parse(code).unwrap();
     StoredUnit {
         unit: Unit { synthetic: true, ..Unit::new(c, name, NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()) },
-        geometry: geometry_to_json(geometry),
+        geometry: geometry_to_json(geometry).unwrap(),
     }
 }
 
@@ -408,8 +408,10 @@ async fn bench_demo_viewports() {
     let store = SqliteStore::open_dir(dir.path(), SqliteOptions::default()).unwrap();
     let ev = || AuditEvent::ok(Utc::now(), "bench", "admin", "demo", "demo");
     let demo = citygrid_geo::wuhu_demo(0).unwrap();
-    let units: Vec<StoredUnit> =
-        demo.iter().map(|f| StoredUnit { unit: f.unit.clone(), geometry: geometry_to_json(&f.geometry) }).collect();
+    let units: Vec<StoredUnit> = demo
+        .iter()
+        .map(|f| StoredUnit { unit: f.unit.clone(), geometry: geometry_to_json(&f.geometry).unwrap() })
+        .collect();
     store.upsert_units(units, ev()).await.unwrap();
     store
         .create_user(

@@ -63,8 +63,12 @@ fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-fn from_us(us: i64) -> DateTime<Utc> {
-    Utc.timestamp_micros(us).single().unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+/// A stored microsecond timestamp; one out of chrono's range is corrupt data,
+/// reported rather than read back as some other instant.
+fn from_us(column: &str, us: i64) -> Result<DateTime<Utc>, StoreError> {
+    Utc.timestamp_micros(us)
+        .single()
+        .ok_or_else(|| StoreError::Backend(format!("stored {column} {us} is not a valid timestamp (microseconds)")))
 }
 
 /// The exclusive upper bound of a digit-string prefix range (':' follows '9').
@@ -163,10 +167,16 @@ pub(crate) fn audit_records(conn: &Connection, f: &AuditFilter) -> Result<Vec<Au
     let rows = st
         .query_map(params_from_iter(args), |r| {
             let outcome: String = r.get(6)?;
-            Ok(AuditRecord {
+            // A bad timestamp is a store error, not a driver one: the row
+            // yields it as the inner result, flattened below.
+            let at = match from_us("audit.at_us", r.get(1)?) {
+                Ok(at) => at,
+                Err(e) => return Ok(Err(e)),
+            };
+            Ok(Ok(AuditRecord {
                 seq: r.get::<_, i64>(0)? as u64,
                 event: AuditEvent {
-                    at: from_us(r.get(1)?),
+                    at,
                     actor: r.get(2)?,
                     role: r.get(3)?,
                     action: r.get(4)?,
@@ -179,10 +189,10 @@ pub(crate) fn audit_records(conn: &Connection, f: &AuditFilter) -> Result<Vec<Au
                 },
                 prev_hash: r.get(9)?,
                 hash: r.get(10)?,
-            })
+            }))
         })
         .map_err(backend)?;
-    rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+    rows.map(|r| r.map_err(backend).and_then(|rec| rec)).collect()
 }
 
 // ---- territory ----
@@ -462,9 +472,11 @@ pub(crate) fn count_by_state(conn: &Connection, scope: &CaseScope) -> Result<Vec
     let mut out = vec![];
     for r in rows {
         let (s, n) = r.map_err(backend)?;
-        if let Some(s) = CaseState::parse(&s) {
-            out.push((s, n as u64));
-        }
+        // Dropping an unknown state would make the counts quietly disagree
+        // with the cases listed; the row is corrupt or from a newer build.
+        let state = CaseState::parse(&s)
+            .ok_or_else(|| StoreError::Backend(format!("cases.state {s:?} is not a known case state ({n} cases)")))?;
+        out.push((state, n as u64));
     }
     Ok(out)
 }
@@ -482,22 +494,33 @@ pub(crate) fn put_attachment(conn: &Connection, a: &AttachmentMeta) -> Result<()
 }
 
 pub(crate) fn attachment(conn: &Connection, sha: &str) -> Result<Option<AttachmentMeta>, StoreError> {
-    conn.prepare_cached(
-        "SELECT sha256, size, content_type, uploaded_by, uploaded_at FROM attachments WHERE sha256 = ?1",
-    )
-    .and_then(|mut st| {
-        st.query_row([sha], |r| {
-            Ok(AttachmentMeta {
-                sha256: r.get(0)?,
-                size: r.get::<_, i64>(1)? as u64,
-                content_type: r.get(2)?,
-                uploaded_by: r.get(3)?,
-                uploaded_at: Utc.timestamp_millis_opt(r.get(4)?).single().unwrap_or_default(),
+    let row = conn
+        .prepare_cached(
+            "SELECT sha256, size, content_type, uploaded_by, uploaded_at FROM attachments WHERE sha256 = ?1",
+        )
+        .and_then(|mut st| {
+            st.query_row([sha], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
             })
+            .optional()
         })
-        .optional()
+        .map_err(backend)?;
+    row.map(|(sha256, size, content_type, uploaded_by, at)| {
+        Ok(AttachmentMeta {
+            sha256,
+            size: size as u64,
+            content_type,
+            uploaded_by,
+            uploaded_at: from_ms("attachments.uploaded_at", at)?,
+        })
     })
-    .map_err(backend)
+    .transpose()
 }
 
 pub(crate) fn missing_attachments(conn: &Connection, hashes: &[String]) -> Result<Vec<String>, StoreError> {
@@ -583,27 +606,42 @@ pub(crate) fn record_login(conn: &Connection, o: &LoginOutcome) -> Result<(), St
     Ok(())
 }
 
-fn from_ms(v: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(v).single().unwrap_or_default()
+/// A stored millisecond timestamp; one out of chrono's range is corrupt data,
+/// reported rather than read back as the epoch.
+fn from_ms(column: &str, v: i64) -> Result<DateTime<Utc>, StoreError> {
+    Utc.timestamp_millis_opt(v)
+        .single()
+        .ok_or_else(|| StoreError::Backend(format!("stored {column} {v} is not a valid timestamp (milliseconds)")))
 }
 
 pub(crate) fn session(conn: &Connection, token_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
-    conn.prepare_cached(
-        "SELECT token_hash, user_id, created_at, expires_at, revoked_at FROM sessions WHERE token_hash = ?1",
-    )
-    .and_then(|mut st| {
-        st.query_row([token_hash], |r| {
-            Ok(SessionRecord {
-                token_hash: r.get(0)?,
-                user_id: r.get(1)?,
-                created_at: from_ms(r.get(2)?),
-                expires_at: from_ms(r.get(3)?),
-                revoked_at: r.get::<_, Option<i64>>(4)?.map(from_ms),
+    let row = conn
+        .prepare_cached(
+            "SELECT token_hash, user_id, created_at, expires_at, revoked_at FROM sessions WHERE token_hash = ?1",
+        )
+        .and_then(|mut st| {
+            st.query_row([token_hash], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                ))
             })
+            .optional()
         })
-        .optional()
+        .map_err(backend)?;
+    row.map(|(token_hash, user_id, created, expires, revoked)| {
+        Ok(SessionRecord {
+            token_hash,
+            user_id,
+            created_at: from_ms("sessions.created_at", created)?,
+            expires_at: from_ms("sessions.expires_at", expires)?,
+            revoked_at: revoked.map(|v| from_ms("sessions.revoked_at", v)).transpose()?,
+        })
     })
-    .map_err(backend)
+    .transpose()
 }
 
 pub(crate) fn revoke_sessions(
@@ -694,4 +732,101 @@ pub(crate) fn delete_zone(conn: &Connection, id: &str) -> Result<(), StoreError>
         return Err(StoreError::NotFound(format!("zone {id}")));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A migrated in-memory database, for planting rows the API never writes.
+    fn db() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        crate::migrate::migrate(&conn).unwrap();
+        conn
+    }
+
+    fn backend_message(r: Result<impl std::fmt::Debug, StoreError>) -> String {
+        match r {
+            Err(StoreError::Backend(m)) => m,
+            other => panic!("expected a backend error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn out_of_range_session_timestamp_is_an_error_not_the_epoch() {
+        let conn = db();
+        conn.execute(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ('t', 'u', 0, ?1)",
+            [i64::MAX],
+        )
+        .unwrap();
+        let m = backend_message(session(&conn, "t"));
+        assert!(m.contains("sessions.expires_at") && m.contains(&i64::MAX.to_string()), "{m}");
+    }
+
+    #[test]
+    fn out_of_range_revocation_timestamp_is_an_error() {
+        let conn = db();
+        conn.execute(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, revoked_at) VALUES ('t', 'u', 0, 0, ?1)",
+            [i64::MIN],
+        )
+        .unwrap();
+        assert!(backend_message(session(&conn, "t")).contains("sessions.revoked_at"));
+    }
+
+    #[test]
+    fn valid_session_timestamps_read_back() {
+        let conn = db();
+        conn.execute(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ('t', 'u', 1000, 2000)",
+            [],
+        )
+        .unwrap();
+        let s = session(&conn, "t").unwrap().unwrap();
+        assert_eq!((s.created_at.timestamp_millis(), s.expires_at.timestamp_millis()), (1000, 2000));
+        assert_eq!(s.revoked_at, None);
+        assert!(session(&conn, "missing").unwrap().is_none());
+    }
+
+    #[test]
+    fn out_of_range_attachment_timestamp_is_an_error() {
+        let conn = db();
+        conn.execute(
+            "INSERT INTO attachments (sha256, size, content_type, uploaded_by, uploaded_at)
+             VALUES ('abc', 1, 'image/png', 'u', ?1)",
+            [i64::MAX],
+        )
+        .unwrap();
+        assert!(backend_message(attachment(&conn, "abc")).contains("attachments.uploaded_at"));
+    }
+
+    #[test]
+    fn out_of_range_audit_timestamp_is_an_error() {
+        let conn = db();
+        conn.execute(
+            "INSERT INTO audit (seq, at_us, actor, role, action, resource, outcome, prev_hash, hash)
+             VALUES (1, ?1, 'a', 'r', 'x', 'y', 'ok', 'p', 'h')",
+            [i64::MAX],
+        )
+        .unwrap();
+        assert!(backend_message(audit_records(&conn, &AuditFilter::default())).contains("audit.at_us"));
+    }
+
+    #[test]
+    fn count_by_state_reports_an_unknown_state() {
+        let conn = db();
+        let insert = |id: i64, state: &str| {
+            conn.execute(
+                "INSERT INTO cases (id, state, open, category, territory, reporter, reported_at, lon, lat, version, body)
+                 VALUES (?1, ?2, 1, 'c', '110101', 'r', 0, 0, 0, 1, '{}')",
+                params![id, state],
+            )
+            .unwrap();
+        };
+        insert(1, CaseState::Reported.as_str());
+        assert_eq!(count_by_state(&conn, &CaseScope::All).unwrap(), vec![(CaseState::Reported, 1)]);
+        insert(2, "teleported");
+        assert!(backend_message(count_by_state(&conn, &CaseScope::All)).contains("teleported"));
+    }
 }

@@ -1,8 +1,16 @@
 //! Password hashing with Argon2id (the crate's defaults: 19 MiB, 2 passes).
+//!
+//! Request handlers use the async [`hash`], [`verify`] and [`burn_decoy`]:
+//! they run the Argon2 work on the blocking pool, at most one per core at a
+//! time, so a burst of logins neither stalls the async workers nor starts
+//! hundreds of 19 MiB hashes at once.
+
+use std::sync::{Arc, LazyLock};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::RngCore;
+use tokio::sync::Semaphore;
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 10;
@@ -23,11 +31,67 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
     }
 }
 
-/// A hash of a random password, verified against when the user does not
-/// exist so that timing does not reveal which usernames are real.
-pub fn decoy_hash() -> &'static str {
-    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| hash_password(&format!("{:032x}", rand::random::<u128>())).unwrap_or_default())
+/// The hash of a random password nobody knows, made with [`hash_password`]'s
+/// parameters. A constant rather than hashed at start so that there is no
+/// failure to fall back from; the tests check it parses and costs what a
+/// real hash costs.
+const DECOY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$u7WFKBo+ODM1MpU22P+5Aw$HaHw4KsX033nKDSjBvzKw1rtwJ0/rLuS6epCoho48pc";
+
+/// Spends the Argon2 work of checking a real password, for logins with an
+/// unknown username, so that timing does not reveal which usernames exist.
+pub fn verify_decoy(password: &str) {
+    let _ = verify_password(password, DECOY_HASH);
+}
+
+/// Why Argon2 work run off the async workers did not produce an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    /// Hashing failed.
+    #[error("cannot hash the password: {0}")]
+    Hash(String),
+    /// The blocking task panicked or was cancelled.
+    #[error("the password hashing task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// The limit on concurrent hashes was closed (it never is).
+    #[error("the password hashing pool is closed")]
+    Closed,
+}
+
+/// Argon2 jobs allowed at once: one per core. More would only queue for the
+/// CPU while each holds its 19 MiB, and would take blocking-pool threads
+/// that file I/O needs.
+static PERMITS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(max_concurrent())));
+
+/// The number of cores, as [`PERMITS`] is sized.
+fn max_concurrent() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// Runs `work` on the blocking pool once a permit is free; the permit is
+/// held until the work ends, even if the caller stops waiting.
+async fn off_workers<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, PasswordError> {
+    let permit = Arc::clone(&PERMITS).acquire_owned().await.map_err(|_| PasswordError::Closed)?;
+    Ok(tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work()
+    })
+    .await?)
+}
+
+/// [`hash_password`] off the async workers.
+pub async fn hash(password: String) -> Result<String, PasswordError> {
+    off_workers(move || hash_password(&password)).await?.map_err(PasswordError::Hash)
+}
+
+/// [`verify_password`] off the async workers.
+pub async fn verify(password: String, phc: String) -> Result<bool, PasswordError> {
+    off_workers(move || verify_password(&password, &phc)).await
+}
+
+/// [`verify_decoy`] off the async workers.
+pub async fn burn_decoy(password: String) -> Result<(), PasswordError> {
+    off_workers(move || verify_decoy(&password)).await
 }
 
 /// Checks a new password's strength.
@@ -60,6 +124,56 @@ mod tests {
         assert!(verify_password("Correct-Horse-9", &a));
         assert!(!verify_password("correct-horse-9", &a));
         assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn the_decoy_costs_what_a_real_hash_costs() {
+        let decoy = PasswordHash::new(DECOY_HASH).unwrap();
+        let real = hash_password("Correct-Horse-9").unwrap();
+        let real = PasswordHash::new(&real).unwrap();
+        // Same algorithm, version, memory, passes, lanes and output length:
+        // verifying against it is the same work as against a user's hash.
+        assert_eq!(decoy.algorithm, real.algorithm);
+        assert_eq!(decoy.version, real.version);
+        assert_eq!(decoy.params, real.params);
+        assert_eq!(decoy.hash.map(|h| h.len()), real.hash.map(|h| h.len()));
+        assert_eq!(decoy.salt.map(|s| s.len()), real.salt.map(|s| s.len()));
+        assert!(!verify_password("Correct-Horse-9", DECOY_HASH));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn argon2_runs_off_the_calling_thread() {
+        let caller = std::thread::current().id();
+        assert_ne!(off_workers(move || std::thread::current().id()).await.unwrap(), caller);
+        let phc = hash("Correct-Horse-9".into()).await.unwrap();
+        assert!(verify("Correct-Horse-9".into(), phc.clone()).await.unwrap());
+        assert!(!verify("Wrong-Horse-9".into(), phc).await.unwrap());
+        burn_decoy("anything".into()).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_more_hashes_run_at_once_than_there_are_permits() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let limit = max_concurrent();
+        let active = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let jobs: Vec<_> = (0..limit * 3)
+            .map(|_| {
+                let (active, peak) = (Arc::clone(&active), Arc::clone(&peak));
+                tokio::spawn(off_workers(move || {
+                    let now = active.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    // Long enough that unbounded jobs would overlap.
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    active.fetch_sub(1, Ordering::SeqCst);
+                }))
+            })
+            .collect();
+        for j in jobs {
+            j.await.unwrap().unwrap();
+        }
+        let peak = peak.load(Ordering::SeqCst);
+        assert!((1..=limit).contains(&peak), "peak {peak}, limit {limit}");
     }
 
     #[test]

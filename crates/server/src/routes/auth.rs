@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::App;
-use crate::auth::password::{decoy_hash, verify_password};
+use crate::auth::password;
 use crate::auth::{
     CSRF_COOKIE, Caller, PublicClient, SESSION_COOKIE, SESSION_PREFIX, hash_secret, new_secret, too_many,
 };
@@ -105,7 +105,7 @@ pub async fn login<S: Store>(
             app.store.append_audit(failed("anonymous", "user/?".into(), "account locked")).await?;
             return Err(locked(until));
         }
-        let _ = verify_password(&req.password, decoy_hash());
+        password::burn_decoy(req.password).await.map_err(ApiError::internal)?;
         {
             let mut m = app.unknown_logins.lock();
             if m.len() >= 10_000 {
@@ -123,7 +123,7 @@ pub async fn login<S: Store>(
         app.store.append_audit(failed(&user.id, resource, "account locked")).await?;
         return Err(locked(until));
     }
-    let ok = verify_password(&req.password, &user.password_hash);
+    let ok = password::verify(req.password, user.password_hash.clone()).await.map_err(ApiError::internal)?;
     if !ok || !user.active {
         let failures = user.failed_logins + u32::from(!ok);
         let locked_until = if ok { None } else { lock_until(failures, lockout_after, now) };

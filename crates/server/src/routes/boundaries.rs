@@ -156,8 +156,19 @@ async fn run<S: Store>(
         let known = KnownUnits { codes: Default::default(), features: current.features().iter().collect() };
         let checked = repair::check_territory(&text, format, &known, repair)?;
         // The territory as it will be, built before anything is written, so
-        // what is stored is known to load and index.
-        let next = (!dry_run).then(|| merged(&current, &checked.features)).transpose();
+        // what is stored is known to load and index; encoding thousands of
+        // boundaries is CPU work too, so it happens here as well.
+        let next = (!dry_run)
+            .then(|| {
+                let stored = checked.features.iter().map(stored_unit).collect::<Result<Vec<StoredUnit>, _>>();
+                let stored = stored.map_err(|e| {
+                    // The check should have refused such a boundary; say so where operators look.
+                    tracing::warn!(error = %e, "territory import passed the check but cannot be stored");
+                    ApiError::invalid(e.to_string())
+                })?;
+                Ok::<_, ApiError>((merged(&current, &checked.features).map_err(ApiError::internal)?, stored))
+            })
+            .transpose();
         Ok::<_, Refused>((checked, next))
     })
     .await
@@ -166,11 +177,10 @@ async fn run<S: Store>(
         Ok(x) => x,
         Err(r) => return Ok(refused(r)),
     };
-    let next = next.map_err(ApiError::internal)?;
+    let next = next?;
     let units = checked.features.len();
     let mut imported = 0;
-    if let Some(next) = next {
-        let stored: Vec<StoredUnit> = checked.features.iter().map(stored_unit).collect();
+    if let Some((next, stored)) = next {
         imported = app.store.upsert_units(stored, audit).await?;
         app.set_territory(next);
     }

@@ -88,6 +88,14 @@ pub async fn children<S: Store>(
     Ok(Json(t.children(&code).into_iter().map(|f| t.view(f)).collect()))
 }
 
+/// Runs a GeoJSON export on the blocking pool: a cache miss serialises every
+/// boundary of a level, which for grids is far too long for an async worker.
+async fn off_workers(
+    export: impl FnOnce() -> std::sync::Arc<String> + Send + 'static,
+) -> ApiResult<std::sync::Arc<String>> {
+    tokio::task::spawn_blocking(export).await.map_err(ApiError::internal)
+}
+
 fn geojson_response(body: std::sync::Arc<String>) -> Response {
     ([(header::CONTENT_TYPE, "application/geo+json")], body.as_str().to_owned()).into_response()
 }
@@ -105,7 +113,8 @@ pub async fn children_geojson<S: Store>(
     let code = parse_code(&code)?;
     let t = app.world().territory;
     t.get(&code).ok_or_else(|| ApiError::not_found(format!("unit {code}")))?;
-    Ok(geojson_response(t.geojson(&format!("children:{code}"), || t.children(&code))))
+    let body = off_workers(move || t.geojson(&format!("children:{code}"), || t.children(&code))).await?;
+    Ok(geojson_response(body))
 }
 
 /// Which level to export.
@@ -130,7 +139,8 @@ pub async fn level_geojson<S: Store>(
         ApiError::bad_request("invalid_level", "level must be city, district, township, community, grid or micro_grid")
     })?;
     let t = app.world().territory;
-    Ok(geojson_response(t.geojson(&format!("level:{level}"), || t.level(level))))
+    let body = off_workers(move || t.geojson(&format!("level:{level}"), || t.level(level))).await?;
+    Ok(geojson_response(body))
 }
 
 /// A point.

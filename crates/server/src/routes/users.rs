@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::app::App;
 use crate::auth::Caller;
-use crate::auth::password::{check_strength, hash_password};
+use crate::auth::password::{self, check_strength};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
 
@@ -83,7 +83,7 @@ pub fn check_username(u: &str) -> Result<(), String> {
 }
 
 /// Validates a new user against the reference data and builds its record.
-pub fn build_user<S: Store>(app: &App<S>, n: NewUser) -> ApiResult<UserRecord> {
+pub async fn build_user<S: Store>(app: &App<S>, n: NewUser) -> ApiResult<UserRecord> {
     check_username(&n.username).map_err(ApiError::invalid)?;
     check_strength(&n.password).map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", m))?;
     if n.role == Role::Device {
@@ -102,7 +102,7 @@ pub fn build_user<S: Store>(app: &App<S>, n: NewUser) -> ApiResult<UserRecord> {
     {
         return Err(ApiError::invalid(format!("no department {d}")));
     }
-    let password_hash = hash_password(&n.password).map_err(ApiError::internal)?;
+    let password_hash = password::hash(n.password).await.map_err(ApiError::internal)?;
     Ok(UserRecord {
         id: n.username.clone(),
         username: n.username,
@@ -129,7 +129,7 @@ pub async fn create<S: Store>(
 ) -> ApiResult<Response> {
     let resource = format!("user/{}", n.username);
     app.authorize(&caller.principal, caller.ip, Operation::ManageAccounts, &Scope::Global, &resource).await?;
-    let user = build_user(&app, n)?;
+    let user = build_user(&app, n).await?;
     let ev = app.audit_event(&caller.principal, caller.ip, "user.create", &resource);
     app.store.create_user(user.clone(), ev).await?;
     Ok((StatusCode::CREATED, Json(UserView::from(user))).into_response())
@@ -181,7 +181,7 @@ pub async fn update<S: Store>(
     }
     if let Some(pw) = &p.password {
         check_strength(pw).map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", m))?;
-        u.password_hash = hash_password(pw).map_err(ApiError::internal)?;
+        u.password_hash = password::hash(pw.clone()).await.map_err(ApiError::internal)?;
         revoke = true;
     }
     if let Some(d) = p.display_name {

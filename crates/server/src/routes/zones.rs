@@ -205,8 +205,9 @@ pub const MAX_ZONE_POSITIONS: usize = 50_000;
 
 /// Parses and checks a zone's area: a valid (multi)polygon of real
 /// longitude/latitude coordinates, every ring with at least four positions,
-/// that reads back as it will be stored. CPU-bound: run off the async workers.
-fn checked_geometry(value: &serde_json::Value) -> ApiResult<MultiPolygon<f64>> {
+/// that reads back as it will be stored. Returns the area and the text to
+/// store. CPU-bound: run off the async workers.
+fn checked_geometry(value: &serde_json::Value) -> ApiResult<(MultiPolygon<f64>, String)> {
     let mp = geometry_from_json(&value.to_string()).map_err(invalid_geometry)?;
     if mp.0.is_empty() {
         return Err(invalid_geometry("the geometry has no polygon"));
@@ -226,8 +227,9 @@ fn checked_geometry(value: &serde_json::Value) -> ApiResult<MultiPolygon<f64>> {
     }
     mp.check_validation().map_err(|e| invalid_geometry(format!("the geometry is not a valid polygon: {e}")))?;
     // What is stored must load again on the next start.
-    geometry_from_json(&geometry_to_json(&mp)).map_err(ApiError::internal)?;
-    Ok(mp)
+    let text = geometry_to_json(&mp).map_err(|e| invalid_geometry(e.to_string()))?;
+    geometry_from_json(&text).map_err(ApiError::internal)?;
+    Ok((mp, text))
 }
 
 /// The zones as they will be after a change, indexed off the async workers,
@@ -267,8 +269,8 @@ pub async fn put<S: Store>(
     zone.validate().map_err(|e| ApiError::invalid(e.to_string()))?;
     let territory = Arc::clone(&app.world().territory);
     let owner = zone.territory.clone();
-    let geometry = tokio::task::spawn_blocking(move || {
-        let geometry = checked_geometry(&input.geometry)?;
+    let (geometry, text) = tokio::task::spawn_blocking(move || {
+        let (geometry, text) = checked_geometry(&input.geometry)?;
         if let Some(code) = &owner {
             let unit = territory
                 .get(code)
@@ -277,7 +279,7 @@ pub async fn put<S: Store>(
                 return Err(invalid_geometry(format!("the zone lies entirely outside its territory {code}")));
             }
         }
-        Ok(geometry)
+        Ok((geometry, text))
     })
     .await
     .map_err(ApiError::internal)??;
@@ -290,7 +292,7 @@ pub async fn put<S: Store>(
     })
     .await?;
     let ev = app.audit_event(&caller.principal, caller.ip, "zone.put", &resource);
-    let stored = StoredZone { zone: zone.clone(), geometry: geometry_to_json(&geometry) };
+    let stored = StoredZone { zone: zone.clone(), geometry: text };
     app.store.put_zones(vec![stored], ev).await?;
     app.set_zones(index);
     Ok(Json(view(&zone, &geometry, Utc::now())))

@@ -54,7 +54,7 @@ fn unit(code: &str, name: &str, geom: MultiPolygon<f64>) -> StoredUnit {
     let c = UnitCode::parse(code).unwrap();
     StoredUnit {
         unit: Unit { synthetic: true, ..Unit::new(c, name, NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()) },
-        geometry: geometry_to_json(&geom),
+        geometry: geometry_to_json(&geom).unwrap(),
     }
 }
 
