@@ -32,7 +32,11 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use citygrid_domain::audit::AuditEvent;
+use citygrid_geo::tiles::parse_zoom;
+use citygrid_server::ServerConfig;
 use citygrid_server::auth::{SESSION_PREFIX, hash_secret, new_secret};
+use citygrid_server::blobs::is_sha256;
+use citygrid_server::routes::users::check_username;
 use citygrid_store::{LoginOutcome, SessionRecord, Store};
 use common::*;
 use regex::Regex;
@@ -366,7 +370,8 @@ impl Doc {
                 if let (Some(ex), Some(schema)) = (param_example, o.get("schema")) {
                     self.check(ex, schema, &format!("{at} (parameter example)"), errs);
                 }
-                let is_schema = o.contains_key("type") || o.contains_key("pattern") || o.contains_key("$ref");
+                let is_schema =
+                    ["type", "pattern", "$ref", "allOf", "anyOf", "oneOf"].iter().any(|k| o.contains_key(*k));
                 let own = is_schema.then(|| example_of(v)).flatten();
                 if let Some(ex) = own
                     && !o.contains_key("in")
@@ -494,11 +499,7 @@ impl World {
         problems: &mut Vec<String>,
     ) -> Vec<Call> {
         let key = format!("{method} {template}");
-        let sha_example = doc.v["components"]["schemas"]["Sha256"]
-            .as_object()
-            .and_then(|_| example_of(&doc.v["components"]["schemas"]["Sha256"]))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        let sha_example = example_of(&doc.v["components"]["schemas"]["ContentHash"]).and_then(Value::as_str);
         let mut out = vec![];
         for every in [false, true] {
             let mut path = template.to_owned();
@@ -506,11 +507,12 @@ impl World {
             for p in op["parameters"].as_array().into_iter().flatten() {
                 let name = p["name"].as_str().unwrap();
                 let required = p["required"].as_bool().unwrap_or(false);
-                if !(required || every) || (!required && CONDITIONAL.contains(&(key.as_str(), name))) {
+                let wanted = required || (every && !CONDITIONAL.contains(&(key.as_str(), name)));
+                if !wanted {
                     continue;
                 }
                 let mut v = p.get("example").cloned().unwrap_or_else(|| doc.generate(&p["schema"], &key, every));
-                if let Some(sha) = &sha_example {
+                if let Some(sha) = sha_example {
                     substitute(&mut v, sha, &self.upload);
                 }
                 match p["in"].as_str() {
@@ -544,7 +546,7 @@ impl World {
                         .into_iter()
                         .map(|s| {
                             let mut v = doc.generate(s, owner, every);
-                            if let Some(sha) = &sha_example {
+                            if let Some(sha) = sha_example {
                                 substitute(&mut v, sha, &self.upload);
                             }
                             let mut errs = vec![];
@@ -646,4 +648,45 @@ async fn every_documented_request_is_accepted() {
         }
     }
     assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+}
+
+/// The rules a handler checks by hand are the ones the document states,
+/// and limits a server is configured with are documented as configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documented_rules_are_the_checked_ones() {
+    let s = start_with(|c| ServerConfig { max_page: 123, ..c }).await;
+    let doc: Value = s.http.get(format!("{}/api/openapi.json", s.base)).send().await.unwrap().json().await.unwrap();
+    let schema = |name: &str| doc["components"]["schemas"][name].clone();
+    let pattern = |name: &str| Regex::new(schema(name)["pattern"].as_str().unwrap()).unwrap();
+
+    let username = pattern("Username");
+    let long = "a".repeat(33);
+    for u in ["jinghu.operator", "ab", "abc", "a_b-c.9", "Admin", "user name", "用户名", &long, &long[1..]] {
+        assert_eq!(username.is_match(u), check_username(u).is_ok(), "{u}");
+    }
+    let hash = pattern("ContentHash");
+    let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    for h in [hex.to_owned(), hex.to_uppercase(), hex[1..].to_owned(), format!("{hex}0"), hex.replace('e', "g")] {
+        assert_eq!(hash.is_match(&h), is_sha256(&h), "{h}");
+    }
+    let zoom = schema("Zoom");
+    let (lo, hi) = (zoom["minimum"].as_i64().unwrap(), zoom["maximum"].as_i64().unwrap());
+    for z in -1..=30 {
+        assert_eq!((lo..=hi).contains(&z), parse_zoom(&z.to_string()).is_ok(), "zoom {z}");
+    }
+
+    // The page limit is the configured one, and the server holds to it.
+    assert_eq!(schema("PageLimit")["maximum"], 123);
+    let op = s.login("city.op").await;
+    assert_eq!(s.get("/api/v1/cases?limit=123", &op).await.status(), 200);
+    assert_error(s.get("/api/v1/cases?limit=124", &op).await, 400, "invalid_limit").await;
+    let audit = schema("AuditLimit")["maximum"].as_u64().unwrap();
+    let auditor = s.login("auditor").await;
+    assert_eq!(s.get(&format!("/api/v1/audit?limit={audit}"), &auditor).await.status(), 200);
+    assert_error(s.get(&format!("/api/v1/audit?limit={}", audit + 1), &auditor).await, 400, "invalid_limit").await;
+    // So is the largest batch of points.
+    let most = schema("BatchPoints")["maxItems"].as_u64().unwrap();
+    let points = |n: u64| json!({"points": vec![[A1.0, A1.1]; n as usize]});
+    assert_eq!(s.post("/api/v1/locate", &op, points(most)).await.status(), 200);
+    assert_error(s.post("/api/v1/locate", &op, points(most + 1)).await, 413, "too_many_points").await;
 }
