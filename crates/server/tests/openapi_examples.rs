@@ -690,3 +690,24 @@ async fn documented_rules_are_the_checked_ones() {
     assert_eq!(s.post("/api/v1/locate", &op, points(most)).await.status(), 200);
     assert_error(s.post("/api/v1/locate", &op, points(most + 1)).await, 413, "too_many_points").await;
 }
+
+/// The document checks catch what they are for.
+#[test]
+fn the_document_checks_catch_bad_examples() {
+    let doc = Doc {
+        v: json!({"components": {"schemas": {
+            "Code": {"type": "string", "pattern": "^[0-9]{3}$", "examples": ["123"]},
+            "Bare": {"type": "string", "pattern": "^[a-z]+$"},
+            "Wrong": {"type": "string", "pattern": "^[a-z]+$", "examples": ["ABC"]},
+            "Strong": {"allOf": [{"type": "string", "minLength": 4}, {"anyOf": [{"pattern": "[0-9]"}, {"pattern": "[A-Z]"}]}],
+                       "examples": ["abcD"]},
+            "Pair": {"type": "array", "prefixItems": [{"$ref": "#/components/schemas/Code"}, {"type": "number", "maximum": 5}],
+                     "items": false, "examples": [["123", 6]]},
+        }}}),
+    };
+    let mut errs = vec![];
+    doc.audit_examples(&doc.v, "#", false, &mut errs);
+    let flagged: BTreeSet<&str> =
+        errs.iter().filter_map(|e| e.split('/').nth(3)).map(|s| s.split([':', ' ']).next().unwrap()).collect();
+    assert_eq!(flagged, BTreeSet::from(["Bare", "Pair", "Wrong"]), "{errs:#?}");
+}
