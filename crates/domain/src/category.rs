@@ -48,11 +48,13 @@ pub enum CategoryError {
 
 /// A validated category code such as `E0101`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "E0101"))]
 #[serde(try_from = "String", into = "String")]
 pub struct CategoryCode(String);
 
 impl CategoryCode {
+    /// Exactly the strings [`CategoryCode::parse`] accepts.
+    pub const PATTERN: &str = "^[EC](?:0[1-9]|[1-9][0-9])(?:0[1-9]|[1-9][0-9])$";
+
     /// Parses a code.
     pub fn parse(s: &str) -> Result<CategoryCode, CategoryError> {
         let b = s.as_bytes();
@@ -85,6 +87,25 @@ impl CategoryCode {
     }
 }
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for CategoryCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::schema::matching(CategoryCode::PATTERN, "E0101")
+            .description(Some(
+                "Category code: `E` (event) or `C` (component), a 2-digit major and a 2-digit minor class, \
+                 neither `00`.",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for CategoryCode {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "CategoryCode".into()
+    }
+}
+
 impl TryFrom<String> for CategoryCode {
     type Error = CategoryError;
     fn try_from(s: String) -> Result<Self, Self::Error> {
@@ -114,8 +135,10 @@ pub const MAX_LIMIT_MINUTES: u32 = 366 * 24 * 60;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimeLimit {
     /// Working minutes on the calendar for a normal case.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub normal_minutes: u32,
     /// Natural minutes for an urgent case.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub urgent_minutes: u32,
 }
 
@@ -140,10 +163,13 @@ pub struct Category {
     /// The code, e.g. `E0101`.
     pub code: CategoryCode,
     /// Name of the major class, e.g. 市容环境.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Name))]
     pub major_name: String,
     /// Name of the minor class, e.g. 暴露垃圾.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Name))]
     pub name: String,
     /// The department type that handles it by default, e.g. `urban_management`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Name))]
     pub department_type: String,
     /// Time limits per node.
     pub limits: TimeLimits,
@@ -191,6 +217,15 @@ mod tests {
         assert_eq!(CategoryCode::new(CategoryKind::Component, 2, 13).unwrap().as_str(), "C0213");
         for bad in ["", "0101", "X0101", "E010", "E0001", "E0100", "E01011", "e0101"] {
             assert!(CategoryCode::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The documented pattern and the parser agree.
+        #[test]
+        fn the_pattern_accepts_exactly_the_valid_codes(s in "[ECXe][0-9]{3,5}|[EC]0[0-9]{3}|[EC][0-9]{2}0[0-9]") {
+            let re = regex::Regex::new(CategoryCode::PATTERN).unwrap();
+            proptest::prop_assert_eq!(re.is_match(&s), CategoryCode::parse(&s).is_ok(), "{:?}", s);
         }
     }
 

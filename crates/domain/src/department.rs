@@ -9,14 +9,22 @@ use crate::territory::UnitCode;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Department {
     /// Stable code, e.g. `D340202-UM`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DepartmentCode))]
     pub code: String,
     /// Official name.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Name))]
     pub name: String,
     /// What kind of department it is, e.g. `urban_management`; categories
     /// name the type that handles them by default.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Name))]
     pub department_type: String,
     /// The territory it serves (the city, or one district).
     pub territory: UnitCode,
+}
+
+impl Department {
+    /// Longest code accepted, in characters.
+    pub const MAX_CODE_CHARS: usize = 64;
 }
 
 /// The department of `department_type` closest to `territory`: the one

@@ -5,20 +5,31 @@ use serde::{Deserialize, Serialize};
 /// Mean Earth radius in metres, used for distances at city scale.
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
+/// Smallest longitude accepted, in degrees.
+pub const MIN_LON: f64 = -180.0;
+/// Largest longitude accepted, in degrees.
+pub const MAX_LON: f64 = 180.0;
+/// Smallest latitude accepted, in degrees.
+pub const MIN_LAT: f64 = -90.0;
+/// Largest latitude accepted, in degrees.
+pub const MAX_LAT: f64 = 90.0;
+
 /// A longitude/latitude pair in degrees.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Point {
     /// Longitude in degrees east.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Longitude))]
     pub lon: f64,
     /// Latitude in degrees north.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Latitude))]
     pub lat: f64,
 }
 
 impl Point {
     /// A point, if both coordinates are finite and within the globe.
     pub fn new(lon: f64, lat: f64) -> Option<Self> {
-        let ok = lon.is_finite() && lat.is_finite() && (-180.0..=180.0).contains(&lon) && (-90.0..=90.0).contains(&lat);
+        let ok = (MIN_LON..=MAX_LON).contains(&lon) && (MIN_LAT..=MAX_LAT).contains(&lat);
         ok.then_some(Self { lon, lat })
     }
 
@@ -54,7 +65,26 @@ pub struct BBox {
     pub max_lat: f64,
 }
 
+/// A longitude in [`MIN_LON`]..=[`MAX_LON`] as decimal text.
+macro_rules! lon_text {
+    () => {
+        r"-?(?:180(?:\.0+)?|(?:1[0-7][0-9]|[1-9]?[0-9])(?:\.[0-9]+)?)"
+    };
+}
+
+/// A latitude in [`MIN_LAT`]..=[`MAX_LAT`] as decimal text.
+macro_rules! lat_text {
+    () => {
+        r"-?(?:90(?:\.0+)?|[1-8]?[0-9](?:\.[0-9]+)?)"
+    };
+}
+
 impl BBox {
+    /// `min_lon,min_lat,max_lon,max_lat` with each number in range, as
+    /// [`BBox::parse`] accepts it (which also needs min ≤ max, and takes
+    /// other number forms and spaces too).
+    pub const PATTERN: &str = concat!("^", lon_text!(), ",", lat_text!(), ",", lon_text!(), ",", lat_text!(), "$");
+
     /// Parses `min_lon,min_lat,max_lon,max_lat`.
     pub fn parse(s: &str) -> Option<Self> {
         let v: Vec<f64> = s.split(',').map(|p| p.trim().parse::<f64>()).collect::<Result<_, _>>().ok()?;
@@ -98,10 +128,21 @@ mod tests {
     #[test]
     fn bbox_parse_rejects_inverted_and_garbage() {
         assert!(BBox::parse("118,31,119,32").is_some());
+        assert!(regex::Regex::new(BBox::PATTERN).unwrap().is_match("-180,-90.0,180.000,90"));
         assert!(BBox::parse("119,31,118,32").is_none());
         assert!(BBox::parse("a,b,c,d").is_none());
         assert!(BBox::parse("1,2,3").is_none());
         assert!(BBox::parse("0,0,200,1").is_none());
+    }
+
+    proptest::proptest! {
+        /// Every box the pattern allows parses, once its corners are in order.
+        #[test]
+        fn the_bbox_pattern_only_allows_boxes(s in "-?(180|1[0-7][0-9]|[0-9]{1,3})(\\.[0-9]{1,3})?,-?(90|[0-9]{1,2})(\\.[0-9]{1,3})?") {
+            let re = regex::Regex::new(BBox::PATTERN).unwrap();
+            let b = format!("{s},{s}");
+            proptest::prop_assert!(!re.is_match(&b) || BBox::parse(&b).is_some(), "{}", b);
+        }
     }
 
     #[test]

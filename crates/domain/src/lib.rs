@@ -12,6 +12,8 @@
 //! - [`audit`]: the hash-chained audit trail.
 //! - [`geometry`]: the few plain geometric values the domain needs.
 //! - [`zone`]: geofences (prevention rings, river zones) and when they apply.
+//! - `schema` (feature `openapi`): helpers declaring the validated values'
+//!   constraints in the OpenAPI document.
 
 pub mod access;
 pub mod audit;
@@ -21,6 +23,8 @@ pub mod category;
 pub mod department;
 pub mod geometry;
 pub mod personal;
+#[cfg(feature = "openapi")]
+pub mod schema;
 pub mod territory;
 pub mod zone;
 

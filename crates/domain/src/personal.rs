@@ -25,18 +25,34 @@ pub enum PersonalDataError {
     Name,
 }
 
+/// Longest name accepted, in characters once trimmed.
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// Phone numbers [`normalize_phone`] accepts, in their plain forms: a
+/// mobile number or a landline with its leading 0, optionally after `+86`.
+/// (It also takes separators, `0086` and landlines without the 0.)
+pub const PHONE_PATTERN: &str = r"^(?:\+86)?(?:1[0-9]{10}|0[1-9][0-9]{5,10})$";
+
+/// The shape of a resident ID number: 6 digits, a birth date `YYYYMMDD`,
+/// 3 digits and a check character. [`normalize_id_number`] also checks the
+/// date exists and the check character is right.
+pub const ID_NUMBER_PATTERN: &str = "^[0-9]{10}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]$";
+
 /// A reporter's contact details, in the clear (only ever in memory).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Contact {
     /// Name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::schema::PersonName>))]
     pub name: Option<String>,
     /// Phone number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::schema::Phone>))]
     pub phone: Option<String>,
     /// 18-digit resident ID number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::schema::ResidentId>))]
     pub id_number: Option<String>,
 }
 
@@ -67,7 +83,7 @@ impl Contact {
 
 fn normalize_name(s: &str) -> Result<String, PersonalDataError> {
     let t = s.trim();
-    if t.is_empty() || t.chars().count() > 64 {
+    if t.is_empty() || t.chars().count() > MAX_NAME_CHARS {
         return Err(PersonalDataError::Name);
     }
     Ok(t.to_owned())
@@ -176,12 +192,31 @@ mod tests {
     #[test]
     fn phones() {
         assert_eq!(normalize_phone("+86 138-1234-5678"), Ok("13812345678".into()));
+        let documented = regex::Regex::new(PHONE_PATTERN).unwrap();
+        assert!(documented.is_match("13812345678") && documented.is_match("+8605533112345"));
         assert_eq!(normalize_phone("0553-3112345"), Ok("05533112345".into()));
         assert!(normalize_phone("12345").is_err());
         assert!(normalize_phone("1381234567a").is_err());
     }
 
     proptest! {
+        /// Every phone number the pattern allows is accepted.
+        #[test]
+        fn the_phone_pattern_only_allows_valid_numbers(p in "(\\+86)?(1[0-9]{10}|0[1-9][0-9]{5,10})|[0-9+]{6,14}") {
+            let re = regex::Regex::new(PHONE_PATTERN).unwrap();
+            prop_assert!(!re.is_match(&p) || normalize_phone(&p).is_ok(), "{}", p);
+        }
+
+        /// Every valid ID number has the documented shape.
+        #[test]
+        fn valid_id_numbers_match_the_pattern(body in "[0-9]{10}[01][0-9][0-3][0-9]{4}") {
+            let re = regex::Regex::new(ID_NUMBER_PATTERN).unwrap();
+            for c in "0123456789X".chars() {
+                let id = format!("{body}{c}");
+                prop_assert!(normalize_id_number(&id).is_err() || re.is_match(&id), "{}", id);
+            }
+        }
+
         #[test]
         fn every_17_digit_body_has_exactly_one_valid_check_char(body in "[1-6][0-9]{5}19[5-9][0-9](0[1-9]|1[0-2])(0[1-9]|1[0-9]|2[0-8])[0-9]{3}") {
             let ok: Vec<u8> = b"0123456789X".iter().copied()

@@ -133,11 +133,21 @@ pub enum CodeError {
 
 /// A validated territory code; its level follows from its shape.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "340202001"))]
 #[serde(try_from = "String", into = "String")]
 pub struct UnitCode(String);
 
 impl UnitCode {
+    /// Exactly the strings [`UnitCode::parse`] accepts, by length: a city
+    /// or district (6 digits, not `xx0000`), then township and community
+    /// (serial 001–599), grid and micro-grid (serial 001–999).
+    pub const PATTERN: &str = concat!(
+        "^(?:[0-9]{2}(?:(?:0[1-9]|[1-9][0-9])[0-9]{2}|[0-9]{2}(?:0[1-9]|[1-9][0-9]))",
+        "|[0-9]{6}(?:00[1-9]|0[1-9][0-9]|[1-5][0-9]{2})",
+        "|[0-9]{9}(?:00[1-9]|0[1-9][0-9]|[1-5][0-9]{2})",
+        "|[0-9]{12}(?:00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})",
+        "|[0-9]{15}(?:00[1-9]|0[1-9][0-9]|[1-9][0-9]{2}))$"
+    );
+
     /// Parses and validates a code.
     pub fn parse(s: &str) -> Result<UnitCode, CodeError> {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
@@ -247,6 +257,30 @@ impl UnitCode {
             _ => format!("{}{:03}", self.0, serial),
         };
         UnitCode::parse(&s).ok()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for UnitCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let lengths = || Level::ALL.iter().map(|l| l.code_len());
+        // The city first: a unit every example elsewhere (a zone's area, a user's binding) lies in.
+        crate::schema::matching(UnitCode::PATTERN, "340200")
+            .examples(["340200", "340202001"])
+            .min_length(lengths().min())
+            .max_length(lengths().max())
+            .description(Some(
+                "Territory code: 6 digits for the city (`xxxx00`) or a district, 9 for a township, \
+                 12 for a community, 15 for a grid, 18 for a micro-grid; each code starts with its parent's.",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for UnitCode {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "UnitCode".into()
     }
 }
 
@@ -371,6 +405,17 @@ mod tests {
         assert_eq!(code("340202001001").child_code(7), Some(code("340202001001007")));
         assert_eq!(code("340202001001").child_code(1000), None);
         assert_eq!(code("340200").child_code(2), Some(code("340202")));
+    }
+
+    proptest::proptest! {
+        /// The documented pattern and the parser agree, serial edges included.
+        #[test]
+        fn the_pattern_accepts_exactly_the_valid_codes(
+            s in "[0-9]{1,19}|[0-9]{2}00[0-9]{2}|[0-9]{2}[0-9]{2}00|([0-9]{3}){2,5}[0169]0[0-9]|[0-9 a]{6,9}"
+        ) {
+            let re = regex::Regex::new(UnitCode::PATTERN).unwrap();
+            proptest::prop_assert_eq!(re.is_match(&s), UnitCode::parse(&s).is_ok(), "{:?}", s);
+        }
     }
 
     #[test]

@@ -152,6 +152,14 @@ pub struct MonthDay {
 }
 
 impl MonthDay {
+    /// The days of a leap year as `MM-DD` (a leading zero may be left out),
+    /// exactly those [`MonthDay::from_str`] reads.
+    pub const PATTERN: &str = concat!(
+        "^(?:(?:0?[13578]|1[02])-(?:0?[1-9]|[12][0-9]|3[01])",
+        "|(?:0?[469]|11)-(?:0?[1-9]|[12][0-9]|30)",
+        "|0?2-(?:0?[1-9]|[12][0-9]))$"
+    );
+
     /// A month-day; `02-29` is allowed (it only occurs in leap years).
     pub fn new(month: u32, day: u32) -> Option<MonthDay> {
         // 2024 is a leap year, so every real month-day exists in it.
@@ -190,6 +198,22 @@ impl FromStr for MonthDay {
     }
 }
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for MonthDay {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::schema::matching(MonthDay::PATTERN, "03-01")
+            .description(Some("A day of the year, `MM-DD`; `02-29` counts in leap years only."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for MonthDay {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "MonthDay".into()
+    }
+}
+
 impl Serialize for MonthDay {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
@@ -206,13 +230,11 @@ impl<'de> Deserialize<'de> for MonthDay {
 /// An inclusive range of days of the year; wraps the year end when `to`
 /// comes before `from` (e.g. a winter ban `12-01..02-28`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(example = json!({"from": "03-01", "to": "06-30"})))]
 pub struct Season {
     /// First day, `MM-DD`.
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "03-01"))]
     pub from: MonthDay,
     /// Last day (inclusive), `MM-DD`.
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "06-30"))]
     pub to: MonthDay,
 }
 
@@ -229,6 +251,10 @@ impl Season {
 pub struct ClockTime(u32);
 
 impl ClockTime {
+    /// `HH:MM` from 00:00 to 23:59 (a leading zero may be left out),
+    /// exactly what [`ClockTime::from_str`] reads.
+    pub const PATTERN: &str = "^(?:[01]?[0-9]|2[0-3]):[0-5]?[0-9]$";
+
     /// `hour:minute`, if it is a time of day.
     pub fn new(hour: u32, minute: u32) -> Option<ClockTime> {
         (hour < 24 && minute < 60).then_some(ClockTime(hour * 60 + minute))
@@ -260,6 +286,22 @@ impl FromStr for ClockTime {
     }
 }
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for ClockTime {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::schema::matching(ClockTime::PATTERN, "22:00")
+            .description(Some("A local time of day (China Standard Time), `HH:MM`."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for ClockTime {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "ClockTime".into()
+    }
+}
+
 impl Serialize for ClockTime {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
@@ -277,13 +319,11 @@ impl<'de> Deserialize<'de> for ClockTime {
 /// (`22:00..06:00` is the night, `18:00..00:00` the evening to midnight).
 /// `from == to` is refused: it could mean all day or never.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(example = json!({"from": "22:00", "to": "06:00"})))]
 pub struct HourRange {
     /// Start, included, `HH:MM`.
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "22:00"))]
     pub from: ClockTime,
-    /// End, excluded, `HH:MM`.
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "06:00"))]
+    /// End, excluded, `HH:MM`; not equal to `from`.
     pub to: ClockTime,
 }
 
@@ -359,22 +399,23 @@ impl Schedule {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Zone {
     /// Stable id: 1–64 characters of `A–Z a–z 0–9 . _ -`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::ZoneId))]
     pub id: String,
     /// Human name.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Name))]
     pub name: String,
     /// What it is.
     pub kind: ZoneKind,
     /// First day it applies (CST, inclusive).
     pub valid_from: NaiveDate,
-    /// Last day it applies (CST, inclusive); `None` = open-ended.
+    /// Last day it applies (CST, inclusive), not before `valid_from`; `None` = open-ended.
     #[serde(default)]
     pub valid_to: Option<NaiveDate>,
     /// When within the validity it applies; `None` = always.
     #[serde(default)]
     pub schedule: Option<Schedule>,
-    /// The territory unit that owns the zone.
+    /// The territory unit that owns the zone: a known unit that the area touches.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub territory: Option<UnitCode>,
     /// Target water-quality class; required for `water_section`, refused otherwise.
     #[serde(default)]
@@ -385,6 +426,10 @@ pub struct Zone {
 }
 
 impl Zone {
+    /// The characters of an id, whose length is 1 to [`MAX_ID_LEN`]; what
+    /// [`Zone::validate`] accepts.
+    pub const ID_PATTERN: &str = "^[A-Za-z0-9._-]+$";
+
     /// Whether `day` (CST) is within the validity dates.
     pub fn valid_on(&self, day: NaiveDate) -> bool {
         self.valid_from <= day && self.valid_to.is_none_or(|end| day <= end)
@@ -692,6 +737,23 @@ mod tests {
     }
 
     proptest! {
+        /// The documented patterns and the parsers agree.
+        #[test]
+        fn patterns_accept_exactly_what_parses(md in "[0-9]{1,3}-[0-9]{1,3}", t in "[0-9]{1,3}:[0-9]{1,3}") {
+            let re = |p| regex::Regex::new(p).unwrap();
+            prop_assert_eq!(re(MonthDay::PATTERN).is_match(&md), md.parse::<MonthDay>().is_ok(), "{}", md);
+            prop_assert_eq!(re(ClockTime::PATTERN).is_match(&t), t.parse::<ClockTime>().is_ok(), "{}", t);
+        }
+
+        /// The id pattern and length bound agree with validation.
+        #[test]
+        fn the_id_pattern_matches_validation(id in "[A-Za-z0-9._ /-]{0,70}") {
+            let mut z = zone(ZoneKind::KeyArea);
+            z.id = id.clone();
+            let documented = regex::Regex::new(Zone::ID_PATTERN).unwrap().is_match(&id) && id.len() <= MAX_ID_LEN;
+            prop_assert_eq!(documented, z.validate().is_ok(), "{}", id);
+        }
+
         #[test]
         fn active_at_is_total_and_inside_validity(
             at in any_instant(),

@@ -24,7 +24,6 @@ use citygrid_store::Store;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use app::{App, AppParts};
@@ -36,7 +35,7 @@ pub fn build_router<S: Store>(app: App<S>) -> Router {
     // Install the recorder before the first request is counted.
     let _ = metrics::handle();
     let api = routes::api_routes::<S>(&cfg).fallback(|| async { error::ApiError::not_found("route") }).with_state(app);
-    let docs = SwaggerUi::new("/api/docs").url("/api/docs/openapi.json", routes::docs::ApiDoc::openapi());
+    let docs = SwaggerUi::new("/api/docs").url("/api/docs/openapi.json", routes::docs::document(&cfg));
     let mut router = Router::new()
         .merge(docs)
         .merge(api)

@@ -117,19 +117,23 @@ pub enum Action {
         urgent: Option<bool>,
         /// Free text.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::schema::Text>))]
         note: Option<String>,
     },
     /// Refuse registration; a reason is required.
     Reject {
         /// Why.
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::RequiredText))]
         reason: String,
     },
     /// Merge into an open case reporting the same matter.
     Merge {
         /// The case that stays.
+        #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 1))]
         into: CaseId,
         /// Free text.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::schema::Text>))]
         note: Option<String>,
     },
     /// Dispatch to a lead department, with optional assisting ones. Without a
@@ -137,37 +141,46 @@ pub enum Action {
     Dispatch {
         /// The lead department's code.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::schema::DepartmentCode>))]
         department: Option<String>,
         /// Assisting departments' codes.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::schema::DepartmentCode>, example = json!(["D340200-EE"])))]
         assists: Vec<String>,
         /// Free text.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::schema::Text>))]
         note: Option<String>,
     },
     /// Acknowledge receipt.
     Acknowledge {
         /// Free text.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::schema::Text>))]
         note: Option<String>,
     },
     /// Return to the centre; a reason is required.
     Return {
         /// Why the department cannot take it.
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::RequiredText))]
         reason: String,
     },
     /// Report back with evidence (photos' content hashes).
     Handle {
         /// What was done.
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::RequiredText))]
         note: String,
         /// Hashes of uploaded attachments; at least one.
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::RequiredEvidence))]
         evidence: Vec<String>,
     },
     /// Fixed on the spot by the grid worker, with evidence.
     SelfHandle {
         /// What was done.
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::RequiredText))]
         note: String,
         /// Hashes of uploaded attachments; at least one.
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::RequiredEvidence))]
         evidence: Vec<String>,
     },
     /// Verify on site: pass closes the way to closing, fail sends it back.
@@ -176,47 +189,56 @@ pub enum Action {
         passed: bool,
         /// Required when failing.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::schema::Text>))]
         note: Option<String>,
         /// Photos taken at verification.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Evidence))]
         evidence: Vec<String>,
     },
     /// Close a verified case.
     Close {
         /// Free text.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::schema::Text>))]
         note: Option<String>,
     },
     /// Approve a new handling deadline.
     Extend {
-        /// The new deadline; must be later than the current one and at most
-        /// [`crate::calendar::HORIZON_YEARS`] years ahead.
+        /// The new deadline: later than the current one and than now, and at
+        /// most [`crate::calendar::HORIZON_YEARS`] years ahead.
         until: DateTime<Utc>,
         /// Why.
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::RequiredText))]
         reason: String,
     },
     /// Suspend; the clock pauses until resumed.
     Suspend {
         /// Why.
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::RequiredText))]
         reason: String,
     },
     /// Resume a suspended case where it stood.
     Resume {
         /// Free text.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::schema::Text>))]
         note: Option<String>,
     },
     /// Void the case.
     Void {
         /// Why.
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::RequiredText))]
         reason: String,
     },
     /// Rate a closed case from 1 (very dissatisfied) to 5 (very satisfied).
     Evaluate {
         /// 1–5.
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 5))]
         rating: u8,
         /// Free text.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::schema::Text>))]
         comment: Option<String>,
     },
 }

@@ -16,6 +16,7 @@ mod state;
 
 pub use action::{Action, ActionKind};
 pub use decide::{CaseError, DeadlinePolicy, DecideContext, NewCase, decide, report};
+pub use decide::{MAX_EVIDENCE, MAX_TEXT_CHARS};
 pub use model::{Case, CaseId, EntryData, Node, Source, TimelineEntry};
 pub use state::CaseState;
 

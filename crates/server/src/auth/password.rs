@@ -9,11 +9,37 @@ use std::sync::{Arc, LazyLock};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use citygrid_domain::{named_schema, schema};
 use rand::RngCore;
 use tokio::sync::Semaphore;
+use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder};
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// The character classes a password draws on, as patterns; it needs [`MIN_CLASSES`] of them.
+pub const CHARACTER_CLASSES: [&str; 4] = ["[a-z]", "[A-Z]", "[0-9]", "[^A-Za-z0-9]"];
+
+/// How many of [`CHARACTER_CLASSES`] a password needs.
+pub const MIN_CLASSES: usize = 3;
+
+named_schema!(
+    /// A password [`check_strength`] accepts.
+    Password => {
+        // One alternative per choice of classes (all but one, as three of four are needed).
+        let choices = (0..CHARACTER_CLASSES.len()).map(|skip| {
+            let classes = CHARACTER_CLASSES.iter().enumerate().filter(move |(i, _)| *i != skip);
+            classes.fold(AllOfBuilder::new(), |all, (_, c)| all.item(schema::string().pattern(Some(*c))))
+        });
+        AllOfBuilder::new()
+            .item(schema::string().min_length(Some(MIN_PASSWORD_CHARS)))
+            .item(choices.fold(AnyOfBuilder::new(), AnyOfBuilder::item))
+            .description(Some(format!(
+                "At least {MIN_PASSWORD_CHARS} characters, with {MIN_CLASSES} of: lowercase, uppercase, digits, symbols."
+            )))
+            .examples(["Grid-Worker-2026"])
+    }
+);
 
 /// Hashes a password into a PHC string.
 pub fn hash_password(password: &str) -> Result<String, String> {
@@ -124,6 +150,26 @@ mod tests {
         assert!(verify_password("Correct-Horse-9", &a));
         assert!(!verify_password("correct-horse-9", &a));
         assert!(!verify_password("x", "not a hash"));
+    }
+
+    /// The documented classes and count are the ones checked.
+    #[test]
+    fn the_documented_strength_is_the_checked_one() {
+        assert_eq!(CHARACTER_CLASSES.len() - 1, MIN_CLASSES, "the schema lists all but one class per choice");
+        let classes: Vec<regex::Regex> = CHARACTER_CLASSES.iter().map(|c| regex::Regex::new(c).unwrap()).collect();
+        for pw in [
+            "Grid-Worker-2026",
+            "gridworker2026",
+            "GRIDWORKER-2026",
+            "grid-worker-",
+            "Gridworker",
+            "短密码Aa1!",
+            "密码密码密码密码密码A1",
+        ] {
+            let n = classes.iter().filter(|c| c.is_match(pw)).count();
+            let documented = pw.chars().count() >= MIN_PASSWORD_CHARS && n >= MIN_CLASSES;
+            assert_eq!(documented, check_strength(pw).is_ok(), "{pw}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use citygrid_domain::access::{Operation, Scope};
+use citygrid_domain::schema::ContentHash;
 use citygrid_store::{AttachmentMeta, Store};
 
 use crate::app::App;
@@ -92,7 +93,7 @@ pub fn too_large(limit: usize) -> ApiError {
 
 /// One of the caller's own uploads (others are read through the cases citing them).
 #[utoipa::path(get, path = "/api/v1/attachments/{sha256}", tag = "attachments",
-    params(("sha256" = String, Path, description = "Content hash")),
+    params(("sha256" = ContentHash, Path, description = "Content hash")),
     responses((status = 200, description = "The file"), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn read_own<S: Store>(
     State(app): State<App<S>>,

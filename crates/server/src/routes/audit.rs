@@ -5,8 +5,10 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use citygrid_domain::access::{Operation, Scope};
 use citygrid_domain::audit::{AuditRecord, verify_chain};
+use citygrid_domain::named_schema;
 use citygrid_store::{AuditFilter, Store};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::App;
@@ -14,8 +16,20 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
 
+/// Most records one `GET /api/v1/audit` returns.
+pub const MAX_AUDIT_PAGE: usize = 1000;
+
+named_schema!(
+    /// A page size for the audit trail.
+    AuditLimit => ObjectBuilder::new()
+        .schema_type(SchemaType::new(Type::Integer))
+        .minimum(Some(1))
+        .maximum(Some(MAX_AUDIT_PAGE))
+);
+
 /// Audit filters.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Records after this sequence number.
@@ -31,6 +45,7 @@ pub struct AuditQuery {
     /// Before.
     to: Option<DateTime<Utc>>,
     /// At most (default 100, max 1000).
+    #[param(value_type = Option<AuditLimit>)]
     limit: Option<usize>,
 }
 
@@ -44,8 +59,8 @@ pub async fn list<S: Store>(
 ) -> ApiResult<Json<Vec<AuditRecord>>> {
     app.authorize(&caller.principal, caller.ip, Operation::ReadAudit, &Scope::Global, "audit").await?;
     let limit = q.limit.unwrap_or(100);
-    if limit == 0 || limit > 1000 {
-        return Err(ApiError::bad_request("invalid_limit", "limit must be 1–1000"));
+    if limit == 0 || limit > MAX_AUDIT_PAGE {
+        return Err(ApiError::bad_request("invalid_limit", format!("limit must be 1–{MAX_AUDIT_PAGE}")));
     }
     let f = AuditFilter {
         after_seq: q.after_seq,

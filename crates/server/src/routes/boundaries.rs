@@ -29,6 +29,7 @@ use crate::world::{Territory, stored_unit};
 
 /// How to import.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// Check (and repair, if asked) but write nothing.
     #[serde(default)]

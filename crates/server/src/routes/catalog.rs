@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use citygrid_domain::access::{Operation, Scope};
+use citygrid_domain::schema::DepartmentCode;
 use citygrid_domain::{Category, CategoryCode, Department, UnitCode};
 use citygrid_store::Store;
 
@@ -20,7 +21,7 @@ pub async fn list_categories<S: Store>(State(app): State<App<S>>, caller: Caller
 
 /// Creates or replaces one category (administrators).
 #[utoipa::path(put, path = "/api/v1/categories/{code}", tag = "catalog", request_body = Category,
-    params(("code" = String, Path, description = "Category code, e.g. E0101")),
+    params(("code" = CategoryCode, Path, description = "Category code; the body's `code` must be the same")),
     responses((status = 200, body = Category), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn put_category<S: Store>(
     State(app): State<App<S>>,
@@ -50,7 +51,7 @@ pub async fn list_departments<S: Store>(State(app): State<App<S>>, caller: Calle
 
 /// Creates or replaces one department (administrators).
 #[utoipa::path(put, path = "/api/v1/departments/{code}", tag = "catalog", request_body = Department,
-    params(("code" = String, Path, description = "Department code")),
+    params(("code" = DepartmentCode, Path, description = "Department code; the body's `code` must be the same")),
     responses((status = 200, body = Department), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn put_department<S: Store>(
     State(app): State<App<S>>,
@@ -60,7 +61,7 @@ pub async fn put_department<S: Store>(
 ) -> ApiResult<Json<Department>> {
     let resource = format!("department/{code}");
     app.authorize(&caller.principal, caller.ip, Operation::ManageReference, &Scope::Global, &resource).await?;
-    if dept.code != code || code.trim().is_empty() || code.len() > 64 {
+    if dept.code != code || code.trim().is_empty() || code.chars().count() > Department::MAX_CODE_CHARS {
         return Err(ApiError::invalid("the body's code must match the path and be 1–64 characters"));
     }
     if dept.name.trim().is_empty() || dept.department_type.trim().is_empty() {

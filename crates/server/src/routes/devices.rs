@@ -8,9 +8,11 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use citygrid_domain::UnitCode;
 use citygrid_domain::access::{Operation, Scope};
+use citygrid_domain::{named_schema, schema};
 use citygrid_store::{DeviceRecord, Store};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
 
 use crate::app::App;
 use crate::auth::{Caller, DEVICE_PREFIX, hash_secret, new_secret};
@@ -19,6 +21,30 @@ use crate::extract::{ApiJson, ApiPath};
 
 /// Device kinds accepted.
 pub const DEVICE_KINDS: &[&str] = &["camera", "radar", "water_station", "checkpoint", "sensor"];
+
+/// Shortest and longest device id.
+pub const DEVICE_ID_LEN: (usize, usize) = (3, 64);
+
+/// The characters of a device id.
+pub const DEVICE_ID_PATTERN: &str = "^[a-z0-9._-]+$";
+
+/// Whether `id` is a valid device id: [`DEVICE_ID_LEN`] characters matching [`DEVICE_ID_PATTERN`].
+pub fn valid_device_id(id: &str) -> bool {
+    (DEVICE_ID_LEN.0..=DEVICE_ID_LEN.1).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+named_schema!(
+    /// A device id.
+    DeviceId => schema::matching(DEVICE_ID_PATTERN, "cam-jinghu-001")
+        .min_length(Some(DEVICE_ID_LEN.0))
+        .max_length(Some(DEVICE_ID_LEN.1))
+);
+
+named_schema!(
+    /// A device kind.
+    DeviceKind => ObjectBuilder::new().schema_type(SchemaType::new(Type::String)).enum_values(Some(DEVICE_KINDS.iter().copied()))
+);
 
 /// A device as the API shows it (never the key or its hash).
 #[derive(Debug, Serialize, ToSchema)]
@@ -30,7 +56,6 @@ pub struct DeviceView {
     /// Kind.
     kind: String,
     /// Where it stands.
-    #[schema(value_type = Option<String>)]
     unit: Option<UnitCode>,
     /// Registered.
     created_at: DateTime<Utc>,
@@ -56,14 +81,15 @@ impl From<DeviceRecord> for DeviceView {
 #[serde(deny_unknown_fields)]
 pub struct NewDevice {
     /// Id: 3–64 of a–z, 0–9, `.`, `_`, `-`.
+    #[schema(value_type = DeviceId)]
     id: String,
     /// Name.
     name: String,
     /// camera, radar, water_station, checkpoint or sensor.
+    #[schema(value_type = DeviceKind)]
     kind: String,
-    /// Where it stands.
+    /// Where it stands: a known unit.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
     unit: Option<UnitCode>,
 }
 
@@ -86,9 +112,7 @@ pub async fn create<S: Store>(
 ) -> ApiResult<Response> {
     let resource = format!("device/{}", n.id);
     app.authorize(&caller.principal, caller.ip, Operation::ManageAccounts, &Scope::Global, &resource).await?;
-    let id_ok = (3..=64).contains(&n.id.len())
-        && n.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
-    if !id_ok {
+    if !valid_device_id(&n.id) {
         return Err(ApiError::invalid("device id must be 3–64 characters of a–z, 0–9, '.', '_' or '-'"));
     }
     if !DEVICE_KINDS.contains(&n.kind.as_str()) {
@@ -123,7 +147,7 @@ pub async fn list<S: Store>(State(app): State<App<S>>, caller: Caller) -> ApiRes
 
 /// Revokes a device's key (administrators).
 #[utoipa::path(delete, path = "/api/v1/devices/{id}", tag = "accounts",
-    params(("id" = String, Path, description = "Device id")),
+    params(("id" = String, Path, description = "Device id", example = "cam-jinghu-001")),
     responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn revoke<S: Store>(
     State(app): State<App<S>>,
@@ -151,4 +175,21 @@ pub async fn me<S: Store>(State(app): State<App<S>>, caller: Caller) -> ApiResul
         .find(|d| d.id == caller.principal.id)
         .ok_or_else(|| ApiError::not_found("device"))?;
     Ok(Json(d.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_id_is_the_checked_one() {
+        let re = regex::Regex::new(DEVICE_ID_PATTERN).unwrap();
+        let documented =
+            |id: &str| re.is_match(id) && (DEVICE_ID_LEN.0..=DEVICE_ID_LEN.1).contains(&id.chars().count());
+        let long = "a".repeat(65);
+        for id in ["cam-jinghu-001", "ab", "abc", "a.b_c-d", "Cam-1", "cam 1", "相机一号", long.as_str(), &long[1..]]
+        {
+            assert_eq!(documented(id), valid_device_id(id), "{id}");
+        }
+    }
 }

@@ -2,10 +2,14 @@
 
 use axum::Json;
 use axum::extract::State;
+use citygrid_domain::schema;
 use citygrid_store::Store;
 use utoipa::OpenApi;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
+use crate::ServerConfig;
 use crate::app::App;
 use crate::auth::PublicClient;
 
@@ -30,6 +34,14 @@ impl utoipa::Modify for Security {
         Log in at /api/v1/auth/login and send `Authorization: Bearer <token>`. \
         Errors are always {\"error\":{\"code\",\"message\"}}."),
     modifiers(&Security),
+    // Schemas only parameters refer to, which are not collected from the paths.
+    components(schemas(
+        citygrid_domain::UnitCode, citygrid_domain::CategoryCode, citygrid_domain::Level, citygrid_domain::ZoneKind,
+        schema::Longitude, schema::Latitude, schema::BoundingBox, schema::ContentHash, schema::ZoneId,
+        schema::DepartmentCode, schema::Phone, schema::ResidentId,
+        super::tiles::Zoom, super::cases::list::CaseStates, super::cases::list::Cursor,
+        super::cases::list::PageLimit, super::audit::AuditLimit,
+    )),
     security(("bearer" = [])),
     paths(
         super::health::healthz,
@@ -57,7 +69,25 @@ impl utoipa::Modify for Security {
 )]
 pub struct ApiDoc;
 
+/// The API description for a server with `config`: the limits a server
+/// may be configured with are stated as configured.
+pub fn document(config: &ServerConfig) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    if let Some(d) = doc.info.description.as_mut() {
+        d.push_str(&format!(
+            " Request bodies: JSON up to {} bytes, attachments up to {} bytes, boundary files up to {} bytes; \
+             larger ones get 413.",
+            config.max_body_bytes, config.max_attachment_bytes, config.max_import_bytes
+        ));
+    }
+    let limit = doc.components.as_mut().and_then(|c| c.schemas.get_mut("PageLimit"));
+    if let Some(RefOr::T(Schema::Object(o))) = limit {
+        o.maximum = Some(config.max_page.into());
+    }
+    doc
+}
+
 /// The OpenAPI document.
-pub async fn openapi_json<S: Store>(State(_app): State<App<S>>, _c: PublicClient) -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+pub async fn openapi_json<S: Store>(State(app): State<App<S>>, _c: PublicClient) -> Json<utoipa::openapi::OpenApi> {
+    Json(document(&app.config))
 }

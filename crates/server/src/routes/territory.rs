@@ -6,9 +6,13 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use citygrid_domain::access::{Operation, Scope};
+use citygrid_domain::named_schema;
+use citygrid_domain::schema::{Latitude, LonLat, Longitude};
 use citygrid_domain::{Level, Point, UnitCode, ZoneKind};
 use citygrid_store::Store;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::openapi::schema::ArrayBuilder;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::App;
@@ -57,7 +61,7 @@ pub struct UnitResponse {
 
 /// One unit.
 #[utoipa::path(get, path = "/api/v1/territory/units/{code}", tag = "territory",
-    params(("code" = String, Path, description = "Territory code")),
+    params(("code" = UnitCode, Path, description = "Territory code")),
     responses((status = 200, body = UnitResponse), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn unit<S: Store>(
     State(app): State<App<S>>,
@@ -74,7 +78,7 @@ pub async fn unit<S: Store>(
 
 /// A unit's direct children.
 #[utoipa::path(get, path = "/api/v1/territory/units/{code}/children", tag = "territory",
-    params(("code" = String, Path, description = "Territory code")),
+    params(("code" = UnitCode, Path, description = "Territory code")),
     responses((status = 200, body = Vec<UnitView>), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn children<S: Store>(
     State(app): State<App<S>>,
@@ -102,7 +106,7 @@ fn geojson_response(body: std::sync::Arc<String>) -> Response {
 
 /// A unit's children as a GeoJSON FeatureCollection.
 #[utoipa::path(get, path = "/api/v1/territory/units/{code}/children/geojson", tag = "territory",
-    params(("code" = String, Path, description = "Territory code")),
+    params(("code" = UnitCode, Path, description = "Territory code")),
     responses((status = 200, content_type = "application/geo+json", description = "FeatureCollection")))]
 pub async fn children_geojson<S: Store>(
     State(app): State<App<S>>,
@@ -119,8 +123,10 @@ pub async fn children_geojson<S: Store>(
 
 /// Which level to export.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LevelQuery {
     /// `city`, `district`, `township`, `community`, `grid` or `micro_grid`.
+    #[param(value_type = Level)]
     level: String,
 }
 
@@ -145,10 +151,13 @@ pub async fn level_geojson<S: Store>(
 
 /// A point.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LocateQuery {
     /// Longitude.
+    #[param(value_type = Longitude)]
     lon: f64,
     /// Latitude.
+    #[param(value_type = Latitude)]
     lat: f64,
 }
 
@@ -203,11 +212,19 @@ pub async fn locate<S: Store>(
 /// Most points one `POST /api/v1/locate` may carry.
 pub const MAX_BATCH_POINTS: usize = 10_000;
 
+named_schema!(
+    /// The points of one batch.
+    BatchPoints => ArrayBuilder::new()
+        .items(LonLat::schema())
+        .max_items(Some(MAX_BATCH_POINTS))
+        .examples([json!([[118.385, 31.345], [118.2, 31.1]])])
+);
+
 /// Points to locate.
 #[derive(Deserialize, ToSchema)]
 pub struct LocateBatchRequest {
     /// `[lon, lat]` pairs, at most 10,000.
-    #[schema(value_type = Vec<Vec<f64>>, example = json!([[118.385, 31.345], [118.2, 31.1]]))]
+    #[schema(value_type = BatchPoints)]
     points: Vec<[f64; 2]>,
     /// Also list, per point, the ids of the zones containing it that apply now.
     #[serde(default)]

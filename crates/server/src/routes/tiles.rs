@@ -12,12 +12,17 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use citygrid_domain::Level;
 use citygrid_domain::access::{Operation, Scope};
+use citygrid_domain::named_schema;
+use citygrid_domain::schema::BoundingBox;
 use citygrid_geo::TerritoryFeature;
-use citygrid_geo::tiles::{Bbox, LayerKind, TileError, TileLayer, default_level, fnv1a, fnv1a_more, parse_zoom};
+use citygrid_geo::tiles::{
+    Bbox, LayerKind, MAX_ZOOM, TileError, TileLayer, default_level, fnv1a, fnv1a_more, parse_zoom,
+};
 use citygrid_store::Store;
 use parking_lot::Mutex;
 use serde::Deserialize;
 use utoipa::IntoParams;
+use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
 
 use crate::app::App;
 use crate::auth::Caller;
@@ -86,22 +91,33 @@ impl TileCache {
     }
 }
 
-/// A viewport and a zoom level.
+named_schema!(
+    /// A zoom level [`parse_zoom`] accepts.
+    Zoom => ObjectBuilder::new()
+        .schema_type(SchemaType::new(Type::Integer))
+        .minimum(Some(0))
+        .maximum(Some(MAX_ZOOM))
+        .examples([14])
+);
+
+/// A viewport and a zoom level. Both are required: their absence is
+/// reported as `invalid_bbox` or `invalid_zoom` like a malformed value.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TilesQuery {
     /// `min_lon,min_lat,max_lon,max_lat` in degrees (MapLibre:
-    /// `map.getBounds().toArray().flat()`). A box across the antimeridian
-    /// is not supported.
-    #[param(example = "118.30,31.30,118.42,31.38")]
+    /// `map.getBounds().toArray().flat()`), west below east and south below
+    /// north. A box across the antimeridian is not supported.
+    #[param(required = true, value_type = BoundingBox, example = "118.30,31.30,118.42,31.38")]
     bbox: Option<String>,
     /// Whole zoom level 0–22 of Web Mercator with 256-pixel tiles: Leaflet's
     /// `map.getZoom()`; with MapLibre, whose zoom counts 512-pixel tiles,
     /// `Math.floor(map.getZoom()) + 1`.
-    #[param(example = 14)]
+    #[param(required = true, value_type = Zoom)]
     zoom: Option<String>,
     /// `city`, `district`, `township`, `community`, `grid` or `micro_grid`:
     /// exactly that level. Without it, the level follows the zoom.
+    #[param(value_type = Option<Level>)]
     level: Option<String>,
 }
 

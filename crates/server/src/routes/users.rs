@@ -5,15 +5,17 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use citygrid_domain::UnitCode;
 use citygrid_domain::access::{Operation, Principal, Role, Scope};
+use citygrid_domain::schema::{self, DepartmentCode};
+use citygrid_domain::{UnitCode, named_schema};
 use citygrid_store::{Store, UserRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
 
 use crate::app::App;
 use crate::auth::Caller;
-use crate::auth::password::{self, check_strength};
+use crate::auth::password::{self, Password, check_strength};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
 
@@ -27,7 +29,6 @@ pub struct UserView {
     /// Role.
     role: Role,
     /// Territory binding.
-    #[schema(value_type = Option<String>)]
     unit: Option<UnitCode>,
     /// Department binding.
     department: Option<String>,
@@ -59,21 +60,41 @@ impl From<UserRecord> for UserView {
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// Login name: 3–32 of a–z, 0–9, `.`, `_`, `-`.
+    #[schema(value_type = Username)]
     pub username: String,
     /// Display name.
     pub display_name: String,
-    /// Role.
+    /// Role. Operators, grid workers and mediators need `unit` (operators
+    /// at community level or above, grid workers at community level or
+    /// below); department handlers need `department`.
+    #[schema(value_type = UserRole)]
     pub role: Role,
-    /// Territory binding (operators, grid workers, mediators).
+    /// Territory binding (operators, grid workers, mediators): a known unit.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
     pub unit: Option<UnitCode>,
-    /// Department binding (department handlers).
+    /// Department binding (department handlers): a known department.
     #[serde(default)]
+    #[schema(value_type = Option<DepartmentCode>)]
     pub department: Option<String>,
     /// Initial password.
+    #[schema(value_type = Password)]
     pub password: String,
 }
+
+/// What [`check_username`] accepts.
+pub const USERNAME_PATTERN: &str = "^[a-z0-9._-]{3,32}$";
+
+named_schema!(
+    /// A login name.
+    Username => schema::matching(USERNAME_PATTERN, "jinghu.operator")
+);
+
+named_schema!(
+    /// The roles an account may have: every one but `device`, which is registered under `/api/v1/devices`.
+    UserRole => ObjectBuilder::new()
+        .schema_type(SchemaType::new(Type::String))
+        .enum_values(Some(Role::ALL.into_iter().filter(|r| *r != Role::Device).map(Role::as_str)))
+);
 
 /// Checks a username's shape.
 pub fn check_username(u: &str) -> Result<(), String> {
@@ -152,6 +173,7 @@ pub struct UserPatch {
     active: Option<bool>,
     /// New password (revokes every session).
     #[serde(default)]
+    #[schema(value_type = Option<Password>)]
     password: Option<String>,
     /// New display name.
     #[serde(default)]
@@ -163,7 +185,7 @@ pub struct UserPatch {
 
 /// Updates an account (administrators).
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "accounts", request_body = UserPatch,
-    params(("id" = String, Path, description = "User id")),
+    params(("id" = String, Path, description = "User id", example = "grid.worker")),
     responses((status = 200, body = UserView), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn update<S: Store>(
     State(app): State<App<S>>,
@@ -203,7 +225,7 @@ pub async fn update<S: Store>(
 
 /// Revokes every session of an account (administrators).
 #[utoipa::path(delete, path = "/api/v1/users/{id}/sessions", tag = "accounts",
-    params(("id" = String, Path, description = "User id")), responses((status = 204)))]
+    params(("id" = String, Path, description = "User id", example = "grid.worker")), responses((status = 204)))]
 pub async fn revoke_sessions<S: Store>(
     State(app): State<App<S>>,
     caller: Caller,

@@ -7,6 +7,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use citygrid_domain::access::{Operation, Scope};
+use citygrid_domain::named_schema;
+use citygrid_domain::schema::{Latitude, LonLat, Longitude, ZoneId};
 use citygrid_domain::{Point, Zone, ZoneKind};
 use citygrid_store::{Store, StoredZone};
 use std::sync::Arc;
@@ -14,6 +16,8 @@ use std::sync::Arc;
 use citygrid_geo::ZoneIndex;
 use geo::{BoundingRect, CoordsIter, Intersects, MultiPolygon, Validation};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, SchemaType, Type};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::App;
@@ -69,11 +73,14 @@ fn view(zone: &Zone, geometry: &MultiPolygon<f64>, at: DateTime<Utc>) -> ZoneVie
 
 /// Which zones to list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ZoneQuery {
     /// Only zones of this kind: `ring_city`, `ring_district`, `key_area`,
     /// `fishing_ban_water`, `no_sand_mining`, `shoreline` or `water_section`.
+    #[param(value_type = Option<ZoneKind>)]
     kind: Option<String>,
     /// Only zones active at this instant (RFC 3339).
+    #[param(value_type = Option<DateTime<Utc>>)]
     at: Option<String>,
 }
 
@@ -146,12 +153,16 @@ pub async fn geojson<S: Store>(
 
 /// A point, and optionally when.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AtQuery {
     /// Longitude.
+    #[param(value_type = Longitude)]
     lon: f64,
     /// Latitude.
+    #[param(value_type = Latitude)]
     lat: f64,
     /// The instant (RFC 3339); now if absent.
+    #[param(value_type = Option<DateTime<Utc>>)]
     at: Option<String>,
 }
 
@@ -190,7 +201,7 @@ pub struct ZoneInput {
     /// The zone; its `id` must match the path.
     pub zone: Zone,
     /// A GeoJSON `Polygon` or `MultiPolygon` geometry object, lon/lat.
-    #[schema(value_type = Object)]
+    #[schema(value_type = ZoneGeometry)]
     pub geometry: serde_json::Value,
 }
 
@@ -202,6 +213,36 @@ fn invalid_geometry(message: impl Into<String>) -> ApiError {
 /// draws (the city ring has a few thousand), low enough that checking and
 /// indexing a zone stays well under a second.
 pub const MAX_ZONE_POSITIONS: usize = 50_000;
+
+/// A GeoJSON geometry of `kind` whose coordinates are `coordinates`.
+fn geometry_of(kind: &str, coordinates: ArrayBuilder) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .property("type", ObjectBuilder::new().schema_type(SchemaType::new(Type::String)).enum_values(Some([kind])))
+        .required("type")
+        .property("coordinates", coordinates.min_items(Some(1)))
+        .required("coordinates")
+}
+
+named_schema!(
+    /// What [`checked_geometry`] accepts, as far as a schema can say.
+    ZoneGeometry => {
+        // A closed ring: the last position equals the first.
+        let ring = || ArrayBuilder::new().items(LonLat::schema()).min_items(Some(4));
+        let polygon = || ArrayBuilder::new().items(ring()).min_items(Some(1));
+        OneOfBuilder::new()
+            .item(geometry_of("Polygon", polygon()))
+            .item(geometry_of("MultiPolygon", ArrayBuilder::new().items(polygon())))
+            .description(Some(format!(
+                "A GeoJSON Polygon or MultiPolygon in lon/lat: every ring closed (at least four positions, the last \
+                 equal to the first), the polygon valid (no self-intersection), at most {MAX_ZONE_POSITIONS} \
+                 positions in all, and touching the zone's territory if it names one."
+            )))
+            .examples([json!({
+                "type": "Polygon",
+                "coordinates": [[[118.37, 31.17], [118.39, 31.17], [118.39, 31.19], [118.37, 31.19], [118.37, 31.17]]]
+            })])
+    }
+);
 
 /// Parses and checks a zone's area: a valid (multi)polygon of real
 /// longitude/latitude coordinates, every ring with at least four positions,
@@ -252,7 +293,7 @@ async fn rebuilt(
 /// (id, name, dates, schedule, target class only on water sections), the
 /// owning territory must exist and the area must touch it.
 #[utoipa::path(put, path = "/api/v1/zones/{id}", tag = "zones", request_body = ZoneInput,
-    params(("id" = String, Path, description = "Zone id, e.g. yangtze-fishing-ban")),
+    params(("id" = ZoneId, Path, description = "Zone id; the body's `zone.id` must be the same")),
     responses((status = 200, body = ZoneView), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn put<S: Store>(
     State(app): State<App<S>>,
@@ -300,7 +341,7 @@ pub async fn put<S: Store>(
 
 /// Deletes one zone (administrators). 404 `not_found` when there is none.
 #[utoipa::path(delete, path = "/api/v1/zones/{id}", tag = "zones",
-    params(("id" = String, Path, description = "Zone id")),
+    params(("id" = ZoneId, Path, description = "Zone id")),
     responses((status = 204, description = "Deleted"), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn delete<S: Store>(
     State(app): State<App<S>>,

@@ -32,7 +32,7 @@ const ATTEMPTS: usize = 3;
 /// void or evaluate. A transition the loop forbids is refused with 409
 /// `invalid_transition`, naming the current state and the allowed actions.
 #[utoipa::path(post, path = "/api/v1/cases/{id}/actions", tag = "cases", request_body = Action,
-    params(("id" = i64, Path, description = "Case id")),
+    params(("id" = i64, Path, description = "Case id", minimum = 1)),
     responses((status = 200, body = ActionResponse), (status = 404, body = crate::error::ErrorBody),
               (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn act<S: Store>(

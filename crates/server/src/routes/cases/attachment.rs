@@ -5,6 +5,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use citygrid_domain::access::Operation;
 use citygrid_domain::case::CaseId;
+use citygrid_domain::schema::ContentHash;
 use citygrid_store::Store;
 
 use super::load_for;
@@ -15,7 +16,8 @@ use crate::extract::ApiPath;
 
 /// An attachment cited on the case's timeline, for anyone who may read the case.
 #[utoipa::path(get, path = "/api/v1/cases/{id}/attachments/{sha256}", tag = "cases",
-    params(("id" = i64, Path, description = "Case id"), ("sha256" = String, Path, description = "Content hash")),
+    params(("id" = i64, Path, description = "Case id", minimum = 1),
+           ("sha256" = ContentHash, Path, description = "Content hash of an attachment the case cites")),
     responses((status = 200, description = "The file"), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn read_attachment<S: Store>(
     State(app): State<App<S>>,

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use citygrid_domain::access::{Operation, Role, Scope};
 use citygrid_domain::case::{DecideContext, NewCase, Source, report};
 use citygrid_domain::personal::Contact;
+use citygrid_domain::schema::{Evidence, Latitude, Longitude, RequiredText, Text};
 use citygrid_domain::{CategoryCode, Point};
 use citygrid_store::{NearbyQuery, SealedContact, Store};
 use serde::Deserialize;
@@ -23,13 +24,17 @@ use crate::routes::territory::outside;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCase {
-    /// Category code, e.g. `E0101`.
+    /// Category code, e.g. `E0101`, of an active category.
+    #[schema(value_type = CategoryCode)]
     category: String,
     /// What was seen.
+    #[schema(value_type = RequiredText)]
     description: String,
-    /// Longitude.
+    /// Longitude; the point must lie in the territory (and in the caller's, for scoped roles).
+    #[schema(value_type = Longitude)]
     lon: f64,
     /// Latitude.
+    #[schema(value_type = Latitude)]
     lat: f64,
     /// Urgent cases run on natural time.
     #[serde(default)]
@@ -39,12 +44,14 @@ pub struct CreateCase {
     source: Option<Source>,
     /// Street address.
     #[serde(default)]
+    #[schema(value_type = Option<Text>)]
     address: Option<String>,
     /// The reporter's contact, stored encrypted.
     #[serde(default)]
     contact: Option<Contact>,
     /// Photos: hashes of uploaded attachments.
     #[serde(default)]
+    #[schema(value_type = Evidence)]
     evidence: Vec<String>,
 }
 

@@ -16,6 +16,7 @@ use crate::extract::{ApiPath, ApiQuery};
 
 /// Read options.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReadQuery {
     /// Show the reporter's contact in the clear (operators and the leading
     /// department only; every such read is audited).
@@ -25,7 +26,7 @@ pub struct ReadQuery {
 
 /// One case with its whole timeline; the contact is masked unless asked for and allowed.
 #[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases",
-    params(("id" = i64, Path, description = "Case id"), ReadQuery),
+    params(("id" = i64, Path, description = "Case id", minimum = 1), ReadQuery),
     responses((status = 200, body = CaseDetail), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn read<S: Store>(
     State(app): State<App<S>>,
