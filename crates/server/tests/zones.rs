@@ -65,7 +65,7 @@ async fn fixture(s: &TestServer, admin: &str) {
         admin,
         json!({"id": "ws-1", "name": "断面 1", "kind": "water_section", "valid_from": "2024-01-01",
                "territory": "340200", "target_class": "II"}),
-        json!({"type": "MultiPolygon", "coordinates": [square((118.15, 31.15), 0.1)["coordinates"].clone()]}),
+        json!({"type": "MultiPolygon", "coordinates": [square((118.15, 31.15), 0.11)["coordinates"].clone()]}),
     )
     .await;
 }
