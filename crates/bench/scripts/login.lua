@@ -2,5 +2,6 @@
 -- of password checks (Argon2id) beside other traffic. Used by
 -- `citygrid-bench http`; USER and PASSWORD come from the environment.
 wrk.method = "POST"
+wrk.path = "/api/v1/auth/login"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = string.format('{"username":"%s","password":"%s"}', os.getenv("USER_NAME"), os.getenv("PASSWORD"))
