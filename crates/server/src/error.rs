@@ -75,6 +75,27 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", message)
     }
 
+    /// 422 `date_out_of_range` unless `at` lies between 2000-01-01 and the
+    /// date horizon (ten years from now): every instant a client sends is
+    /// bounded, so none reaches calendar or storage arithmetic unchecked.
+    pub fn check_instant(what: &str, at: chrono::DateTime<chrono::Utc>) -> Result<chrono::DateTime<chrono::Utc>, Self> {
+        use citygrid_domain::calendar;
+        let now = chrono::Utc::now();
+        if calendar::within_bounds(now, at) {
+            Ok(at)
+        } else {
+            Err(Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "date_out_of_range",
+                format!(
+                    "{what} {at} is outside {} … {}",
+                    calendar::earliest().to_rfc3339(),
+                    calendar::horizon(now).to_rfc3339()
+                ),
+            ))
+        }
+    }
+
     /// 500 `internal`, logging the cause server-side only.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");

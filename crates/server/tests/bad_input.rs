@@ -214,3 +214,23 @@ async fn deadlines_past_the_horizon_are_refused_and_nearer_ones_suspend() {
     let c = s.act_ok(&op, id, json!({"action": "resume"})).await;
     assert_eq!(c["state"], "handling");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_instants_outside_the_horizon_are_refused() {
+    let s = start().await;
+    let op = s.login("city.op").await;
+    let auditor = s.login("auditor").await;
+    let far = "9999-12-31T00:00:00Z";
+    for (path, token) in [
+        (format!("/api/v1/cases?from={far}"), &op),
+        ("/api/v1/cases?to=1899-01-01T00:00:00Z".to_owned(), &op),
+        (format!("/api/v1/audit?to={far}"), &auditor),
+        (format!("/api/v1/zones?at={far}"), &op),
+        (format!("/api/v1/zones/at?lon={}&lat={}&at={far}", A1.0, A1.1), &op),
+    ] {
+        assert_error(s.get(&path, token).await, 422, "date_out_of_range").await;
+    }
+    // Instants inside the horizon are still filters like any other.
+    assert_eq!(s.get("/api/v1/cases?from=2026-01-01T00:00:00Z", &op).await.status(), 200);
+    assert_eq!(s.get("/api/v1/audit?from=2026-01-01T00:00:00Z", &auditor).await.status(), 200);
+}

@@ -67,8 +67,8 @@ pub async fn list<S: Store>(
         actor: q.actor,
         action: q.action,
         resource: q.resource,
-        from: q.from,
-        to: q.to,
+        from: q.from.map(|t| ApiError::check_instant("from", t)).transpose()?,
+        to: q.to.map(|t| ApiError::check_instant("to", t)).transpose()?,
         limit,
     };
     Ok(Json(app.store.audit_records(f).await?))

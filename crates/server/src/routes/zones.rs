@@ -42,6 +42,7 @@ fn parse_at(s: &str) -> ApiResult<DateTime<Utc>> {
                 format!("at must be an RFC 3339 instant such as 2026-05-01T22:30:00+08:00: {e}"),
             )
         })
+        .and_then(|t| ApiError::check_instant("at", t))
 }
 
 fn parse_kind(s: &str) -> ApiResult<ZoneKind> {

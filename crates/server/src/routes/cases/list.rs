@@ -167,8 +167,8 @@ pub async fn list<S: Store>(
     if q.overdue == Some(true) {
         f.overdue_at = Some(Utc::now());
     }
-    f.reported_from = q.from;
-    f.reported_to = q.to;
+    f.reported_from = q.from.map(|t| ApiError::check_instant("from", t)).transpose()?;
+    f.reported_to = q.to.map(|t| ApiError::check_instant("to", t)).transpose()?;
     if let Some(b) = &q.bbox {
         f.bbox = Some(BBox::parse(b).ok_or_else(|| {
             ApiError::bad_request("invalid_bbox", "bbox must be min_lon,min_lat,max_lon,max_lat within range")
