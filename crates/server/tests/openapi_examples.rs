@@ -31,14 +31,10 @@ mod common;
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use citygrid_domain::audit::AuditEvent;
 use citygrid_geo::tiles::parse_zoom;
 use citygrid_server::ServerConfig;
-use citygrid_server::auth::{SESSION_PREFIX, hash_secret, new_secret};
 use citygrid_server::blobs::is_sha256;
 use citygrid_server::routes::users::check_username;
-use citygrid_store::prelude::*;
-use citygrid_store::{LoginOutcome, SessionRecord};
 use common::*;
 use regex::Regex;
 use reqwest::Method;
@@ -442,23 +438,8 @@ struct World {
 }
 
 impl World {
-    /// A session for `user`, made in the store: cheaper than a login, and
-    /// unaffected by the password changes and revocations the calls make.
     async fn session(&self, user: &str) -> String {
-        let token = new_secret(SESSION_PREFIX);
-        let now = Utc::now();
-        let session = SessionRecord {
-            token_hash: hash_secret(&token),
-            user_id: user.into(),
-            created_at: now,
-            expires_at: now + Duration::hours(1),
-            revoked_at: None,
-        };
-        let outcome =
-            LoginOutcome { user_id: user.into(), failed_logins: 0, locked_until: None, session: Some(session) };
-        let ev = AuditEvent::ok(now, user, "test", "auth.login", format!("user/{user}"));
-        self.s.app.store.record_login(outcome, ev).await.unwrap();
-        token
+        self.s.mint_session(user).await
     }
 
     async fn act(&self, user: &str, id: i64, body: Value) {

@@ -39,13 +39,11 @@ use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
-use chrono::{Duration, Utc};
 use citygrid_domain::UnitCode;
 use citygrid_domain::access::{CaseScope, Role};
-use citygrid_domain::audit::AuditEvent;
-use citygrid_server::auth::{SESSION_PREFIX, hash_secret, new_secret};
+use citygrid_server::auth::hash_secret;
 use citygrid_server::routes::{Access, endpoint_list};
-use citygrid_store::{CaseFilter, LoginOutcome, SessionRecord};
+use citygrid_store::CaseFilter;
 use citygrid_store_sqlite::SqliteStore;
 use common::*;
 use reqwest::{Method, RequestBuilder};
@@ -411,22 +409,8 @@ impl World {
         id
     }
 
-    /// A session for `user` made directly in the store, to be spent on logout.
     async fn mint_session(&self, user: &str) -> String {
-        let token = new_secret(SESSION_PREFIX);
-        let now = Utc::now();
-        let session = SessionRecord {
-            token_hash: hash_secret(&token),
-            user_id: user.into(),
-            created_at: now,
-            expires_at: now + Duration::hours(1),
-            revoked_at: None,
-        };
-        let outcome =
-            LoginOutcome { user_id: user.into(), failed_logins: 0, locked_until: None, session: Some(session) };
-        let ev = AuditEvent::ok(now, user, "test", "auth.login", format!("user/{user}"));
-        self.s.app.store.record_login(outcome, ev).await.unwrap();
-        token
+        self.s.mint_session(user).await
     }
 
     fn foreign_upload(&self, who: &str) -> String {
