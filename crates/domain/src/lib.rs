@@ -23,6 +23,7 @@ pub mod category;
 pub mod department;
 pub mod geometry;
 pub mod personal;
+pub mod rate;
 #[cfg(feature = "openapi")]
 pub mod schema;
 pub mod territory;

@@ -133,6 +133,16 @@ impl From<StoreError> for ApiError {
                 "overloaded",
                 "the store is saturated; nothing was written, retry shortly",
             ),
+            StoreError::Unavailable(m) => {
+                // The cause (host, driver message) goes to the log, not the client.
+                tracing::warn!(cause = %m, "database unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    "the database is unavailable; nothing was written, retry shortly",
+                )
+                .retry_after(2)
+            }
             StoreError::Backend(m) => ApiError::internal(m),
         }
     }

@@ -4,7 +4,9 @@
 //! ([`writer`]); reads use a pool of read-only connections on blocking
 //! threads ([`readers`]). The schema is created and migrated on open.
 
+mod blobs;
 mod cache;
+mod local;
 mod migrate;
 mod nearby;
 mod readers;
@@ -31,6 +33,9 @@ use crate::writer::Writer;
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "citygrid.db";
+
+/// The attachment directory's name beside the database file.
+pub const BLOBS_DIR: &str = "blobs";
 
 /// How the store trades durability and memory.
 #[derive(Debug, Clone)]
@@ -84,6 +89,8 @@ pub struct SqliteStore {
     readers: Arc<Readers>,
     cases: cache::CaseCache,
     open: nearby::NearbyIndex,
+    blobs: blobs::BlobDir,
+    local: local::Local,
 }
 
 impl SqliteStore {
@@ -130,6 +137,8 @@ impl SqliteStore {
             readers: Readers::new(path.to_owned(), options.readers),
             cases: cache::CaseCache::new(options.cached_cases),
             open,
+            blobs: blobs::BlobDir::new(path.parent().unwrap_or(Path::new(".")).join(BLOBS_DIR)),
+            local: local::Local::new(),
         })
     }
 
@@ -444,5 +453,38 @@ impl DeviceStore for SqliteStore {
                 sql::append_audit(w, &audit)
             })
             .await
+    }
+}
+
+impl BlobStore for SqliteStore {
+    async fn put_blob(&self, sha256: &str, bytes: Vec<u8>) -> Result<()> {
+        self.blobs.put(sha256, bytes).await
+    }
+
+    async fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
+        self.blobs.get(sha256).await
+    }
+}
+
+impl LeaseStore for SqliteStore {
+    async fn try_lease(&self, name: &str, holder: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool> {
+        Ok(self.local.try_lease(name, holder, now, until))
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        self.local.release_lease(name, holder);
+        Ok(())
+    }
+}
+
+impl RateStore for SqliteStore {
+    async fn take_token(&self, key: &str, per_minute: u32, now: DateTime<Utc>) -> Result<bool> {
+        Ok(self.local.take_token(key, per_minute, now))
+    }
+}
+
+impl ChangeFeed for SqliteStore {
+    fn changes(&self) -> tokio::sync::broadcast::Receiver<citygrid_store::Change> {
+        self.local.changes()
     }
 }

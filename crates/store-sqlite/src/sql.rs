@@ -2,7 +2,7 @@
 //! code serves writer jobs and readers.
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use citygrid_domain::audit::{AuditEvent, AuditRecord, GENESIS_HASH, Outcome};
+use citygrid_domain::audit::{AuditEvent, AuditRecord, ChainHead, GENESIS_HASH, Outcome};
 use citygrid_domain::case::{Case, CaseId, CaseState, TimelineEntry};
 use citygrid_domain::{Category, Department, Level, Unit, UnitCode};
 use citygrid_store::{
@@ -108,8 +108,10 @@ pub(crate) fn append_audit(ctx: &mut WriterCtx<'_>, event: &AuditEvent) -> Resul
     if !ctx.audit {
         return Ok(());
     }
+    // One chain (0): the single writer orders every record, so a record's
+    // place in the trail and in its chain are the same number.
     let (seq, prev) = ctx.audit_head.clone();
-    let rec = AuditRecord::chain(event.clone(), seq, &prev);
+    let rec = AuditRecord::chain(event.clone(), seq + 1, &ChainHead { chain: 0, link: seq, hash: prev });
     let e = &rec.event;
     ctx.conn
         .prepare_cached(
@@ -173,8 +175,11 @@ pub(crate) fn audit_records(conn: &Connection, f: &AuditFilter) -> Result<Vec<Au
                 Ok(at) => at,
                 Err(e) => return Ok(Err(e)),
             };
+            let seq = r.get::<_, i64>(0)? as u64;
             Ok(Ok(AuditRecord {
-                seq: r.get::<_, i64>(0)? as u64,
+                seq,
+                chain: 0,
+                link: seq,
                 event: AuditEvent {
                     at,
                     actor: r.get(2)?,

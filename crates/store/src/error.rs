@@ -17,6 +17,10 @@ pub enum StoreError {
     /// The writer's queue is full; the caller should back off and retry.
     #[error("the store is overloaded; retry later")]
     Overloaded,
+    /// The database cannot be reached right now (restarting, network);
+    /// the same request may succeed once it is back.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     /// The database failed.
     #[error("storage backend: {0}")]
     Backend(String),

@@ -2,8 +2,9 @@
 //!
 //! The operations the server needs are named in the domain's words and split
 //! by concern, one trait each ([`MetaStore`], [`ReferenceStore`],
-//! [`CaseStore`], [`AttachmentStore`], [`AuditStore`], [`AccountStore`],
-//! [`DeviceStore`]); [`Store`] is all of them. Each backend
+//! [`CaseStore`], [`AttachmentStore`], [`BlobStore`], [`AuditStore`],
+//! [`AccountStore`], [`DeviceStore`], [`LeaseStore`], [`RateStore`],
+//! [`ChangeFeed`], [`TransferStore`]); [`Store`] is all of them. Each backend
 //! (`citygrid-store-sqlite`, later PostgreSQL) implements them and proves
 //! itself against the shared [`conformance`] suite. The server is generic
 //! over [`Store`] and never asks which backend it has.
@@ -20,7 +21,10 @@ mod error;
 mod types;
 
 pub use citygrid_domain::access::CaseScope;
-pub use contract::{AccountStore, AttachmentStore, AuditStore, CaseStore, DeviceStore, MetaStore, ReferenceStore};
+pub use contract::{
+    AccountStore, AttachmentStore, AuditStore, BlobStore, CaseStore, Change, ChangeFeed, DeviceStore, LeaseStore,
+    MetaStore, RateStore, ReferenceStore, Row, Table, TransferStore,
+};
 pub use error::StoreError;
 pub use types::*;
 
@@ -29,18 +33,41 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Everything the server persists: every concern's trait at once.
 pub trait Store:
-    MetaStore + ReferenceStore + CaseStore + AttachmentStore + AuditStore + AccountStore + DeviceStore + 'static
+    MetaStore
+    + ReferenceStore
+    + CaseStore
+    + AttachmentStore
+    + BlobStore
+    + AuditStore
+    + AccountStore
+    + DeviceStore
+    + LeaseStore
+    + RateStore
+    + ChangeFeed
+    + 'static
 {
 }
 
 impl<T> Store for T where
-    T: MetaStore + ReferenceStore + CaseStore + AttachmentStore + AuditStore + AccountStore + DeviceStore + 'static
+    T: MetaStore
+        + ReferenceStore
+        + CaseStore
+        + AttachmentStore
+        + BlobStore
+        + AuditStore
+        + AccountStore
+        + DeviceStore
+        + LeaseStore
+        + RateStore
+        + ChangeFeed
+        + 'static
 {
 }
 
 /// The traits, for code that calls a concrete backend's methods.
 pub mod prelude {
     pub use crate::{
-        AccountStore, AttachmentStore, AuditStore, CaseStore, DeviceStore, MetaStore, ReferenceStore, Store,
+        AccountStore, AttachmentStore, AuditStore, BlobStore, CaseStore, ChangeFeed, DeviceStore, LeaseStore,
+        MetaStore, RateStore, ReferenceStore, Store, TransferStore,
     };
 }

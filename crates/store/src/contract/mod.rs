@@ -3,15 +3,25 @@
 mod accounts;
 mod attachments;
 mod audit;
+mod blobs;
 mod cases;
+mod changes;
 mod devices;
+mod leases;
 mod meta;
+mod rates;
 mod reference;
+mod transfer;
 
 pub use accounts::AccountStore;
 pub use attachments::AttachmentStore;
 pub use audit::AuditStore;
+pub use blobs::BlobStore;
 pub use cases::CaseStore;
+pub use changes::{Change, ChangeFeed};
 pub use devices::DeviceStore;
+pub use leases::LeaseStore;
 pub use meta::MetaStore;
+pub use rates::RateStore;
 pub use reference::ReferenceStore;
+pub use transfer::{Row, Table, TransferStore};
