@@ -24,7 +24,6 @@ use citygrid::reference;
 use citygrid_domain::access::Role;
 use citygrid_domain::case::DeadlinePolicy;
 use citygrid_server::auth::password::hash_password;
-use citygrid_server::blobs::Blobs;
 use citygrid_server::vault::Vault;
 use citygrid_server::world::stored_unit;
 use citygrid_server::{App, AppParts, ServerConfig};
@@ -93,7 +92,6 @@ async fn start(
         calendar: reference::calendar(None)?,
         policy: DeadlinePolicy::default(),
         vault: Vault::ephemeral(),
-        blobs: Blobs::new(dir.join("attachments")),
         config,
         metrics_token: None,
     };

@@ -5,11 +5,9 @@ use std::net::SocketAddr;
 use chrono::Utc;
 use citygrid_domain::audit::AuditEvent;
 use citygrid_domain::case::DeadlinePolicy;
-use citygrid_server::blobs::Blobs;
 use citygrid_server::vault::Vault;
 use citygrid_server::{App, AppParts};
 use citygrid_store::prelude::*;
-use citygrid_store_sqlite::{SqliteOptions, SqliteStore};
 
 use crate::reference;
 use crate::settings::Settings;
@@ -17,13 +15,6 @@ use crate::settings::Settings;
 /// An audit event for something the CLI itself does.
 pub fn cli_event(action: &str, resource: &str) -> AuditEvent {
     AuditEvent::ok(Utc::now(), "cli", "admin", action, resource)
-}
-
-/// Opens the store in the data directory.
-pub fn open_store(s: &Settings) -> Result<SqliteStore, String> {
-    let opts = SqliteOptions { synchronous_full: s.synchronous_full, ..SqliteOptions::default() };
-    SqliteStore::open_dir(&s.data_dir, opts)
-        .map_err(|e| format!("cannot open the store in {}: {e}", s.data_dir.display()))
 }
 
 /// Seeds the standard category table into a store that has none.
@@ -40,7 +31,7 @@ pub async fn ensure_categories<S: Store>(store: &S) -> Result<(), String> {
 }
 
 /// Everything needed to serve a data directory.
-pub async fn assemble(s: &Settings, store: SqliteStore) -> Result<App<SqliteStore>, String> {
+pub async fn assemble<S: Store>(s: &Settings, store: S) -> Result<App<S>, String> {
     ensure_categories(&store).await?;
     let calendar = reference::calendar(s.calendar_dir.as_deref())?;
     let year = chrono::Datelike::year(&Utc::now());
@@ -58,7 +49,6 @@ pub async fn assemble(s: &Settings, store: SqliteStore) -> Result<App<SqliteStor
         calendar,
         policy: DeadlinePolicy::default(),
         vault,
-        blobs: Blobs::new(s.data_dir.join("attachments")),
         config: s.server.clone(),
         metrics_token: s.metrics_token.clone(),
     };
@@ -66,16 +56,13 @@ pub async fn assemble(s: &Settings, store: SqliteStore) -> Result<App<SqliteStor
 }
 
 /// Binds and serves until Ctrl-C, printing where.
-pub async fn run(s: &Settings, app: App<SqliteStore>, started: std::time::Instant) -> Result<(), String> {
+pub async fn run<S: Store>(s: &Settings, app: App<S>, started: std::time::Instant) -> Result<(), String> {
     let addr = SocketAddr::new(s.bind, s.port);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let users = app.store.users().await.map_err(|e| e.to_string())?;
     if !users.iter().any(|u| u.role == citygrid_domain::access::Role::Admin) {
-        tracing::warn!(
-            "no administrator yet: create one with `citygrid admin create --data-dir {}`",
-            s.data_dir.display()
-        );
+        tracing::warn!("no administrator yet: create one with `citygrid admin create` on {}", s.database);
     }
     let t = app.world().territory;
     if t.is_empty() {
@@ -83,7 +70,7 @@ pub async fn run(s: &Settings, app: App<SqliteStore>, started: std::time::Instan
     }
     println!(
         "CityGrid serving http://{local}  (API docs: http://{local}/api/docs, data: {}, {} territory units, ready in {:.2}s)",
-        s.data_dir.display(),
+        s.database,
         t.len(),
         started.elapsed().as_secs_f64()
     );

@@ -12,7 +12,6 @@ use citygrid_domain::personal::{Contact, id_check_char};
 use citygrid_domain::{Category, Department, Level, Point, UnitCode};
 use citygrid_geo::TerritoryFeature;
 use citygrid_server::auth::password::hash_password;
-use citygrid_server::blobs::Blobs;
 use citygrid_server::vault::Vault;
 use citygrid_server::world::{geometry_to_json, stored_unit};
 use citygrid_store::{AttachmentMeta, CaseRecord, SealedContact, Store, StoredUnit, StoredZone, UserRecord};
@@ -116,7 +115,6 @@ pub async fn is_seeded<S: Store>(store: &S) -> Result<bool, String> {
 /// Seeds everything into an empty store.
 pub async fn seed<S: Store>(
     store: &S,
-    blobs: &Blobs,
     vault: &Vault,
     calendar: &WorkingCalendar,
     progress: &indicatif::MultiProgress,
@@ -155,7 +153,7 @@ pub async fn seed<S: Store>(
     let hashes = tokio::task::spawn_blocking(|| {
         DEMO_USERS.iter().map(|_| hash_password(DEMO_PASSWORD)).collect::<Result<Vec<_>, _>>()
     });
-    let photos = demo_photos(store, blobs).await?;
+    let photos = demo_photos(store).await?;
     let hashes = hashes.await.map_err(|e| e.to_string())??;
     for (u, password_hash) in DEMO_USERS.iter().zip(hashes) {
         let rec = UserRecord {
@@ -208,12 +206,13 @@ pub async fn seed<S: Store>(
 }
 
 /// Four tiny PNG "photos" (solid colours), stored as attachments.
-async fn demo_photos<S: Store>(store: &S, blobs: &Blobs) -> Result<Vec<String>, String> {
+async fn demo_photos<S: Store>(store: &S) -> Result<Vec<String>, String> {
     let mut out = vec![];
     for rgb in [[0x4c, 0xaf, 0x50], [0x21, 0x96, 0xf3], [0xff, 0x98, 0x00], [0x9e, 0x9e, 0x9e]] {
         let png = tiny_png(rgb);
         let size = png.len() as u64;
-        let sha = blobs.put(png).await.map_err(|e| e.to_string())?;
+        let sha = citygrid_server::blobs::content_hash(png.clone().into()).await;
+        store.put_blob(&sha, png).await.map_err(|e| e.to_string())?;
         let meta = AttachmentMeta {
             sha256: sha.clone(),
             size,

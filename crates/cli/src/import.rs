@@ -84,10 +84,10 @@ pub enum Prepared {
 }
 
 /// Reads and checks a file for `citygrid import`. A territory file is
-/// parsed and each unit checked (and repaired if `repair`); if the data
-/// directory has no store yet, nothing can be known beyond the file, so it
-/// is validated in full here and a refused file leaves no store behind.
-pub fn prepare(kind: Kind, path: &Path, repair: bool, data_dir: &Path) -> Result<Prepared, String> {
+/// parsed and each unit checked (and repaired if `repair`); if there is no
+/// store yet (`no_store`), nothing can be known beyond the file, so it is
+/// validated in full here and a refused file leaves no store behind.
+pub fn prepare(kind: Kind, path: &Path, repair: bool, no_store: bool) -> Result<Prepared, String> {
     preflight(kind, path)?;
     if repair && kind != Kind::Territory {
         return Err("--repair applies to territory files only".into());
@@ -99,7 +99,7 @@ pub fn prepare(kind: Kind, path: &Path, repair: bool, data_dir: &Path) -> Result
     let format = territory_format(path)?;
     let pb = spinner("parsing and checking boundaries");
     let parsed = repair::read_territory(&text, format, repair).map_err(|r| refusal(r, format))?;
-    if !data_dir.join(citygrid_store_sqlite::DB_FILE).exists() {
+    if no_store {
         parsed.clone().check(&KnownUnits::default(), repair).map_err(|r| refusal(r, format))?;
     }
     pb.finish_and_clear();

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod bootstrap;
+pub mod database;
 pub mod demo;
 pub mod import;
 pub mod locate;

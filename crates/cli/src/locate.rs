@@ -38,7 +38,6 @@
 //! allocation happens per line.
 
 use std::io::{self, Read, Write};
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
@@ -48,8 +47,7 @@ use citygrid_geo::TerritoryIndex;
 use citygrid_server::world::Territory;
 use citygrid_store::prelude::*;
 
-use crate::bootstrap;
-use crate::settings::Settings;
+use crate::database::{Database, OpenOptions, StoreJob, with_store};
 
 /// Bytes of input read per thread per block: large enough that starting the
 /// block's threads and the ordered write cost little against the work.
@@ -99,23 +97,11 @@ pub struct Summary {
 /// Loads the territory the server would serve from `data_dir` and locates
 /// standard input to standard output. A summary goes to standard error; the
 /// returned message is empty so nothing else reaches standard output.
-pub async fn run(data_dir: &Path, options: Options) -> Result<String, String> {
+pub async fn run(db: &Database, options: Options) -> Result<String, String> {
     let started = Instant::now();
-    if !data_dir.join(citygrid_store_sqlite::DB_FILE).exists() {
-        return Err(format!(
-            "no CityGrid store in {dir}: import a territory first (`citygrid import territory FILE --data-dir {dir}`) \
-             or seed the demo (`citygrid demo --data-dir {dir}`)",
-            dir = data_dir.display()
-        ));
-    }
-    let store = bootstrap::open_store(&Settings::for_data_dir(data_dir))?;
-    let units = store.territory().await.map_err(|e| format!("cannot read the territory: {e}"))?;
-    drop(store);
+    let units = with_store(db, OpenOptions::existing(), ReadTerritory).await?;
     if units.is_empty() {
-        return Err(format!(
-            "the store in {dir} has no territory units: import one with `citygrid import territory FILE --data-dir {dir}`",
-            dir = data_dir.display()
-        ));
+        return Err(format!("the {db} has no territory units: import one with `citygrid import territory FILE`"));
     }
     let summary = tokio::task::spawn_blocking(move || -> Result<(Summary, usize, f64), String> {
         // The server's own loader, so the answers are the server's.
@@ -451,6 +437,16 @@ fn excerpt(line: &[u8]) -> String {
         short.push('…');
     }
     short
+}
+
+/// Reads the territory units, whichever backend holds them.
+struct ReadTerritory;
+
+impl StoreJob for ReadTerritory {
+    type Output = Vec<citygrid_store::StoredUnit>;
+    async fn run<S: Store>(self, store: S) -> Result<Self::Output, String> {
+        store.territory().await.map_err(|e| format!("cannot read the territory: {e}"))
+    }
 }
 
 #[cfg(test)]

@@ -11,8 +11,10 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use citygrid::settings::{DEFAULT_DATA_DIR, ServeArgs, Settings};
+use citygrid::database::{OpenOptions, StoreJob, with_store};
+use citygrid::settings::{DEFAULT_DATA_DIR, ServeArgs, Settings, StoreArgs};
 use citygrid::{admin, bootstrap, demo, import, locate, reference};
+use citygrid_store::Store;
 
 /// mimalloc: the server allocates many small, short-lived buffers per request,
 /// which glibc's allocator serves noticeably slower under two busy cores.
@@ -42,7 +44,8 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the API from a data directory (embedded store).
+    /// Serve the API from the embedded store in a data directory, or from
+    /// PostgreSQL with `--database postgres://…`.
     Serve(ServeArgs),
     /// Serve the Wuhu demo city, seeding it on first run.
     Demo(ServeArgs),
@@ -52,9 +55,8 @@ enum Command {
         kind: import::Kind,
         /// The file.
         file: PathBuf,
-        /// Data directory.
-        #[arg(long, env = "CITYGRID_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
         /// Territory only: repair what can be repaired unambiguously, list
         /// every change, and import only if the result is clean.
         #[arg(long)]
@@ -94,9 +96,9 @@ enum Command {
     /// `lon,lat,district,township,community,grid` lines to standard output
     /// in input order (malformed lines: empty fields and a count on stderr).
     Locate {
-        /// Data directory whose territory is used (as `serve` would load it).
-        #[arg(long, env = "CITYGRID_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
-        data_dir: PathBuf,
+        /// The store whose territory is used (as `serve` would load it).
+        #[command(flatten)]
+        store: StoreArgs,
         /// Stop with exit status 1 at the first malformed line instead of
         /// writing empty fields for it.
         #[arg(long)]
@@ -117,19 +119,17 @@ enum AdminCommand {
         /// Display name.
         #[arg(long, default_value = "Administrator")]
         display_name: String,
-        /// Data directory.
-        #[arg(long, env = "CITYGRID_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain; exits non-zero and names the first bad record.
+    /// Check the hash chains; exits non-zero and names the first bad record.
     Verify {
-        /// Data directory.
-        #[arg(long, env = "CITYGRID_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -219,60 +219,98 @@ async fn run(command: Command) -> Result<String, String> {
     match command {
         Command::Serve(args) => {
             let s = Settings::resolve(&args)?;
-            let store = bootstrap::open_store(&s)?;
-            let app = bootstrap::assemble(&s, store).await?;
-            bootstrap::run(&s, app, started).await?;
-            Ok(String::new())
+            with_store(&s.database.clone(), s.open_options(), Serve { s, started, demo: false }).await
         }
         Command::Demo(args) => {
             let s = Settings::resolve(&args)?;
-            let store = bootstrap::open_store(&s)?;
-            if !demo::is_seeded(&store).await? {
-                let calendar = reference::calendar(s.calendar_dir.as_deref())?;
-                let vault = citygrid_server::vault::Vault::open_or_create(&s.key_file).map_err(|e| e.to_string())?;
-                let blobs = citygrid_server::blobs::Blobs::new(s.data_dir.join("attachments"));
-                let progress = indicatif::MultiProgress::new();
-                let sum = demo::seed(&store, &blobs, &vault, &calendar, &progress).await?;
-                eprintln!(
-                    "seeded the Wuhu demo in {:.2}s: {} territory units, {} cases; log in as any of {} with password {}",
-                    sum.seconds,
-                    sum.units,
-                    sum.cases,
-                    demo::DEMO_USERS.iter().map(|u| u.username).collect::<Vec<_>>().join(", "),
-                    demo::DEMO_PASSWORD
-                );
-            }
-            let app = bootstrap::assemble(&s, store).await?;
-            bootstrap::run(&s, app, started).await?;
-            Ok(String::new())
+            with_store(&s.database.clone(), s.open_options(), Serve { s, started, demo: true }).await
         }
-        Command::Import { kind, file, data_dir, repair } => {
+        Command::Import { kind, file, store, repair } => {
+            let db = store.database()?;
             // Read and check the file before any store is opened or created.
-            let prepared = import::prepare(kind, &file, repair, &data_dir)?;
-            let store = bootstrap::open_store(&Settings::for_data_dir(&data_dir))?;
-            import::import(&store, prepared).await
+            let prepared = import::prepare(kind, &file, repair, db.is_new())?;
+            with_store(&db, OpenOptions::default(), Import(prepared)).await
         }
         Command::Check { kind, file, repair, write } => import::check(kind, &file, repair, write.as_deref()),
-        Command::Admin { command: AdminCommand::Create { username, display_name, data_dir } } => {
-            let store = bootstrap::open_store(&Settings::for_data_dir(&data_dir))?;
-            admin::create_admin(&store, &username, &display_name).await
+        Command::Admin { command: AdminCommand::Create { username, display_name, store } } => {
+            with_store(&store.database()?, OpenOptions::default(), CreateAdmin { username, display_name }).await
         }
-        Command::Audit { command: AuditCommand::Verify { data_dir } } => {
-            if !data_dir.join(citygrid_store_sqlite::DB_FILE).exists() {
-                return Err(format!("no CityGrid store in {}", data_dir.display()));
-            }
-            let store = bootstrap::open_store(&Settings::for_data_dir(&data_dir))?;
-            admin::verify_audit(&store).await
+        Command::Audit { command: AuditCommand::Verify { store } } => {
+            with_store(&store.database()?, OpenOptions::existing(), VerifyAudit).await
         }
-        Command::Locate { data_dir, strict, threads } => {
+        Command::Locate { store, strict, threads } => {
             let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
-            locate::run(&data_dir, locate::Options { threads, strict }).await
+            locate::run(&store.database()?, locate::Options { threads, strict }).await
         }
         Command::Keys { command: KeysCommand::Rotate { data_dir } } => {
             let s = Settings::for_data_dir(&data_dir);
             let id = citygrid_server::vault::Vault::rotate(&s.key_file).map_err(|e| e.to_string())?;
             Ok(format!("new data key {id} is active; restart the server to use it (old keys still decrypt old data)"))
         }
+    }
+}
+
+/// `serve` and `demo`: seeds the demo city first when asked and not yet done.
+struct Serve {
+    s: Settings,
+    started: Instant,
+    demo: bool,
+}
+
+impl StoreJob for Serve {
+    type Output = String;
+    async fn run<S: Store>(self, store: S) -> Result<String, String> {
+        let Serve { s, started, demo } = self;
+        if demo && !demo::is_seeded(&store).await? {
+            let calendar = reference::calendar(s.calendar_dir.as_deref())?;
+            let vault = citygrid_server::vault::Vault::open_or_create(&s.key_file).map_err(|e| e.to_string())?;
+            let progress = indicatif::MultiProgress::new();
+            let sum = demo::seed(&store, &vault, &calendar, &progress).await?;
+            eprintln!(
+                "seeded the Wuhu demo in {:.2}s: {} territory units, {} cases; log in as any of {} with password {}",
+                sum.seconds,
+                sum.units,
+                sum.cases,
+                demo::DEMO_USERS.iter().map(|u| u.username).collect::<Vec<_>>().join(", "),
+                demo::DEMO_PASSWORD
+            );
+        }
+        let app = bootstrap::assemble(&s, store).await?;
+        bootstrap::run(&s, app, started).await?;
+        Ok(String::new())
+    }
+}
+
+/// `import`: a prepared file into whichever store.
+struct Import(import::Prepared);
+
+impl StoreJob for Import {
+    type Output = String;
+    async fn run<S: Store>(self, store: S) -> Result<String, String> {
+        import::import(&store, self.0).await
+    }
+}
+
+/// `admin create`.
+struct CreateAdmin {
+    username: String,
+    display_name: String,
+}
+
+impl StoreJob for CreateAdmin {
+    type Output = String;
+    async fn run<S: Store>(self, store: S) -> Result<String, String> {
+        admin::create_admin(&store, &self.username, &self.display_name).await
+    }
+}
+
+/// `audit verify`.
+struct VerifyAudit;
+
+impl StoreJob for VerifyAudit {
+    type Output = String;
+    async fn run<S: Store>(self, store: S) -> Result<String, String> {
+        admin::verify_audit(&store).await
     }
 }
 

@@ -6,6 +6,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use citygrid_server::ServerConfig;
+
+use crate::database::{Database, OpenOptions};
 use clap::Args;
 use serde::Deserialize;
 
@@ -23,6 +25,14 @@ pub struct ServeArgs {
     /// Data directory (database, attachments, keys).
     #[arg(long, env = "CITYGRID_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// A `postgres://` URL to keep the data in PostgreSQL instead of the
+    /// embedded store in the data directory (the keyring stays a file).
+    #[arg(long, env = "CITYGRID_DATABASE_URL", hide_env_values = true)]
+    pub database: Option<String>,
+    /// A `postgres://` URL of a streaming replica of `--database`, for lists
+    /// and other reads that need not see a write made a moment ago.
+    #[arg(long, env = "CITYGRID_DATABASE_REPLICA_URL", hide_env_values = true)]
+    pub database_replica: Option<String>,
     /// Port to listen on (0 picks a free one).
     #[arg(long, env = "CITYGRID_PORT")]
     pub port: Option<u16>,
@@ -36,6 +46,8 @@ pub struct ServeArgs {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     data_dir: Option<PathBuf>,
+    database: Option<String>,
+    database_replica: Option<String>,
     port: Option<u16>,
     bind: Option<IpAddr>,
     key_file: Option<PathBuf>,
@@ -51,6 +63,8 @@ struct FileConfig {
 pub struct Settings {
     /// Data directory.
     pub data_dir: PathBuf,
+    /// Where the store lives.
+    pub database: Database,
     /// Port.
     pub port: u16,
     /// Bind address.
@@ -79,7 +93,13 @@ impl Settings {
             .map(PathBuf::from)
             .or(file.key_file)
             .unwrap_or_else(|| data_dir.join("keys.json"));
+        let database = Database::choose(
+            args.database.as_deref().or(file.database.as_deref()),
+            args.database_replica.as_deref().or(file.database_replica.as_deref()),
+            &data_dir,
+        )?;
         Ok(Settings {
+            database,
             port: args.port.or(file.port).unwrap_or(DEFAULT_PORT),
             bind: args.bind.or(file.bind).unwrap_or(IpAddr::from([127, 0, 0, 1])),
             key_file,
@@ -94,9 +114,10 @@ impl Settings {
     /// Settings for commands that only need a data directory.
     pub fn for_data_dir(data_dir: &Path) -> Settings {
         let args = ServeArgs { data_dir: Some(data_dir.to_owned()), ..ServeArgs::default() };
-        // Without a config file resolution cannot fail.
+        // Without a config file or a database URL resolution cannot fail.
         Settings::resolve(&args).unwrap_or_else(|_| Settings {
             data_dir: data_dir.to_owned(),
+            database: Database::Embedded(data_dir.to_owned()),
             port: DEFAULT_PORT,
             bind: IpAddr::from([127, 0, 0, 1]),
             key_file: data_dir.join("keys.json"),
@@ -105,6 +126,31 @@ impl Settings {
             synchronous_full: true,
             server: ServerConfig::default(),
         })
+    }
+}
+
+/// Where a command that only reads or writes the store finds it.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Data directory (embedded store, attachments, keys).
+    #[arg(long, env = "CITYGRID_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+    /// A `postgres://` URL to use PostgreSQL instead of the embedded store.
+    #[arg(long, env = "CITYGRID_DATABASE_URL", hide_env_values = true)]
+    pub database: Option<String>,
+}
+
+impl StoreArgs {
+    /// The store these arguments name.
+    pub fn database(&self) -> Result<Database, String> {
+        Database::choose(self.database.as_deref(), None, &self.data_dir)
+    }
+}
+
+impl Settings {
+    /// How to open the embedded store.
+    pub fn open_options(&self) -> OpenOptions {
+        OpenOptions { synchronous_full: self.synchronous_full, must_exist: false }
     }
 }
 

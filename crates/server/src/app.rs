@@ -12,7 +12,6 @@ use citygrid_store::Store;
 use parking_lot::RwLock;
 
 use crate::auth::{RateLimiter, SessionCache};
-use crate::blobs::Blobs;
 use crate::config::ServerConfig;
 use crate::error::{ApiError, ApiResult};
 use crate::vault::Vault;
@@ -27,6 +26,18 @@ pub struct App<S> {
 impl<S> Clone for App<S> {
     fn clone(&self) -> Self {
         App { inner: Arc::clone(&self.inner) }
+    }
+}
+
+impl<S> App<S> {
+    /// A handle that does not keep the app alive (for background tasks).
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<AppInner<S>> {
+        Arc::downgrade(&self.inner)
+    }
+
+    /// The app behind a [`App::downgrade`] handle, while it lives.
+    pub(crate) fn upgrade(weak: &std::sync::Weak<AppInner<S>>) -> Option<App<S>> {
+        weak.upgrade().map(|inner| App { inner })
     }
 }
 
@@ -49,8 +60,6 @@ pub struct AppInner<S> {
     pub policy: DeadlinePolicy,
     /// Personal-data keys.
     pub vault: Vault,
-    /// Attachment files.
-    pub blobs: Blobs,
     /// Settings.
     pub config: ServerConfig,
     /// Validated sessions and device keys.
@@ -86,8 +95,6 @@ pub struct AppParts<S> {
     pub policy: DeadlinePolicy,
     /// Keys.
     pub vault: Vault,
-    /// Attachment files.
-    pub blobs: Blobs,
     /// Settings.
     pub config: ServerConfig,
     /// A static bearer token for `/metrics`, if any.
@@ -104,10 +111,9 @@ impl<S: Store> App<S> {
             calendar: parts.calendar,
             policy: parts.policy,
             vault: parts.vault,
-            blobs: parts.blobs,
             sessions: SessionCache::default(),
-            login_limiter: RateLimiter::new(c.login_per_minute),
-            public_limiter: RateLimiter::new(c.public_per_minute),
+            login_limiter: RateLimiter::new("login", c.login_per_minute),
+            public_limiter: RateLimiter::new("public", c.public_per_minute),
             metrics_token_hash: parts.metrics_token.as_deref().map(crate::auth::hash_secret),
             #[cfg(feature = "unchecked-baseline")]
             unchecked_baseline: false,
@@ -116,7 +122,9 @@ impl<S: Store> App<S> {
             config: parts.config,
             store: parts.store,
         };
-        Ok(App { inner: Arc::new(inner) })
+        let app = App { inner: Arc::new(inner) };
+        crate::follow::spawn(&app);
+        Ok(app)
     }
 
     /// Like [`App::load`], but every policy check passes: the baseline the
@@ -127,7 +135,9 @@ impl<S: Store> App<S> {
         let app = App::load(parts).await?;
         let mut inner = Arc::try_unwrap(app.inner).map_err(|_| "the app is already shared".to_owned())?;
         inner.unchecked_baseline = true;
-        Ok(App { inner: Arc::new(inner) })
+        let app = App { inner: Arc::new(inner) };
+        crate::follow::spawn(&app);
+        Ok(app)
     }
 
     /// The reference data as of now.
@@ -151,6 +161,17 @@ impl<S: Store> App<S> {
     pub async fn reload_catalog(&self) -> ApiResult<()> {
         let cat = Catalog::new(self.store.categories().await?, self.store.departments().await?);
         self.world.write().catalog = Arc::new(cat);
+        Ok(())
+    }
+
+    /// Reloads the zones from the store.
+    pub async fn reload_zones(&self) -> ApiResult<()> {
+        let zones = self.store.zones().await?;
+        let index = tokio::task::spawn_blocking(|| zones_from_stored(zones))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
+        self.set_zones(index);
         Ok(())
     }
 

@@ -11,6 +11,7 @@ pub mod blobs;
 pub mod config;
 pub mod error;
 pub mod extract;
+mod follow;
 pub mod metrics;
 pub mod routes;
 pub mod vault;

@@ -398,7 +398,6 @@ async fn bench_demo_viewports() {
     use citygrid_domain::calendar::{WorkingCalendar, default_periods};
     use citygrid_domain::case::DeadlinePolicy;
     use citygrid_server::auth::password::hash_password;
-    use citygrid_server::blobs::Blobs;
     use citygrid_server::vault::Vault;
     use citygrid_server::{App, AppParts, ServerConfig};
     use citygrid_store::UserRecord;
@@ -437,7 +436,6 @@ async fn bench_demo_viewports() {
         calendar: WorkingCalendar::new(default_periods(), vec![]).unwrap(),
         policy: DeadlinePolicy::default(),
         vault: Vault::ephemeral(),
-        blobs: Blobs::new(dir.path().join("attachments")),
         config: ServerConfig { login_per_minute: 10_000, public_per_minute: 100_000, ..ServerConfig::default() },
         metrics_token: None,
     })

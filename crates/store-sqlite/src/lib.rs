@@ -35,7 +35,7 @@ use crate::writer::Writer;
 pub const DB_FILE: &str = "citygrid.db";
 
 /// The attachment directory's name beside the database file.
-pub const BLOBS_DIR: &str = "blobs";
+pub const BLOBS_DIR: &str = "attachments";
 
 /// How the store trades durability and memory.
 #[derive(Debug, Clone)]

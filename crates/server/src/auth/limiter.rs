@@ -1,49 +1,34 @@
-//! Per-client token buckets, for login and unauthenticated endpoints.
+//! Per-client rate limits for login and unauthenticated endpoints, kept by
+//! the store (`RateStore`) so that they hold across every server process.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::time::Instant;
 
-use parking_lot::Mutex;
+use chrono::Utc;
+use citygrid_store::Store;
 
-/// Buckets kept before idle ones are swept.
-const SWEEP_AT: usize = 10_000;
+use crate::error::ApiResult;
 
-/// A rate limit of `per_minute` requests per client, with bursts of the same size.
+/// A limit of `per_minute` requests per client address, with bursts of the
+/// same size, under one name (`login`, `public`).
 pub struct RateLimiter {
-    per_minute: f64,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    name: &'static str,
+    per_minute: u32,
 }
 
 impl RateLimiter {
-    /// A limiter allowing `per_minute` requests per client address.
-    pub fn new(per_minute: u32) -> RateLimiter {
-        RateLimiter { per_minute: f64::from(per_minute.max(1)), buckets: Mutex::new(HashMap::new()) }
+    /// A limiter named `name` allowing `per_minute` requests per client.
+    pub fn new(name: &'static str, per_minute: u32) -> RateLimiter {
+        RateLimiter { name, per_minute: per_minute.max(1) }
     }
 
     /// Seconds until a refused client has a token again.
     pub fn wait_secs(&self) -> u64 {
-        (60.0 / self.per_minute).ceil() as u64
+        60u64.div_ceil(u64::from(self.per_minute))
     }
 
     /// Takes one token for `ip`; `false` when the client must wait.
-    pub fn allow(&self, ip: IpAddr) -> bool {
-        let now = Instant::now();
-        let rate = self.per_minute / 60.0;
-        let mut b = self.buckets.lock();
-        if b.len() > SWEEP_AT {
-            let cap = self.per_minute;
-            b.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < cap);
-        }
-        let (tokens, at) = b.entry(ip).or_insert((self.per_minute, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(self.per_minute);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+    pub async fn allow<S: Store>(&self, store: &S, ip: IpAddr) -> ApiResult<bool> {
+        Ok(store.take_token(&format!("{}:{ip}", self.name), self.per_minute, Utc::now()).await?)
     }
 }
 
@@ -52,12 +37,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bursts_then_refuses_per_client() {
-        let l = RateLimiter::new(3);
-        let a: IpAddr = [10, 0, 0, 1].into();
-        let b: IpAddr = [10, 0, 0, 2].into();
-        assert!(l.allow(a) && l.allow(a) && l.allow(a));
-        assert!(!l.allow(a));
-        assert!(l.allow(b));
+    fn waits_are_whole_seconds() {
+        assert_eq!(RateLimiter::new("login", 10).wait_secs(), 6);
+        assert_eq!(RateLimiter::new("login", 7).wait_secs(), 9);
+        assert_eq!(RateLimiter::new("login", 0).wait_secs(), 60);
     }
 }

@@ -98,6 +98,11 @@ impl SessionCache {
         self.map.lock().remove(hash);
     }
 
+    /// Forgets every credential.
+    pub fn clear(&self) {
+        self.map.lock().clear();
+    }
+
     /// Forgets every credential of one user or device.
     pub fn forget_principal(&self, id: &str) {
         self.map.lock().retain(|_, c| c.principal.id != id);
@@ -207,7 +212,7 @@ impl<S: Store> FromRequestParts<App<S>> for PublicClient {
     async fn from_request_parts(parts: &mut Parts, app: &App<S>) -> Result<Self, ApiError> {
         let ip = client_ip(parts);
         if let Some(ip) = ip
-            && !app.public_limiter.allow(ip)
+            && !app.public_limiter.allow(&app.store, ip).await?
         {
             return Err(too_many());
         }

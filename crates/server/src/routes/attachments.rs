@@ -13,7 +13,7 @@ use citygrid_store::{AttachmentMeta, Store};
 
 use crate::app::App;
 use crate::auth::Caller;
-use crate::blobs::{ALLOWED_TYPES, is_sha256, sniff};
+use crate::blobs::{ALLOWED_TYPES, content_hash, is_sha256, sniff};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiPath;
 
@@ -28,7 +28,9 @@ pub struct Blob {
 /// Loads an attachment known to the store.
 pub async fn send<S: Store>(app: &App<S>, sha: &str) -> ApiResult<Response> {
     let meta = app.store.attachment(sha).await?.ok_or_else(|| ApiError::not_found(format!("attachment {sha}")))?;
-    let bytes = app.blobs.get(sha).await.map_err(ApiError::internal)?;
+    // Metadata without bytes means the store lost a file: that is ours, not the caller's.
+    let bytes =
+        app.store.blob(sha).await?.ok_or_else(|| ApiError::internal(format!("attachment {sha} has no bytes")))?;
     Ok(Blob { content_type: meta.content_type, bytes }.into_response())
 }
 
@@ -67,7 +69,9 @@ pub async fn upload<S: Store>(
         )
     })?;
     let size = body.len() as u64;
-    let sha256 = app.blobs.put(body.to_vec()).await.map_err(ApiError::internal)?;
+    let sha256 = content_hash(body.clone()).await;
+    // Bytes first: metadata never names content that is not there.
+    app.store.put_blob(&sha256, body.to_vec()).await?;
     let meta = AttachmentMeta {
         sha256: sha256.clone(),
         size,

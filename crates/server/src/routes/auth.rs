@@ -74,7 +74,7 @@ pub async fn login<S: Store>(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
     if let Some(ip) = ip
-        && !app.login_limiter.allow(ip)
+        && !app.login_limiter.allow(&app.store, ip).await?
     {
         return Err(too_many().retry_after(app.login_limiter.wait_secs()));
     }

@@ -12,7 +12,6 @@ use citygrid_domain::calendar::{WorkingCalendar, default_periods};
 use citygrid_domain::case::DeadlinePolicy;
 use citygrid_domain::{Category, CategoryCode, Department, Level, TimeLimit, TimeLimits, Unit, UnitCode};
 use citygrid_server::auth::password::hash_password;
-use citygrid_server::blobs::Blobs;
 use citygrid_server::vault::Vault;
 use citygrid_server::world::geometry_to_json;
 use citygrid_server::{App, AppParts, ServerConfig};
@@ -167,7 +166,6 @@ pub async fn start_with(cfg: impl FnOnce(ServerConfig) -> ServerConfig) -> TestS
         calendar: WorkingCalendar::new(default_periods(), vec![]).unwrap(),
         policy: DeadlinePolicy::default(),
         vault: Vault::ephemeral(),
-        blobs: Blobs::new(dir.path().join("attachments")),
         config,
         metrics_token: Some("scrape-token-for-tests".into()),
     })
