@@ -439,7 +439,9 @@ impl Cluster {
         const SCRIPT: &str = r#"
 trap '' INT TERM HUP
 owner=$1; data=$2; dir=$3; shift 3
-while kill -0 "$owner" 2>/dev/null; do sleep 1; done
+# Gone, or a zombie nobody has reaped yet.
+alive() { kill -0 "$1" 2>/dev/null && ! grep -q ') Z ' "/proc/$1/stat" 2>/dev/null; }
+while alive "$owner"; do sleep 1; done
 if [ -f "$data/postmaster.pid" ]; then "$@" -D "$data" -m immediate -w -t 30 stop >/dev/null 2>&1; fi
 rm -rf -- "$dir"
 "#;

@@ -80,3 +80,51 @@ fn a_panicking_test_leaves_no_server_behind() {
     assert!(!data.exists(), "{} was removed", data.display());
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "nothing listens on {port} any more");
 }
+
+/// Set in the child process of [`a_killed_test_process_leaves_no_server_behind`].
+const HOLD_ENV: &str = "CITYGRID_TESTPG_HOLD";
+
+#[test]
+fn a_killed_test_process_leaves_no_server_behind() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    // A second copy of this test binary starts a cluster, reports it, and waits to be killed.
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "hold_a_cluster_until_killed", "--ignored", "--nocapture", "--test-threads=1"])
+        .env(HOLD_ENV, "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let held = stdout.lines().map_while(Result::ok).find_map(|line| {
+        // The harness may have printed "test … " on the same line.
+        let rest = &line[line.find("HOLDING ")? + "HOLDING ".len()..];
+        let (port, data) = rest.split_once(' ')?;
+        Some((port.parse::<u16>().ok()?, std::path::PathBuf::from(data)))
+    });
+    child.kill().unwrap(); // SIGKILL: no unwinding, no Drop.
+    child.wait().unwrap();
+    let (port, data) = held.expect("the child reported its cluster");
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while (data.exists() || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!data.exists(), "the watchdog removed {}", data.display());
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the watchdog stopped the server on {port}");
+}
+
+#[test]
+#[ignore = "helper run by a_killed_test_process_leaves_no_server_behind"]
+fn hold_a_cluster_until_killed() {
+    if std::env::var_os(HOLD_ENV).is_none() {
+        return;
+    }
+    let pg = Cluster::start_primary().expect("start primary");
+    println!("HOLDING {} {}", pg.port(), pg.data_dir().display());
+    // Waits to be killed; returns (dropping the cluster) if nobody does.
+    std::thread::sleep(std::time::Duration::from_secs(60));
+}
