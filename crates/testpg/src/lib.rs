@@ -19,6 +19,10 @@
 //! a database `citygrid`. [`Cluster::start_replica`] takes a `pg_basebackup`
 //! of a running cluster and starts it as a streaming hot standby.
 //!
+//! `initdb` and `CREATE DATABASE` cost seconds, so they run once per test
+//! process, into a stopped template cluster; every primary starts from a
+//! private copy of it (`cp -a`) in its own directory, on its own port.
+//!
 //! It is synchronous and uses only `std` and `tempfile`; SQL goes through the
 //! `psql` binary, so tests stay free to pick whatever client they exercise.
 //!
@@ -56,10 +60,14 @@ use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
+
+/// The initialised, stopped cluster that new primaries are copies of.
+static TEMPLATE: OnceLock<Result<Cluster, String>> = OnceLock::new();
 
 /// Name of the database every cluster is given.
 pub const DATABASE: &str = "citygrid";
@@ -123,12 +131,36 @@ impl Cluster {
     /// A description of what failed — a missing binary, `initdb`, a server that
     /// would not start (with the tail of its log), `CREATE DATABASE`.
     pub fn start_primary() -> Result<Self, String> {
+        let template = TEMPLATE
+            .get_or_init(Self::make_template)
+            .as_ref()
+            .map_err(|e| format!("preparing the template cluster: {e}"))?;
+        let mut cluster = Self::create(Role::Primary)?;
+        let copy = client_cmd(Path::new("cp")).arg("-a").arg(&template.data).arg(&cluster.data).output();
+        check("copying the template cluster", copy)?;
+        cluster.start_first_time()?;
+        Ok(cluster)
+    }
+
+    /// `initdb`, configuration and `CREATE DATABASE`, done once per process:
+    /// a stopped cluster that [`start_primary`](Self::start_primary) copies.
+    /// It lives in a `static`, so its watchdog removes it after the process exits.
+    fn make_template() -> Result<Self, String> {
         let mut cluster = Self::create(Role::Primary)?;
         let initdb = cluster
             .server_cmd("initdb")
             .arg("-D")
             .arg(&cluster.data)
-            .args(["-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"])
+            .args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+                "--no-instructions",
+                "--wal-segsize=1",
+            ])
             .output();
         check("initdb", initdb)?;
         fs::write(
@@ -146,6 +178,7 @@ impl Cluster {
         fs::write(&conf, main).map_err(|e| format!("writing {}: {e}", conf.display()))?;
         cluster.start_first_time()?;
         cluster.psql_in("postgres", &format!("CREATE DATABASE {DATABASE}"))?;
+        cluster.pg_ctl_stop("fast").map_err(|e| format!("{e}\n--- server log (tail) ---\n{}", cluster.log_tail()))?;
         Ok(cluster)
     }
 
