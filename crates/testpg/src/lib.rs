@@ -151,16 +151,7 @@ impl Cluster {
             .server_cmd("initdb")
             .arg("-D")
             .arg(&cluster.data)
-            .args([
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--locale=C",
-                "--no-sync",
-                "--no-instructions",
-                "--wal-segsize=1",
-            ])
+            .args(["-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"])
             .output();
         check("initdb", initdb)?;
         fs::write(
