@@ -41,7 +41,8 @@
 //! `/usr/lib/postgresql/<version>/bin` is used, or the directory named by
 //! `CITYGRID_TESTPG_BIN`. PostgreSQL refuses to run as root, so when the tests
 //! run as root the server-side programs run as the OS user `postgres` (via
-//! `runuser`) and the cluster lives under `/tmp`.
+//! `runuser`) and the cluster lives under `/tmp`. `CITYGRID_TESTPG_TRACE=1`
+//! prints every command this crate runs, with its duration, to stderr.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), String> {
@@ -59,7 +60,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -136,8 +137,10 @@ impl Cluster {
             .as_ref()
             .map_err(|e| format!("preparing the template cluster: {e}"))?;
         let mut cluster = Self::create(Role::Primary)?;
-        let copy = client_cmd(Path::new("cp")).arg("-a").arg(&template.data).arg(&cluster.data).output();
-        check("copying the template cluster", copy)?;
+        check(
+            "copying the template cluster",
+            client_cmd(Path::new("cp")).arg("-a").arg(&template.data).arg(&cluster.data),
+        )?;
         cluster.start_first_time()?;
         Ok(cluster)
     }
@@ -147,13 +150,18 @@ impl Cluster {
     /// It lives in a `static`, so its watchdog removes it after the process exits.
     fn make_template() -> Result<Self, String> {
         let mut cluster = Self::create(Role::Primary)?;
-        let initdb = cluster
-            .server_cmd("initdb")
-            .arg("-D")
-            .arg(&cluster.data)
-            .args(["-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"])
-            .output();
-        check("initdb", initdb)?;
+        check(
+            "initdb",
+            cluster.server_cmd("initdb").arg("-D").arg(&cluster.data).args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+                "--no-instructions",
+            ]),
+        )?;
         fs::write(
             cluster.data.join("pg_hba.conf"),
             "# Written by citygrid-testpg: trust, local socket and 127.0.0.1 only.\n\
@@ -185,13 +193,14 @@ impl Cluster {
             return Err(format!("cannot take a base backup: the cluster on port {} is not running", self.port));
         }
         let mut replica = Self::create(Role::Replica)?;
-        let backup = replica
-            .server_cmd("pg_basebackup")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-D"])
-            .arg(&replica.data)
-            .args(["-R", "-X", "stream", "--checkpoint=fast", "--no-sync"])
-            .output();
-        check("pg_basebackup", backup)?;
+        check(
+            "pg_basebackup",
+            replica
+                .server_cmd("pg_basebackup")
+                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-D"])
+                .arg(&replica.data)
+                .args(["-R", "-X", "stream", "--checkpoint=fast", "--no-sync"]),
+        )?;
         if !replica.data.join("standby.signal").exists() {
             return Err("pg_basebackup -R wrote no standby.signal".to_string());
         }
@@ -411,33 +420,40 @@ impl Cluster {
     }
 
     fn pg_ctl_start(&self) -> Result<(), String> {
-        let out = self
-            .server_cmd("pg_ctl")
-            .arg("-D")
-            .arg(&self.data)
-            .arg("-l")
-            .arg(&self.log)
-            .args(["-w", "-t", PG_CTL_TIMEOUT_SECS, "start"])
-            .output();
-        check(&format!("pg_ctl start (port {})", self.port), out).map(drop)
+        check(
+            &format!("pg_ctl start (port {})", self.port),
+            self.server_cmd("pg_ctl").arg("-D").arg(&self.data).arg("-l").arg(&self.log).args([
+                "-w",
+                "-t",
+                PG_CTL_TIMEOUT_SECS,
+                "start",
+            ]),
+        )
+        .map(drop)
     }
 
     fn pg_ctl_stop(&self, mode: &str) -> Result<(), String> {
-        let out = self
-            .server_cmd("pg_ctl")
-            .arg("-D")
-            .arg(&self.data)
-            .args(["-m", mode, "-w", "-t", PG_CTL_TIMEOUT_SECS, "stop"])
-            .output();
-        check(&format!("pg_ctl -m {mode} stop (port {})", self.port), out).map(drop)
+        check(
+            &format!("pg_ctl -m {mode} stop (port {})", self.port),
+            self.server_cmd("pg_ctl").arg("-D").arg(&self.data).args([
+                "-m",
+                mode,
+                "-w",
+                "-t",
+                PG_CTL_TIMEOUT_SECS,
+                "stop",
+            ]),
+        )
+        .map(drop)
     }
 
     fn psql_in(&self, database: &str, sql: &str) -> Result<String, String> {
-        let out = client_cmd(&self.bin.join("psql"))
-            .args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres"])
-            .args(["-p", &self.port.to_string(), "-d", database, "-c", sql])
-            .output();
-        let stdout = check(&format!("psql on port {}: {sql}", self.port), out)?;
+        let stdout = check(
+            &format!("psql on port {}: {sql}", self.port),
+            client_cmd(&self.bin.join("psql"))
+                .args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres"])
+                .args(["-p", &self.port.to_string(), "-d", database, "-c", sql]),
+        )?;
         Ok(stdout.strip_suffix('\n').unwrap_or(&stdout).to_string())
     }
 
@@ -527,7 +543,13 @@ fn client_cmd(program: &Path) -> Command {
 }
 
 /// Stdout of a finished command, or an error with its status and output.
-fn check(what: &str, out: std::io::Result<Output>) -> Result<String, String> {
+/// With `CITYGRID_TESTPG_TRACE` set, each command and its duration go to stderr.
+fn check(what: &str, cmd: &mut Command) -> Result<String, String> {
+    let started = Instant::now();
+    let out = cmd.output();
+    if std::env::var_os("CITYGRID_TESTPG_TRACE").is_some() {
+        eprintln!("citygrid-testpg: {:>8.3?}  {what}", started.elapsed());
+    }
     let out = out.map_err(|e| format!("{what}: could not run: {e}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if out.status.success() {
@@ -590,7 +612,7 @@ fn run_as() -> Result<Option<RunAs>, String> {
 }
 
 fn id(args: &[&str]) -> Result<u32, String> {
-    let out = check(&format!("id {}", args.join(" ")), Command::new("id").args(args).output())?;
+    let out = check(&format!("id {}", args.join(" ")), Command::new("id").args(args))?;
     out.trim().parse().map_err(|e| format!("id {}: {e}: {out:?}", args.join(" ")))
 }
 
