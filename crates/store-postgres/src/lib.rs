@@ -552,3 +552,21 @@ impl ChangeFeed for PgStore {
         self.changes.subscribe()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_name_the_target_but_never_the_password() {
+        let config: Config = "postgres://app:pa55word@db.example:6543/city".parse().unwrap();
+        let d = describe(&config);
+        assert!(
+            d.contains("db.example") && d.contains("6543") && d.contains("\"city\"") && d.contains("\"app\""),
+            "{d}"
+        );
+        assert!(!d.contains("pa55word"));
+        assert_eq!(scrub("auth for pa55word failed".into(), config.get_password()), "auth for *** failed");
+        assert_eq!(scrub("nothing to hide".into(), None), "nothing to hide");
+    }
+}

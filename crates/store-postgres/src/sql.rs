@@ -315,7 +315,11 @@ pub(crate) async fn append_entry<C: GenericClient + Sync>(c: &C, case: &Case, e:
         StoreError::Conflict(format!("case {} changed meanwhile (now at version {now}); reload and retry", case.id))
     };
     if case.version != e.seq || e.seq == 0 {
-        return Err(conflict("another").into());
+        return Err(StoreError::Conflict(format!(
+            "case {}: entry {} does not make version {}; reload and retry",
+            case.id, e.seq, case.version
+        ))
+        .into());
     }
     let expect = i64::from(e.seq) - 1;
     if write_projection(c, case, Some(expect)).await? == 0 {

@@ -2,7 +2,7 @@
 //! verbatim, for moving an installation between backends.
 
 use citygrid_domain::case::{Case, CaseId};
-use citygrid_store::{CaseRecord, Result, Row, StoreError, Table, TransferStore};
+use citygrid_store::{CaseRecord, Change, Result, Row, StoreError, Table, TransferStore};
 use tokio_postgres::GenericClient;
 
 use crate::error::{Fail, write_tx};
@@ -175,6 +175,8 @@ impl TransferStore for PgStore {
                 &[],
             )
             .await?;
+            // Other processes reload everything they keep in memory.
+            self.notify(&*tx, &Change::Resync).await?;
         })
     }
 }
