@@ -58,24 +58,43 @@ fn is_unavailable_code(code: &SqlState) -> bool {
         || *code == SqlState::CANNOT_CONNECT_NOW
 }
 
+/// A driver error's whole story: the server's message and SQLSTATE, or the
+/// chain of causes (`error connecting to server: Connection refused`).
+pub(crate) fn explain(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut text = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+        if let Some(d) = db.detail() {
+            text.push_str(&format!(": {d}"));
+        }
+        return text;
+    }
+    let mut text = e.to_string();
+    let mut cur = std::error::Error::source(e);
+    while let Some(s) = cur {
+        text.push_str(&format!(": {s}"));
+        cur = s.source();
+    }
+    text
+}
+
 /// Maps a driver error to the store's error.
 pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
+    let text = explain(&e);
     if let Some(code) = e.code() {
         if *code == SqlState::UNIQUE_VIOLATION {
-            return StoreError::Conflict(e.to_string());
+            return StoreError::Conflict(text);
         }
         if is_retryable(code) {
-            return StoreError::Conflict(format!("{e}; concurrent writers kept colliding, retry"));
+            return StoreError::Conflict(format!("{text}; concurrent writers kept colliding, retry"));
         }
         if is_unavailable_code(code) {
-            return StoreError::Unavailable(e.to_string());
+            return StoreError::Unavailable(text);
         }
-        return StoreError::Backend(e.to_string());
+        return StoreError::Backend(text);
     }
     if e.is_closed() || has_io_source(&e) {
-        return StoreError::Unavailable(e.to_string());
+        return StoreError::Unavailable(text);
     }
-    let text = e.to_string();
     if text.contains("error connecting") || text.contains("timeout") || text.contains("closed") {
         return StoreError::Unavailable(text);
     }
@@ -97,10 +116,18 @@ fn has_io_source(e: &(dyn std::error::Error + 'static)) -> bool {
 pub(crate) fn pool(e: deadpool_postgres::PoolError) -> StoreError {
     use deadpool_postgres::PoolError;
     match e {
-        PoolError::Backend(e) => match pg(e) {
-            StoreError::Backend(m) => StoreError::Unavailable(m),
-            other => other,
-        },
+        // A connection that cannot be opened is the database being away
+        // (down, starting, full, refusing connections), except when the
+        // configuration is wrong: bad credentials (class 28) or no such
+        // database (3D000), which waiting will not cure.
+        PoolError::Backend(e) => {
+            let misconfigured =
+                e.code().is_some_and(|c| c.code().starts_with("28") || *c == SqlState::INVALID_CATALOG_NAME);
+            match pg(e) {
+                StoreError::Backend(m) if !misconfigured => StoreError::Unavailable(m),
+                other => other,
+            }
+        }
         PoolError::Timeout(t) => StoreError::Unavailable(format!("no database connection in time ({t:?})")),
         PoolError::Closed => StoreError::Unavailable("the connection pool is closed".into()),
         other => StoreError::Unavailable(other.to_string()),

@@ -152,7 +152,7 @@ impl PgStore {
         let mut config: Config = url.parse().map_err(|e: tokio_postgres::Error| {
             // The URL did not parse, so its password cannot be told apart:
             // say only what was wrong with it.
-            let text = e.to_string();
+            let text = error::explain(&e);
             let text = match url.split_once("://").and_then(|(_, rest)| rest.split_once('@')) {
                 Some((userinfo, _)) => {
                     userinfo.split_once(':').map_or(text.clone(), |(_, pw)| scrub(text.clone(), Some(pw.as_bytes())))
@@ -181,6 +181,9 @@ impl PgStore {
         let mut client = pool.get().await.map_err(|e| {
             let (kind, text) = match error::pool(e) {
                 StoreError::Unavailable(m) => (true, m),
+                StoreError::Backend(m) | StoreError::Conflict(m) | StoreError::Invalid(m) | StoreError::NotFound(m) => {
+                    (false, m)
+                }
                 other => (false, other.to_string()),
             };
             let text = scrub(format!("cannot connect to PostgreSQL at {target}: {text}"), password.as_deref());

@@ -113,6 +113,7 @@ async fn a_wrong_url_is_a_clear_error_without_the_password() {
     let unreachable = format!("postgres://postgres:{secret}@127.0.0.1:1/nowhere");
     match PgStore::connect(&unreachable, opts.clone()).await {
         Err(StoreError::Unavailable(m)) => {
+            eprintln!("unreachable: {m}");
             assert!(m.contains("127.0.0.1") && m.contains("nowhere"), "names host and database: {m}");
             assert!(!m.contains(secret), "{m}");
         }
@@ -121,9 +122,11 @@ async fn a_wrong_url_is_a_clear_error_without_the_password() {
     let missing = common::url_for(&common::admin_url(), "cg_no_such_database");
     let missing = missing.replacen("://postgres@", &format!("://postgres:{secret}@"), 1);
     let err = PgStore::connect(&missing, opts.clone()).await.unwrap_err().to_string();
+    eprintln!("missing database: {err}");
     assert!(err.contains("cg_no_such_database") && !err.contains(secret), "{err}");
     let malformed = format!("postgres://postgres:{secret}@127.0.0.1:notaport/db");
     let err = PgStore::connect(&malformed, opts).await.unwrap_err().to_string();
+    eprintln!("malformed: {err}");
     assert!(!err.contains(secret), "{err}");
 }
 
@@ -297,4 +300,30 @@ async fn export_then_import_copies_every_table_exactly_and_the_trail_goes_on() {
     assert_eq!(all.len(), trail.len() + 21);
     assert!(all[trail.len()].seq > trail.last().unwrap().seq);
     assert_eq!(verify_chain(&all), Ok(all.len() as u64), "new records chain on from the imported heads");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_goes_away_is_unavailable_and_its_return_needs_no_restart() {
+    let db = TestDb::new().await;
+    let opts = PgOptions {
+        connect_timeout: Duration::from_secs(2),
+        wait_timeout: Duration::from_secs(2),
+        ..PgOptions::default()
+    };
+    let s = PgStore::connect(&db.url, opts).await.unwrap();
+    s.set_meta("k", "v", audit("meta.set", "meta/k")).await.unwrap();
+    let admin = common::admin().await;
+    admin.batch_execute(&format!("ALTER DATABASE {} ALLOW_CONNECTIONS false", db.name)).await.unwrap();
+    terminate(&db, "").await;
+    let started = std::time::Instant::now();
+    match s.meta("k").await {
+        Err(StoreError::Unavailable(m)) => assert!(!m.is_empty()),
+        other => panic!("a database that refuses connections is Unavailable, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(10), "fails fast: {:?}", started.elapsed());
+    let write = s.append_audit(audit("case.read", "case/1")).await;
+    assert!(matches!(write, Err(StoreError::Unavailable(_))), "{write:?}");
+    admin.batch_execute(&format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", db.name)).await.unwrap();
+    assert_eq!(s.meta("k").await.unwrap().as_deref(), Some("v"), "back without a restart");
+    s.append_audit(audit("case.read", "case/1")).await.unwrap();
 }
