@@ -9,7 +9,7 @@
 //! catalogue, credentials) they learn to drop through the change feed: a
 //! writer sends `pg_notify('citygrid_changes', …)` inside its transaction,
 //! so the notice goes out only if the change commits, and every store
-//! LISTENs on a dedicated connection ([`listen`]), ignores its own notices
+//! LISTENs on a dedicated connection, ignores its own notices
 //! and sends [`Change::Resync`] after it had to reconnect.
 //!
 //! # The audit trail: sixteen chains
@@ -17,7 +17,7 @@
 //! Every write appends its audit record in the same transaction as the
 //! change. One hash chain would make every write in every process queue on
 //! one row lock (the chain's head) until its commit. Instead the trail is
-//! [`audit::CHAINS`] independent chains: a record goes to chain
+//! sixteen independent chains: a record goes to chain
 //! `FNV-1a(resource) % 16`, so one resource's whole history is in one chain,
 //! and writes about different resources rarely wait for each other. A
 //! writer locks its chain's head (`SELECT … FROM audit_chains WHERE chain =
@@ -32,6 +32,23 @@
 //! while the head is locked), but the trail may have gaps: a transaction
 //! that rolls back after drawing its number leaves one. Gaps are not
 //! tampering; a missing record shows as a break in its chain's links.
+//! Records of different chains commit in any order, so a reader following
+//! the trail with `after_seq` may meet a number before a smaller one of
+//! another chain has committed; re-reading a short window behind the last
+//! number seen catches those.
+//!
+//! # Duplicate hints
+//!
+//! `create_case` asks for open cases of the same category near the new one
+//! in its own transaction, before inserting it: a bounding-box query on the
+//! `cases_open_place` index, then the embedded store's distance metric.
+//! Two reports committed at the same instant by different processes do not
+//! see each other; every later one sees both.
+//!
+//! # Durability
+//!
+//! Commits are PostgreSQL's defaults (`synchronous_commit = on`): a write
+//! that returned is on the server's disk.
 //!
 //! # Failures
 //!
@@ -72,7 +89,8 @@ use crate::error::{Fail, write_tx};
 /// How the store connects and how long it waits.
 #[derive(Debug, Clone)]
 pub struct PgOptions {
-    /// Most pooled connections (and concurrent queries) per process.
+    /// Most pooled connections (and concurrent queries) per process; the
+    /// change feed holds one more of its own.
     pub pool_size: usize,
     /// Longest wait to open a connection before giving up.
     pub connect_timeout: Duration,
