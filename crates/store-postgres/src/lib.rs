@@ -1,0 +1,593 @@
+//! CityGrid's shared store: PostgreSQL, for several server processes on one
+//! database.
+//!
+//! Nothing lives only in one process's memory: case ids come from a
+//! sequence, appends are optimistic (`UPDATE cases … WHERE id = $1 AND
+//! version = $2`; no row means someone else got there first), duplicate
+//! hints are a query, leases and rate-limit buckets are rows, and there is
+//! no case cache. What other processes keep in memory (territory, zones,
+//! catalogue, credentials) they learn to drop through the change feed: a
+//! writer sends `pg_notify('citygrid_changes', …)` inside its transaction,
+//! so the notice goes out only if the change commits, and every store
+//! LISTENs on a dedicated connection, ignores its own notices
+//! and sends [`Change::Resync`] after it had to reconnect.
+//!
+//! # The audit trail: sixteen chains
+//!
+//! Every write appends its audit record in the same transaction as the
+//! change. One hash chain would make every write in every process queue on
+//! one row lock (the chain's head) until its commit. Instead the trail is
+//! sixteen independent chains: a record goes to chain
+//! `FNV-1a(resource) % 16`, so one resource's whole history is in one chain,
+//! and writes about different resources rarely wait for each other. A
+//! writer locks its chain's head (`SELECT … FROM audit_chains WHERE chain =
+//! $1 FOR UPDATE`), draws `seq` from a sequence, links the record after the
+//! head and moves the head, then commits.
+//!
+//! What verification ([`citygrid_domain::audit::verify_chain`], reading the
+//! trail in `seq` order) proves: within each chain, no record was altered,
+//! removed, inserted or reordered, and no record moved between chains (the
+//! chain number is hashed). Across chains it proves only the `seq` order.
+//! `seq` is unique and, within a chain, rises with the link (it is drawn
+//! while the head is locked), but the trail may have gaps: a transaction
+//! that rolls back after drawing its number leaves one. Gaps are not
+//! tampering; a missing record shows as a break in its chain's links.
+//! Records of different chains commit in any order, so a reader following
+//! the trail with `after_seq` may meet a number before a smaller one of
+//! another chain has committed; re-reading a short window behind the last
+//! number seen catches those.
+//!
+//! # Duplicate hints
+//!
+//! `create_case` asks for open cases of the same category near the new one
+//! in its own transaction, before inserting it: a bounding-box query on the
+//! `cases_open_place` index, then the embedded store's distance metric.
+//! Two reports committed at the same instant by different processes do not
+//! see each other; every later one sees both.
+//!
+//! # Durability
+//!
+//! Commits are PostgreSQL's defaults (`synchronous_commit = on`): a write
+//! that returned is on the server's disk.
+//!
+//! # Failures
+//!
+//! A database that cannot be reached, closes the connection or shuts down
+//! (SQLSTATE class 08, 57P01..57P03), or a pool that has no connection in
+//! [`PgOptions::wait_timeout`], is [`StoreError::Unavailable`]; the pool
+//! checks each connection before lending it and opens new ones as needed,
+//! so the store recovers by itself once the database is back. A unique
+//! violation is [`StoreError::Conflict`]; a serialization failure or a
+//! deadlock runs the transaction again a few times, then is a conflict.
+
+mod audit;
+mod error;
+mod listen;
+mod migrate;
+mod sql;
+mod transfer;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use citygrid_domain::audit::{AuditEvent, AuditRecord};
+use citygrid_domain::case::{Case, CaseId, CaseState, TimelineEntry};
+use citygrid_domain::rate::Bucket;
+use citygrid_domain::{Category, Department};
+use citygrid_store::prelude::*;
+use citygrid_store::{
+    AttachmentMeta, AuditFilter, CaseFilter, CasePage, CaseRecord, CaseScope, Change, CreatedCase, DeviceRecord,
+    LoginOutcome, NearbyQuery, Result, SealedContact, SessionRecord, StoreError, StoredUnit, StoredZone, UserRecord,
+};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use tokio::sync::{broadcast, oneshot};
+use tokio_postgres::{Config, GenericClient, NoTls};
+
+use crate::error::{Fail, write_tx};
+
+/// How the store connects and how long it waits.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// Most pooled connections (and concurrent queries) per process; the
+    /// change feed holds one more of its own.
+    pub pool_size: usize,
+    /// Longest wait to open a connection before giving up.
+    pub connect_timeout: Duration,
+    /// Longest wait for a pooled connection before a request fails with
+    /// [`StoreError::Unavailable`] instead of hanging.
+    pub wait_timeout: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions { pool_size: 16, connect_timeout: Duration::from_secs(5), wait_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// Buckets are swept of idle (hence full) ones once every this many takes.
+const SWEEP_EVERY: u64 = 4096;
+
+/// The PostgreSQL-backed [`Store`].
+pub struct PgStore {
+    pool: Pool,
+    /// This store's id in change notices, so it can skip its own.
+    instance: String,
+    changes: broadcast::Sender<Change>,
+    listener: tokio::task::AbortHandle,
+    takes: AtomicU64,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("instance", &self.instance).finish_non_exhaustive()
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.listener.abort();
+        self.pool.close();
+    }
+}
+
+/// Where a configuration points, for messages: never the password.
+fn describe(config: &Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(s) => s.clone(),
+            #[cfg(unix)]
+            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .collect();
+    let ports: Vec<String> = config.get_ports().iter().map(u16::to_string).collect();
+    format!(
+        "host {} port {}, database {:?}, user {:?}",
+        if hosts.is_empty() { "(default)".to_owned() } else { hosts.join(",") },
+        if ports.is_empty() { "5432".to_owned() } else { ports.join(",") },
+        config.get_dbname().unwrap_or("(default)"),
+        config.get_user().unwrap_or("(default)"),
+    )
+}
+
+/// `text` with every occurrence of `secret` blanked out.
+fn scrub(text: String, secret: Option<&[u8]>) -> String {
+    match secret.and_then(|s| std::str::from_utf8(s).ok()).filter(|s| !s.is_empty()) {
+        Some(s) => text.replace(s, "***"),
+        None => text,
+    }
+}
+
+impl PgStore {
+    /// Connects a pool to `url` (`postgres://user:password@host:port/db`),
+    /// applies pending migrations and starts listening for other processes'
+    /// changes. An unreachable server is [`StoreError::Unavailable`] naming
+    /// host and database (never the password); a schema newer than this
+    /// build is [`StoreError::Backend`].
+    pub async fn connect(url: &str, options: PgOptions) -> Result<PgStore> {
+        let mut config: Config = url.parse().map_err(|e: tokio_postgres::Error| {
+            // The URL did not parse, so its password cannot be told apart:
+            // say only what was wrong with it.
+            let text = error::explain(&e);
+            let text = match url.split_once("://").and_then(|(_, rest)| rest.split_once('@')) {
+                Some((userinfo, _)) => {
+                    userinfo.split_once(':').map_or(text.clone(), |(_, pw)| scrub(text.clone(), Some(pw.as_bytes())))
+                }
+                None => text,
+            };
+            StoreError::Backend(format!("not a valid PostgreSQL URL: {text}"))
+        })?;
+        config.connect_timeout(options.connect_timeout);
+        config.keepalives_idle(Duration::from_secs(30));
+        if config.get_application_name().is_none() {
+            config.application_name("citygrid");
+        }
+        let target = describe(&config);
+        let password = config.get_password().map(<[u8]>::to_vec);
+        let manager =
+            Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Verified });
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(1))
+            .wait_timeout(Some(options.wait_timeout))
+            .create_timeout(Some(options.connect_timeout))
+            .recycle_timeout(Some(options.connect_timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Backend(format!("cannot build the connection pool: {e}")))?;
+        let mut client = pool.get().await.map_err(|e| {
+            let (kind, text) = match error::pool(e) {
+                StoreError::Unavailable(m) => (true, m),
+                StoreError::Backend(m) | StoreError::Conflict(m) | StoreError::Invalid(m) | StoreError::NotFound(m) => {
+                    (false, m)
+                }
+                other => (false, other.to_string()),
+            };
+            let text = scrub(format!("cannot connect to PostgreSQL at {target}: {text}"), password.as_deref());
+            if kind { StoreError::Unavailable(text) } else { StoreError::Backend(text) }
+        })?;
+        migrate::migrate(&mut client).await?;
+        drop(client);
+
+        let instance = format!("{:016x}", rand::random::<u64>());
+        let (changes, _) = broadcast::channel(256);
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let listener = tokio::spawn(listen::run(config, instance.clone(), changes.clone(), ready_tx)).abort_handle();
+        // Start listening before the first write, so a caller that writes
+        // through another store next hears about it; if the LISTEN is slow,
+        // the feed catches up by itself.
+        let _ = tokio::time::timeout(options.connect_timeout, ready_rx).await;
+        Ok(PgStore { pool, instance, changes, listener, takes: AtomicU64::new(0) })
+    }
+
+    /// A pooled connection, or [`StoreError::Unavailable`].
+    async fn client(&self) -> Result<Object> {
+        self.pool.get().await.map_err(error::pool)
+    }
+
+    /// Tells other processes about `change` once the transaction commits.
+    async fn notify<C: GenericClient + Sync>(&self, c: &C, change: &Change) -> std::result::Result<(), Fail> {
+        let payload = listen::payload(&self.instance, change);
+        c.execute("SELECT pg_notify($1, $2)", &[&listen::CHANNEL, &payload]).await?;
+        Ok(())
+    }
+}
+
+/// A read's result as the store's.
+fn done<T>(r: std::result::Result<T, Fail>) -> Result<T> {
+    r.map_err(Fail::into_store)
+}
+
+impl MetaStore for PgStore {
+    async fn meta(&self, key: &str) -> Result<Option<String>> {
+        let c = self.client().await?;
+        let row = c.query_opt("SELECT value FROM meta WHERE key = $1", &[&key]).await.map_err(error::pg)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn set_meta(&self, key: &str, value: &str, audit: AuditEvent) -> Result<()> {
+        write_tx!(self, |tx| {
+            sql::set_meta(&*tx, key, value).await?;
+            audit::append(&*tx, &audit).await?;
+        })
+    }
+}
+
+impl ReferenceStore for PgStore {
+    async fn territory(&self) -> Result<Vec<StoredUnit>> {
+        done(sql::territory(&**self.client().await?).await)
+    }
+
+    async fn upsert_units(&self, units: Vec<StoredUnit>, audit: AuditEvent) -> Result<usize> {
+        write_tx!(self, |tx| {
+            sql::put_units(&*tx, &units, true).await?;
+            audit::append(&*tx, &audit).await?;
+            self.notify(&*tx, &Change::Territory).await?;
+            units.len()
+        })
+    }
+
+    async fn zones(&self) -> Result<Vec<StoredZone>> {
+        done(sql::zones(&**self.client().await?).await)
+    }
+
+    async fn put_zones(&self, zones: Vec<StoredZone>, audit: AuditEvent) -> Result<()> {
+        sql::validate_zones(&zones)?;
+        write_tx!(self, |tx| {
+            sql::put_zones(&*tx, &zones, true).await?;
+            audit::append(&*tx, &audit).await?;
+            self.notify(&*tx, &Change::Zones).await?;
+        })
+    }
+
+    async fn delete_zone(&self, id: &str, audit: AuditEvent) -> Result<()> {
+        write_tx!(self, |tx| {
+            if tx.execute("DELETE FROM zones WHERE id = $1", &[&id]).await? == 0 {
+                return Err(Fail::Store(StoreError::NotFound(format!("zone {id}"))));
+            }
+            audit::append(&*tx, &audit).await?;
+            self.notify(&*tx, &Change::Zones).await?;
+        })
+    }
+
+    async fn categories(&self) -> Result<Vec<Category>> {
+        done(sql::bodies(&**self.client().await?, "categories").await)
+    }
+
+    async fn put_categories(&self, categories: Vec<Category>, audit: AuditEvent) -> Result<()> {
+        write_tx!(self, |tx| {
+            sql::put_categories(&*tx, &categories, true).await?;
+            audit::append(&*tx, &audit).await?;
+            self.notify(&*tx, &Change::Catalog).await?;
+        })
+    }
+
+    async fn departments(&self) -> Result<Vec<Department>> {
+        done(sql::bodies(&**self.client().await?, "departments").await)
+    }
+
+    async fn put_departments(&self, departments: Vec<Department>, audit: AuditEvent) -> Result<()> {
+        write_tx!(self, |tx| {
+            sql::put_departments(&*tx, &departments, true).await?;
+            audit::append(&*tx, &audit).await?;
+            self.notify(&*tx, &Change::Catalog).await?;
+        })
+    }
+}
+
+impl CaseStore for PgStore {
+    async fn create_case(
+        &self,
+        case: Case,
+        report: TimelineEntry,
+        contact: Option<SealedContact>,
+        nearby: NearbyQuery,
+        audit: AuditEvent,
+    ) -> Result<CreatedCase> {
+        write_tx!(self, |tx| {
+            let near = sql::nearby(&*tx, &case, nearby).await?;
+            let mut case = case.clone();
+            let mut entry = report.clone();
+            case.id = sql::next_case_id(&*tx).await?;
+            entry.seq = 1;
+            sql::insert_case(&*tx, &case, std::slice::from_ref(&entry), contact.as_ref()).await?;
+            let mut audit = audit.clone();
+            audit.resource = format!("case/{}", case.id);
+            audit::append(&*tx, &audit).await?;
+            CreatedCase { case, entry, nearby: near }
+        })
+    }
+
+    async fn append_entry(&self, case: Case, entry: TimelineEntry, audit: AuditEvent) -> Result<()> {
+        write_tx!(self, |tx| {
+            if let Some(target) = entry.data.merged_into {
+                let open = tx.query_opt("SELECT open FROM cases WHERE id = $1 FOR SHARE", &[&target]).await?;
+                if !open.is_some_and(|r| r.get::<_, bool>(0)) {
+                    return Err(Fail::Store(StoreError::Invalid(format!(
+                        "case {target} does not exist or is no longer open; a duplicate can only be merged into an open case"
+                    ))));
+                }
+            }
+            sql::append_entry(&*tx, &case, &entry).await?;
+            audit::append(&*tx, &audit).await?;
+        })
+    }
+
+    async fn case(&self, id: CaseId) -> Result<Option<std::sync::Arc<CaseRecord>>> {
+        Ok(done(sql::case(&**self.client().await?, id).await)?.map(std::sync::Arc::new))
+    }
+
+    async fn list_cases(&self, filter: CaseFilter) -> Result<CasePage> {
+        done(sql::list_cases(&**self.client().await?, &filter).await)
+    }
+
+    async fn count_by_state(&self, scope: CaseScope) -> Result<Vec<(CaseState, u64)>> {
+        done(sql::count_by_state(&**self.client().await?, &scope).await)
+    }
+
+    async fn import_cases(&self, cases: Vec<CaseRecord>, audit: AuditEvent) -> Result<Vec<CaseId>> {
+        write_tx!(self, |tx| {
+            let mut ids = Vec::with_capacity(cases.len());
+            for rec in &cases {
+                let mut case = rec.case.clone();
+                case.id = sql::next_case_id(&*tx).await?;
+                sql::insert_case(&*tx, &case, &rec.timeline, rec.contact.as_ref()).await?;
+                ids.push(case.id);
+            }
+            audit::append(&*tx, &audit).await?;
+            ids
+        })
+    }
+}
+
+impl AttachmentStore for PgStore {
+    async fn put_attachment(&self, meta: AttachmentMeta, audit: AuditEvent) -> Result<()> {
+        write_tx!(self, |tx| {
+            sql::put_attachment(&*tx, &meta, true).await?;
+            audit::append(&*tx, &audit).await?;
+        })
+    }
+
+    async fn attachment(&self, sha256: &str) -> Result<Option<AttachmentMeta>> {
+        done(sql::attachment(&**self.client().await?, sha256).await)
+    }
+
+    async fn missing_attachments(&self, hashes: Vec<String>) -> Result<Vec<String>> {
+        done(sql::missing_attachments(&**self.client().await?, &hashes).await)
+    }
+}
+
+impl AuditStore for PgStore {
+    async fn append_audit(&self, event: AuditEvent) -> Result<()> {
+        write_tx!(self, |tx| {
+            audit::append(&*tx, &event).await?;
+        })
+    }
+
+    async fn audit_records(&self, filter: AuditFilter) -> Result<Vec<AuditRecord>> {
+        done(audit::records(&**self.client().await?, &filter).await)
+    }
+}
+
+impl AccountStore for PgStore {
+    async fn create_user(&self, user: UserRecord, audit: AuditEvent) -> Result<()> {
+        write_tx!(self, |tx| {
+            sql::put_user(&*tx, &user, true).await?;
+            audit::append(&*tx, &audit).await?;
+        })
+    }
+
+    async fn update_user(&self, user: UserRecord, audit: AuditEvent) -> Result<()> {
+        write_tx!(self, |tx| {
+            sql::put_user(&*tx, &user, false).await?;
+            audit::append(&*tx, &audit).await?;
+            self.notify(&*tx, &Change::Principal(user.id.clone())).await?;
+        })
+    }
+
+    async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
+        done(sql::user_where(&**self.client().await?, "username", username, false).await)
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<UserRecord>> {
+        done(sql::user_where(&**self.client().await?, "id", id, false).await)
+    }
+
+    async fn users(&self) -> Result<Vec<UserRecord>> {
+        done(sql::json_rows(&**self.client().await?, "SELECT body FROM users ORDER BY username", &[]).await)
+    }
+
+    async fn record_login(&self, outcome: LoginOutcome, audit: AuditEvent) -> Result<()> {
+        write_tx!(self, |tx| {
+            let Some(mut u) = sql::user_where(&*tx, "id", &outcome.user_id, true).await? else {
+                return Err(Fail::Store(StoreError::NotFound(format!("user {}", outcome.user_id))));
+            };
+            u.failed_logins = outcome.failed_logins;
+            u.locked_until = outcome.locked_until;
+            sql::put_user(&*tx, &u, false).await?;
+            if let Some(s) = &outcome.session {
+                sql::insert_session(&*tx, s).await?;
+            }
+            audit::append(&*tx, &audit).await?;
+        })
+    }
+
+    async fn session(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
+        done(sql::session(&**self.client().await?, token_hash).await)
+    }
+
+    async fn revoke_sessions(
+        &self,
+        user_id: &str,
+        token_hash: Option<String>,
+        at: DateTime<Utc>,
+        audit: AuditEvent,
+    ) -> Result<u64> {
+        write_tx!(self, |tx| {
+            let n = sql::revoke_sessions(&*tx, user_id, token_hash.as_deref(), at).await?;
+            audit::append(&*tx, &audit).await?;
+            self.notify(&*tx, &Change::Principal(user_id.to_owned())).await?;
+            n
+        })
+    }
+}
+
+impl DeviceStore for PgStore {
+    async fn create_device(&self, device: DeviceRecord, audit: AuditEvent) -> Result<()> {
+        write_tx!(self, |tx| {
+            sql::put_device(&*tx, &device, true).await?;
+            audit::append(&*tx, &audit).await?;
+        })
+    }
+
+    async fn device_by_key_hash(&self, key_hash: &str) -> Result<Option<DeviceRecord>> {
+        done(sql::device_where(&**self.client().await?, "key_hash", key_hash, false).await)
+    }
+
+    async fn devices(&self) -> Result<Vec<DeviceRecord>> {
+        done(sql::json_rows(&**self.client().await?, "SELECT body FROM devices ORDER BY id", &[]).await)
+    }
+
+    async fn revoke_device(&self, id: &str, at: DateTime<Utc>, audit: AuditEvent) -> Result<()> {
+        write_tx!(self, |tx| {
+            let Some(mut d) = sql::device_where(&*tx, "id", id, true).await? else {
+                return Err(Fail::Store(StoreError::NotFound(format!("device {id}"))));
+            };
+            d.revoked_at.get_or_insert(at);
+            sql::put_device(&*tx, &d, false).await?;
+            audit::append(&*tx, &audit).await?;
+            self.notify(&*tx, &Change::Principal(id.to_owned())).await?;
+        })
+    }
+}
+
+impl BlobStore for PgStore {
+    async fn put_blob(&self, sha256: &str, bytes: Vec<u8>) -> Result<()> {
+        sql::check_sha256(sha256)?;
+        done(sql::put_blob(&**self.client().await?, sha256, &bytes, true).await)
+    }
+
+    async fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
+        sql::check_sha256(sha256)?;
+        let c = self.client().await?;
+        let row = c.query_opt("SELECT bytes FROM blobs WHERE sha256 = $1", &[&sha256]).await.map_err(error::pg)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+}
+
+impl LeaseStore for PgStore {
+    async fn try_lease(&self, name: &str, holder: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                "INSERT INTO leases (name, holder, until) VALUES ($1, $2, $4)
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+                 WHERE leases.holder = excluded.holder OR leases.until <= $3
+                 RETURNING holder",
+                &[&name, &holder, &now, &until],
+            )
+            .await
+            .map_err(error::pg)?;
+        Ok(row.is_some())
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        let c = self.client().await?;
+        c.execute("DELETE FROM leases WHERE name = $1 AND holder = $2", &[&name, &holder]).await.map_err(error::pg)?;
+        Ok(())
+    }
+}
+
+impl RateStore for PgStore {
+    async fn take_token(&self, key: &str, per_minute: u32, now: DateTime<Utc>) -> Result<bool> {
+        if self.takes.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            // A bucket untouched for over a minute has refilled: forgetting
+            // it changes nothing, as it comes back full.
+            let c = self.client().await?;
+            let idle = now - chrono::Duration::minutes(2);
+            c.execute("DELETE FROM rate_buckets WHERE at < $1", &[&idle]).await.map_err(error::pg)?;
+        }
+        write_tx!(self, |tx| {
+            let full = Bucket::full(per_minute, now);
+            tx.execute(
+                "INSERT INTO rate_buckets (key, tokens, at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
+                &[&key, &full.tokens, &full.at],
+            )
+            .await?;
+            let row = tx.query_one("SELECT tokens, at FROM rate_buckets WHERE key = $1 FOR UPDATE", &[&key]).await?;
+            let mut bucket = Bucket { tokens: row.get(0), at: row.get(1) };
+            let took = bucket.take(per_minute, now);
+            tx.execute(
+                "UPDATE rate_buckets SET tokens = $2, at = $3 WHERE key = $1",
+                &[&key, &bucket.tokens, &bucket.at],
+            )
+            .await?;
+            took
+        })
+    }
+}
+
+impl ChangeFeed for PgStore {
+    fn changes(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_name_the_target_but_never_the_password() {
+        let config: Config = "postgres://app:pa55word@db.example:6543/city".parse().unwrap();
+        let d = describe(&config);
+        assert!(
+            d.contains("db.example") && d.contains("6543") && d.contains("\"city\"") && d.contains("\"app\""),
+            "{d}"
+        );
+        assert!(!d.contains("pa55word"));
+        assert_eq!(scrub("auth for pa55word failed".into(), config.get_password()), "auth for *** failed");
+        assert_eq!(scrub("nothing to hide".into(), None), "nothing to hide");
+    }
+}

@@ -1,0 +1,329 @@
+//! What only the PostgreSQL store has to prove: migrations, connection
+//! errors, the change feed between processes, and moving a whole store.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use citygrid_domain::access::Role;
+use citygrid_domain::audit::{AuditEvent, verify_chain};
+use citygrid_domain::{Category, CategoryCode, Department, Level, TimeLimit, TimeLimits, Unit, UnitCode};
+use citygrid_store::prelude::*;
+use citygrid_store::{AuditFilter, Change, DeviceRecord, NearbyQuery, Row, StoreError, StoredUnit, Table, UserRecord};
+use citygrid_store_postgres::{PgOptions, PgStore};
+use common::TestDb;
+use tokio::sync::broadcast;
+
+fn t0() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap()
+}
+
+fn audit(action: &str, resource: &str) -> AuditEvent {
+    AuditEvent::ok(t0(), "u1", "admin", action, resource)
+}
+
+fn unit(code: &str, level: Level) -> StoredUnit {
+    let c = UnitCode::parse(code).unwrap();
+    StoredUnit {
+        unit: Unit {
+            code: c.clone(),
+            name: format!("unit {code}"),
+            level,
+            parent: c.parent(),
+            valid_from: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+            valid_to: None,
+            synthetic: true,
+        },
+        geometry: r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}"#.into(),
+    }
+}
+
+fn category(code: &str) -> Category {
+    let l = TimeLimit { normal_minutes: 60, urgent_minutes: 30 };
+    Category {
+        code: CategoryCode::parse(code).unwrap(),
+        major_name: "市容环境".into(),
+        name: "暴露垃圾".into(),
+        department_type: "urban_management".into(),
+        limits: TimeLimits { register: l, dispatch: l, acknowledge: l, handle: l },
+        active: true,
+    }
+}
+
+fn user(id: &str, name: &str) -> UserRecord {
+    UserRecord {
+        id: id.into(),
+        username: name.into(),
+        display_name: name.into(),
+        role: Role::Operator,
+        unit: None,
+        department: None,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        active: true,
+        failed_logins: 0,
+        locked_until: None,
+        created_at: t0(),
+    }
+}
+
+async fn schema_versions(db: &TestDb) -> (i64, i32) {
+    let (c, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let r = c.query_one("SELECT COUNT(*), MAX(version) FROM schema_version", &[]).await.unwrap();
+    (r.get(0), r.get(1))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
+    let db = TestDb::new().await;
+    // Several processes starting at once: the advisory lock serialises them.
+    let (a, b, c) = tokio::join!(
+        PgStore::connect(&db.url, PgOptions::default()),
+        PgStore::connect(&db.url, PgOptions::default()),
+        PgStore::connect(&db.url, PgOptions::default()),
+    );
+    let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    drop((a, b, c));
+    let again = db.store().await;
+    again.set_meta("k", "v", audit("meta.set", "meta/k")).await.unwrap();
+    drop(again);
+    assert_eq!(schema_versions(&db).await, (1, 1), "each migration recorded once");
+    let reopened = db.store().await;
+    assert_eq!(reopened.meta("k").await.unwrap().as_deref(), Some("v"), "data survives a restart");
+    drop(reopened);
+
+    let (admin, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    admin.execute("INSERT INTO schema_version (version) VALUES (99)", &[]).await.unwrap();
+    match PgStore::connect(&db.url, PgOptions::default()).await {
+        Err(StoreError::Backend(m)) => {
+            assert!(m.contains("schema version 99, newer than this build knows (1); upgrade CityGrid"), "{m}")
+        }
+        other => panic!("a newer schema must be refused, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_url_is_a_clear_error_without_the_password() {
+    let secret = "hunter2-Secret";
+    let opts = PgOptions { connect_timeout: Duration::from_secs(2), ..PgOptions::default() };
+    let unreachable = format!("postgres://postgres:{secret}@127.0.0.1:1/nowhere");
+    match PgStore::connect(&unreachable, opts.clone()).await {
+        Err(StoreError::Unavailable(m)) => {
+            eprintln!("unreachable: {m}");
+            assert!(m.contains("127.0.0.1") && m.contains("nowhere"), "names host and database: {m}");
+            assert!(!m.contains(secret), "{m}");
+        }
+        other => panic!("an unreachable server is Unavailable, got {other:?}"),
+    }
+    let missing = common::url_for(&common::admin_url(), "cg_no_such_database");
+    let missing = missing.replacen("://postgres@", &format!("://postgres:{secret}@"), 1);
+    let err = PgStore::connect(&missing, opts.clone()).await.unwrap_err().to_string();
+    eprintln!("missing database: {err}");
+    assert!(err.contains("cg_no_such_database") && !err.contains(secret), "{err}");
+    let malformed = format!("postgres://postgres:{secret}@127.0.0.1:notaport/db");
+    let err = PgStore::connect(&malformed, opts).await.unwrap_err().to_string();
+    eprintln!("malformed: {err}");
+    assert!(!err.contains(secret), "{err}");
+}
+
+/// The next change on `rx` within a few seconds.
+async fn next(rx: &mut broadcast::Receiver<Change>) -> Change {
+    tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("a change within seconds").unwrap()
+}
+
+async fn terminate(db: &TestDb, which: &str) {
+    let c = common::admin().await;
+    c.execute(
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() {which}"
+        ),
+        &[&db.name],
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_reach_other_stores_but_not_their_own_and_survive_reconnects() {
+    let db = TestDb::new().await;
+    let (a, b) = (db.store().await, db.store().await);
+    let (mut from_a, mut at_b) = (a.changes(), b.changes());
+    let mut at_a = a.changes();
+
+    a.upsert_units(vec![unit("340200", Level::City)], audit("territory.import", "territory")).await.unwrap();
+    assert_eq!(next(&mut at_b).await, Change::Territory);
+    a.put_categories(vec![category("E0101")], audit("category.put", "category/E0101")).await.unwrap();
+    assert_eq!(next(&mut at_b).await, Change::Catalog);
+    a.create_user(user("u-1", "one"), audit("user.create", "user/u-1")).await.unwrap();
+    let mut changed = user("u-1", "one");
+    changed.active = false;
+    a.update_user(changed, audit("user.update", "user/u-1")).await.unwrap();
+    assert_eq!(next(&mut at_b).await, Change::Principal("u-1".into()));
+    a.delete_zone("nope", audit("zone.delete", "zone/nope")).await.unwrap_err();
+
+    b.put_departments(
+        vec![Department {
+            code: "D340202-UM".into(),
+            name: "城市管理局".into(),
+            department_type: "urban_management".into(),
+            territory: UnitCode::parse("340202").unwrap(),
+        }],
+        audit("department.put", "department/D340202-UM"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(next(&mut at_a).await, Change::Catalog, "a hears b");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(matches!(at_a.try_recv(), Err(broadcast::error::TryRecvError::Empty)), "a never hears itself");
+    assert!(matches!(at_b.try_recv(), Err(broadcast::error::TryRecvError::Empty)), "a failed write sends nothing");
+    drop(from_a.try_recv());
+
+    // The listening connections are cut: each store reconnects and asks for a resync.
+    terminate(&db, "AND query ILIKE 'LISTEN%'").await;
+    assert_eq!(next(&mut at_b).await, Change::Resync);
+    assert_eq!(next(&mut from_a).await, Change::Resync);
+    a.upsert_units(vec![unit("340202", Level::District)], audit("territory.import", "territory")).await.unwrap();
+    assert_eq!(next(&mut at_b).await, Change::Territory, "the feed works again");
+
+    // Every pooled connection is cut: the pool replaces them by itself.
+    terminate(&db, "").await;
+    assert_eq!(a.territory().await.unwrap().len(), 2);
+    assert_eq!(b.user("u-1").await.unwrap().map(|u| u.active), Some(false));
+}
+
+/// Every row of every table, read in pages of `page`.
+async fn export_all(s: &PgStore, page: usize) -> Vec<Vec<Row>> {
+    let mut out = vec![];
+    for table in Table::ALL {
+        let mut rows: Vec<Row> = vec![];
+        loop {
+            let after = rows.last().map(Row::key);
+            let got = s.export_rows(table, after, page).await.unwrap();
+            let n = got.len();
+            assert!(got.iter().all(|r| r.table() == table));
+            rows.extend(got);
+            if n < page {
+                break;
+            }
+        }
+        let keys: Vec<String> = rows.iter().map(Row::key).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(keys, sorted, "{table:?} in key order, each once");
+        out.push(rows);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_then_import_copies_every_table_exactly_and_the_trail_goes_on() {
+    let (from_db, to_db) = (TestDb::new().await, TestDb::new().await);
+    let a = from_db.store().await;
+    // Data through the ordinary API: the shared checks leave cases (with a
+    // sealed contact and a dispatch), zones, a user with sessions, an
+    // attachment and its bytes behind.
+    citygrid_store::conformance::audit_chain_verifies_and_filters(&a).await;
+    citygrid_store::conformance::zones_replace_and_delete(&a).await;
+    citygrid_store::conformance::users_and_sessions(&a).await;
+    citygrid_store::conformance::attachments_are_idempotent(&a).await;
+    citygrid_store::conformance::blobs_round_trip(&a).await;
+    a.set_meta("demo_seeded", "true", audit("meta.set", "meta/demo_seeded")).await.unwrap();
+    a.upsert_units(vec![unit("340200", Level::City), unit("340202", Level::District)], audit("territory.import", "t"))
+        .await
+        .unwrap();
+    a.put_categories(vec![category("E0101"), category("E0102")], audit("category.put", "c")).await.unwrap();
+    let dept = Department {
+        code: "D340202-UM".into(),
+        name: "城市管理局".into(),
+        department_type: "urban_management".into(),
+        territory: UnitCode::parse("340202").unwrap(),
+    };
+    a.put_departments(vec![dept], audit("department.put", "d")).await.unwrap();
+    let dev = DeviceRecord {
+        id: "cam-1".into(),
+        name: "江边 1".into(),
+        kind: "camera".into(),
+        key_hash: "kh".into(),
+        unit: None,
+        created_at: t0(),
+        revoked_at: None,
+    };
+    a.create_device(dev, audit("device.create", "device/cam-1")).await.unwrap();
+    a.revoke_device("cam-1", t0(), audit("device.revoke", "device/cam-1")).await.unwrap();
+
+    let exported = export_all(&a, 2).await;
+    let trail: Vec<_> =
+        exported[11].iter().map(|r| if let Row::Audit(r) = r { r.clone() } else { unreachable!() }).collect();
+    let chains: HashSet<u32> = trail.iter().map(|r| r.chain).collect();
+    assert!(chains.len() >= 3, "records in several chains: {chains:?}");
+    assert_eq!(verify_chain(&trail), Ok(trail.len() as u64));
+    for (i, table) in Table::ALL.iter().enumerate() {
+        assert!(!exported[i].is_empty(), "{table:?} has rows to copy");
+    }
+
+    let b = to_db.store().await;
+    for rows in &exported {
+        for batch in rows.chunks(3) {
+            b.import_rows(batch.to_vec()).await.unwrap();
+        }
+    }
+    assert_eq!(export_all(&b, 5).await, exported, "every table identical");
+
+    // An existing key is a conflict, and the batch leaves nothing behind.
+    let err = b
+        .import_rows(vec![
+            Row::Meta { key: "fresh".into(), value: "x".into() },
+            Row::Meta { key: "demo_seeded".into(), value: "again".into() },
+        ])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(b.meta("fresh").await.unwrap(), None, "all or nothing");
+    assert_eq!(b.audit_records(AuditFilter::default()).await.unwrap(), trail, "imports add no audit record");
+
+    b.finish_import().await.unwrap();
+    let max_case = exported[10].iter().map(|r| if let Row::Case(c) = r { c.case.id } else { 0 }).max().unwrap();
+    let Row::Case(rec) = &exported[10][0] else { unreachable!() };
+    let near = NearbyQuery { radius_m: 200.0, limit: 10 };
+    let created =
+        b.create_case(rec.case.clone(), rec.timeline[0].clone(), None, near, audit("case.create", "")).await.unwrap();
+    assert!(created.case.id > max_case, "new ids continue after the imported ones");
+    for i in 0..20 {
+        b.append_audit(audit("case.read", &format!("case/{i}"))).await.unwrap();
+    }
+    let all = b.audit_records(AuditFilter::default()).await.unwrap();
+    assert_eq!(all.len(), trail.len() + 21);
+    assert!(all[trail.len()].seq > trail.last().unwrap().seq);
+    assert_eq!(verify_chain(&all), Ok(all.len() as u64), "new records chain on from the imported heads");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_goes_away_is_unavailable_and_its_return_needs_no_restart() {
+    let db = TestDb::new().await;
+    let opts = PgOptions {
+        connect_timeout: Duration::from_secs(2),
+        wait_timeout: Duration::from_secs(2),
+        ..PgOptions::default()
+    };
+    let s = PgStore::connect(&db.url, opts).await.unwrap();
+    s.set_meta("k", "v", audit("meta.set", "meta/k")).await.unwrap();
+    let admin = common::admin().await;
+    admin.batch_execute(&format!("ALTER DATABASE {} ALLOW_CONNECTIONS false", db.name)).await.unwrap();
+    terminate(&db, "").await;
+    let started = std::time::Instant::now();
+    match s.meta("k").await {
+        Err(StoreError::Unavailable(m)) => assert!(!m.is_empty()),
+        other => panic!("a database that refuses connections is Unavailable, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(10), "fails fast: {:?}", started.elapsed());
+    let write = s.append_audit(audit("case.read", "case/1")).await;
+    assert!(matches!(write, Err(StoreError::Unavailable(_))), "{write:?}");
+    admin.batch_execute(&format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", db.name)).await.unwrap();
+    assert_eq!(s.meta("k").await.unwrap().as_deref(), Some("v"), "back without a restart");
+    s.append_audit(audit("case.read", "case/1")).await.unwrap();
+}
