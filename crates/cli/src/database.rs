@@ -11,6 +11,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 
 use citygrid_store::Store;
+use citygrid_store_postgres::{PgOptions, PgStore};
 use citygrid_store_sqlite::{SqliteOptions, SqliteStore};
 
 /// Where the store lives.
@@ -160,7 +161,11 @@ pub async fn with_store<J: StoreJob>(db: &Database, options: OpenOptions, job: J
                 .map_err(|e| format!("cannot open the store in {}: {e}", dir.display()))?;
             job.run(store).await
         }
-        Database::Postgres { .. } => Err(format!("cannot open {db}: this build has no PostgreSQL backend yet")),
+        Database::Postgres { url, replica } => {
+            let opts = PgOptions { replica_url: replica.clone(), ..PgOptions::default() };
+            let store = PgStore::connect(url, opts).await.map_err(|e| format!("cannot open {db}: {e}"))?;
+            job.run(store).await
+        }
     }
 }
 

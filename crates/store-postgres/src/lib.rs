@@ -97,11 +97,19 @@ pub struct PgOptions {
     /// Longest wait for a pooled connection before a request fails with
     /// [`StoreError::Unavailable`] instead of hanging.
     pub wait_timeout: Duration,
+    /// A streaming replica of the same database, for reads that need not
+    /// see a write made a moment ago.
+    pub replica_url: Option<String>,
 }
 
 impl Default for PgOptions {
     fn default() -> Self {
-        PgOptions { pool_size: 16, connect_timeout: Duration::from_secs(5), wait_timeout: Duration::from_secs(5) }
+        PgOptions {
+            pool_size: 16,
+            connect_timeout: Duration::from_secs(5),
+            wait_timeout: Duration::from_secs(5),
+            replica_url: None,
+        }
     }
 }
 
@@ -167,6 +175,9 @@ impl PgStore {
     /// host and database (never the password); a schema newer than this
     /// build is [`StoreError::Backend`].
     pub async fn connect(url: &str, options: PgOptions) -> Result<PgStore> {
+        if options.replica_url.is_some() {
+            return Err(StoreError::Invalid("reading from a replica is not available in this build".into()));
+        }
         let mut config: Config = url.parse().map_err(|e: tokio_postgres::Error| {
             // The URL did not parse, so its password cannot be told apart:
             // say only what was wrong with it.
