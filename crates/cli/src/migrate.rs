@@ -225,5 +225,30 @@ pub async fn run(from: &Path, to: &str, page: usize) -> Result<String, String> {
     let source = open_store(&Settings::for_data_dir(from))?;
     let target = open_target(to).await?;
     let report = migrate(&source, &target, page).await?;
-    Ok(format!("{}\nmigrated {} into {to}", report.render(), from.display()))
+    let mut out = format!("{}\nmigrated {} into {to}", report.render(), from.display());
+    for note in outside_the_store(from) {
+        out.push_str(&format!("\nnote: {note}"));
+    }
+    Ok(out)
+}
+
+/// What the data directory holds beside the store, which a migration does
+/// not carry and the operator must move by hand.
+fn outside_the_store(from: &Path) -> Vec<String> {
+    let s = Settings::for_data_dir(from);
+    let mut notes = vec![];
+    if s.key_file.exists() {
+        notes.push(format!(
+            "the personal-data keyring {} is not in the store; the copied contacts need it: move it with the data",
+            s.key_file.display()
+        ));
+    }
+    let attachments = from.join("attachments");
+    if attachments.exists() {
+        notes.push(format!(
+            "the server's attachment files in {} are not in the store; copy them beside the new store",
+            attachments.display()
+        ));
+    }
+    notes
 }

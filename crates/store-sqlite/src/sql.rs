@@ -120,27 +120,26 @@ pub(crate) fn append_audit(ctx: &mut WriterCtx<'_>, event: &AuditEvent) -> Resul
 /// Inserts one numbered, chained record as it is.
 pub(crate) fn insert_audit(conn: &Connection, rec: &AuditRecord) -> Result<(), StoreError> {
     let e = &rec.event;
-    conn
-        .prepare_cached(
-            "INSERT INTO audit (seq, at_us, actor, role, action, resource, outcome, source_ip, detail, prev_hash, hash)
+    conn.prepare_cached(
+        "INSERT INTO audit (seq, at_us, actor, role, action, resource, outcome, source_ip, detail, prev_hash, hash)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )
-        .and_then(|mut st| {
-            st.execute(params![
-                rec.seq as i64,
-                e.at.timestamp_micros(),
-                e.actor,
-                e.role,
-                e.action,
-                e.resource,
-                e.outcome.as_str(),
-                e.source_ip,
-                e.detail,
-                rec.prev_hash,
-                rec.hash
-            ])
-        })
-        .map_err(backend)?;
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            rec.seq as i64,
+            e.at.timestamp_micros(),
+            e.actor,
+            e.role,
+            e.action,
+            e.resource,
+            e.outcome.as_str(),
+            e.source_ip,
+            e.detail,
+            rec.prev_hash,
+            rec.hash
+        ])
+    })
+    .map_err(backend)?;
     Ok(())
 }
 

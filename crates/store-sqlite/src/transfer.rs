@@ -141,8 +141,7 @@ fn check_audit(a: &AuditRecord) -> Result<()> {
 fn numeric<T: std::str::FromStr>(table: Table, after: Option<&str>) -> Result<Option<T>> {
     after
         .map(|a| {
-            a.parse::<T>()
-                .map_err(|_| StoreError::Invalid(format!("{a:?} is not a {} key (a number)", table.as_str())))
+            a.parse::<T>().map_err(|_| StoreError::Invalid(format!("{a:?} is not a {} key (a number)", table.as_str())))
         })
         .transpose()
 }
@@ -150,7 +149,8 @@ fn numeric<T: std::str::FromStr>(table: Table, after: Option<&str>) -> Result<Op
 /// One page of a table kept in the database.
 fn export(c: &Connection, table: Table, after: Option<&str>, limit: usize) -> Result<Vec<Row>> {
     let n = i64::try_from(limit).unwrap_or(i64::MAX);
-    let body = |t: &str, key: &str| format!("SELECT body FROM {t} WHERE (?1 IS NULL OR {key} > ?1) ORDER BY {key} LIMIT ?2");
+    let body =
+        |t: &str, key: &str| format!("SELECT body FROM {t} WHERE (?1 IS NULL OR {key} > ?1) ORDER BY {key} LIMIT ?2");
     Ok(match table {
         Table::Meta => {
             let mut st = c
@@ -168,9 +168,7 @@ fn export(c: &Connection, table: Table, after: Option<&str>, limit: usize) -> Re
         }
         Table::Zones => {
             let mut st = c
-                .prepare_cached(
-                    "SELECT body, geometry FROM zones WHERE (?1 IS NULL OR id > ?1) ORDER BY id LIMIT ?2",
-                )
+                .prepare_cached("SELECT body, geometry FROM zones WHERE (?1 IS NULL OR id > ?1) ORDER BY id LIMIT ?2")
                 .map_err(backend)?;
             let rows = st
                 .query_map(params![after, n], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
@@ -185,10 +183,13 @@ fn export(c: &Connection, table: Table, after: Option<&str>, limit: usize) -> Re
         Table::Categories => {
             sql::json_rows(c, &body("categories", "code"), params![after, n])?.into_iter().map(Row::Category).collect()
         }
-        Table::Departments => {
-            sql::json_rows(c, &body("departments", "code"), params![after, n])?.into_iter().map(Row::Department).collect()
+        Table::Departments => sql::json_rows(c, &body("departments", "code"), params![after, n])?
+            .into_iter()
+            .map(Row::Department)
+            .collect(),
+        Table::Users => {
+            sql::json_rows(c, &body("users", "id"), params![after, n])?.into_iter().map(Row::User).collect()
         }
-        Table::Users => sql::json_rows(c, &body("users", "id"), params![after, n])?.into_iter().map(Row::User).collect(),
         Table::Devices => {
             sql::json_rows(c, &body("devices", "id"), params![after, n])?.into_iter().map(Row::Device).collect()
         }
@@ -196,7 +197,8 @@ fn export(c: &Connection, table: Table, after: Option<&str>, limit: usize) -> Re
         Table::Attachments => attachments(c, after, n)?.into_iter().map(Row::Attachment).collect(),
         Table::Cases => {
             let after = numeric::<i64>(table, after)?.unwrap_or(i64::MIN);
-            let mut st = c.prepare_cached("SELECT id FROM cases WHERE id > ?1 ORDER BY id LIMIT ?2").map_err(backend)?;
+            let mut st =
+                c.prepare_cached("SELECT id FROM cases WHERE id > ?1 ORDER BY id LIMIT ?2").map_err(backend)?;
             let ids = st
                 .query_map(params![after, n], |r| r.get::<_, i64>(0))
                 .map_err(backend)?
@@ -300,7 +302,9 @@ fn conflict(row: &Row, e: StoreError) -> StoreError {
 /// Writes one row exactly as given.
 fn insert_row(c: &Connection, row: &Row) -> Result<()> {
     match row {
-        Row::Meta { key, value } => insert(c, row, "INSERT INTO meta (key, value) VALUES (?1, ?2)", params![key, value]),
+        Row::Meta { key, value } => {
+            insert(c, row, "INSERT INTO meta (key, value) VALUES (?1, ?2)", params![key, value])
+        }
         Row::Unit(s) => {
             let u = &s.unit;
             insert(

@@ -194,9 +194,7 @@ async fn expected<S: Store>(s: &S, table: Table) -> Vec<Row> {
             }
             rows
         }
-        Table::Blobs => {
-            blobs().into_iter().map(|(sha256, bytes)| Row::Blob { sha256, bytes }).collect()
-        }
+        Table::Blobs => blobs().into_iter().map(|(sha256, bytes)| Row::Blob { sha256, bytes }).collect(),
         Table::Cases => {
             let page = s.list_cases(CaseFilter::scoped(CaseScope::All, 1000)).await.unwrap();
             let mut rows = vec![];
@@ -221,7 +219,10 @@ pub async fn transfer_round_trips<S: Store>(s: &S) {
         assert_eq!(rows, expected(s, t).await, "{t:?}: the export holds every row, exactly");
         assert_eq!(rows, export_all(s, t, 1000).await, "{t:?}: the page size changes nothing");
         if let Some(last) = k.last() {
-            assert!(s.export_rows(t, Some(last.clone()), PAGE).await.unwrap().is_empty(), "{t:?}: nothing after the last");
+            assert!(
+                s.export_rows(t, Some(last.clone()), PAGE).await.unwrap().is_empty(),
+                "{t:?}: nothing after the last"
+            );
         }
         before.push((t, rows));
     }
