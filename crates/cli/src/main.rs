@@ -1,5 +1,6 @@
 //! `citygrid`: serve the platform, run the demo city, import and check
-//! reference data, manage administrators, verify the audit trail.
+//! reference data, manage administrators, verify the audit trail, move an
+//! installation into another store.
 //! Benchmarks live apart, in the `citygrid-bench` crate.
 
 use std::ffi::OsString;
