@@ -1,5 +1,6 @@
 //! The `citygrid` command's building blocks: opening a store and serving it,
-//! the demo city, imports, administrator accounts, streaming point location.
+//! the demo city, imports, administrator accounts, streaming point location,
+//! moving an installation into another store.
 //! The binary (`main.rs`) only parses arguments and calls these; the
 //! benchmarks (`citygrid-bench`) reuse them.
 
@@ -9,5 +10,6 @@ pub mod database;
 pub mod demo;
 pub mod import;
 pub mod locate;
+pub mod migrate;
 pub mod reference;
 pub mod settings;

@@ -1,5 +1,6 @@
 //! `citygrid`: serve the platform, run the demo city, import and check
-//! reference data, manage administrators, verify the audit trail.
+//! reference data, manage administrators, verify the audit trail, move an
+//! installation into another store.
 //! Benchmarks live apart, in the `citygrid-bench` crate.
 
 use std::ffi::OsString;
@@ -13,7 +14,7 @@ use tracing_subscriber::EnvFilter;
 
 use citygrid::database::{OpenOptions, StoreJob, with_store};
 use citygrid::settings::{DEFAULT_DATA_DIR, ServeArgs, Settings, StoreArgs};
-use citygrid::{admin, bootstrap, demo, import, locate, reference};
+use citygrid::{admin, bootstrap, demo, import, locate, migrate, reference};
 use citygrid_store::Store;
 
 /// mimalloc: the server allocates many small, short-lived buffers per request,
@@ -91,6 +92,21 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Copy every table of a data directory into another, empty store (a
+    /// data directory or a `postgres://` URL), check each table's
+    /// rows and checksum on both sides, and verify the copy's audit trail.
+    MigrateStore {
+        /// The data directory to copy from.
+        #[arg(long)]
+        from: PathBuf,
+        /// The store to copy into, which must be empty: a `postgres://` URL,
+        /// or a data directory (created if missing).
+        #[arg(long)]
+        to: String,
+        /// Rows per page (blobs: at most 16 a page).
+        #[arg(long, default_value_t = migrate::PAGE)]
+        page: usize,
     },
     /// Locate `lon,lat` lines from standard input in the territory, writing
     /// `lon,lat,district,township,community,grid` lines to standard output
@@ -238,6 +254,7 @@ async fn run(command: Command) -> Result<String, String> {
         Command::Audit { command: AuditCommand::Verify { store } } => {
             with_store(&store.database()?, OpenOptions::existing(), VerifyAudit).await
         }
+        Command::MigrateStore { from, to, page } => migrate::run(&from, &to, page).await,
         Command::Locate { store, strict, threads } => {
             let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
             locate::run(&store.database()?, locate::Options { threads, strict }).await

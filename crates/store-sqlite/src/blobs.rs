@@ -62,6 +62,74 @@ impl BlobDir {
     }
 }
 
+impl BlobDir {
+    /// Whether bytes are stored under `sha`.
+    pub(crate) async fn exists(&self, sha: &str) -> Result<bool> {
+        tokio::fs::try_exists(self.path(sha)?).await.map_err(io)
+    }
+
+    /// Removes the bytes under `sha`, if any (undoing an import that failed).
+    pub(crate) async fn remove(&self, sha: &str) -> Result<()> {
+        match tokio::fs::remove_file(self.path(sha)?).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Up to `limit` stored hashes after `after`, in order. The fan-out
+    /// directories are walked in order too and those wholly before `after`
+    /// skipped, so a page costs about its own size, not the whole directory's.
+    pub(crate) async fn list_after(&self, after: Option<String>, limit: usize) -> Result<Vec<String>> {
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || list_after(&dir, after.as_deref().unwrap_or(""), limit))
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?
+            .map_err(io)
+    }
+}
+
+/// The names in `dir` that `keep` accepts, sorted; none if it does not exist.
+fn sorted_names(dir: &Path, keep: impl Fn(&str) -> bool) -> std::io::Result<Vec<String>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(e),
+    };
+    let mut names = vec![];
+    for entry in entries {
+        if let Ok(name) = entry?.file_name().into_string()
+            && keep(&name)
+        {
+            names.push(name);
+        }
+    }
+    names.sort_unstable();
+    Ok(names)
+}
+
+fn list_after(dir: &Path, after: &str, limit: usize) -> std::io::Result<Vec<String>> {
+    let hex2 = |n: &str| n.len() == 2 && n.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    // A directory holds hashes starting with its prefix; it can hold some
+    // after `after` unless the prefix sorts before `after`'s own.
+    let (p1, p2) = (after.get(..2).unwrap_or(after), after.get(..4).unwrap_or(after));
+    let mut out = vec![];
+    if limit == 0 {
+        return Ok(out);
+    }
+    for d1 in sorted_names(dir, |n| hex2(n) && n >= p1)? {
+        for d2 in sorted_names(&dir.join(&d1), |n| hex2(n) && format!("{d1}{n}").as_str() >= p2)? {
+            let prefix = format!("{d1}{d2}");
+            for f in sorted_names(&dir.join(&d1).join(&d2), |n| is_sha256(n) && n.starts_with(&prefix) && n > after)? {
+                out.push(f);
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// A temp-file suffix unlikely to collide between concurrent writers.
 fn nanos() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)

@@ -54,6 +54,12 @@ impl CaseCache {
         drop(evicted);
     }
 
+    /// Forgets every case (after rows were written behind the cache's back).
+    pub fn clear(&self) {
+        let old = std::mem::take(&mut *self.inner.lock());
+        drop(old);
+    }
+
     /// Moves a cached case one entry forward, or forgets it if the cache
     /// does not hold the version just before.
     pub fn advance(&self, case: &citygrid_domain::case::Case, entry: &citygrid_domain::case::TimelineEntry) {

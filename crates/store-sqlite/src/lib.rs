@@ -11,6 +11,7 @@ mod migrate;
 mod nearby;
 mod readers;
 mod sql;
+mod transfer;
 mod writer;
 
 use std::path::{Path, PathBuf};

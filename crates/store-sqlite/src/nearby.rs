@@ -73,6 +73,14 @@ impl NearbyIndex {
         }
     }
 
+    /// Replaces the whole index with these cases (the open ones among them).
+    pub fn reload(&self, cases: &[Case]) {
+        let mut fresh = NearbyIndex::default();
+        cases.iter().for_each(|c| fresh.update(c));
+        let inner = std::mem::take(fresh.inner.get_mut());
+        *self.inner.write() = inner;
+    }
+
     /// Open cases of `category` within the radius of `at`, nearest first.
     pub fn near(&self, category: &CategoryCode, at: &Point, q: NearbyQuery) -> Vec<NearbyCase> {
         if q.radius_m <= 0.0 || q.limit == 0 {

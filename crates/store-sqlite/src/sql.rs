@@ -25,16 +25,16 @@ pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     }
 }
 
-fn json_err(e: serde_json::Error) -> StoreError {
+pub(crate) fn json_err(e: serde_json::Error) -> StoreError {
     StoreError::Backend(format!("stored JSON is unreadable: {e}"))
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Backend(format!("cannot encode: {e}")))
 }
 
 /// Every row's first column, a JSON document, decoded.
-fn json_rows<T: serde::de::DeserializeOwned>(
+pub(crate) fn json_rows<T: serde::de::DeserializeOwned>(
     conn: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
@@ -59,7 +59,7 @@ fn json_row<T: serde::de::DeserializeOwned>(
     body.map(|b| serde_json::from_str(&b).map_err(json_err)).transpose()
 }
 
-fn ms(t: DateTime<Utc>) -> i64 {
+pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
@@ -112,29 +112,34 @@ pub(crate) fn append_audit(ctx: &mut WriterCtx<'_>, event: &AuditEvent) -> Resul
     // place in the trail and in its chain are the same number.
     let (seq, prev) = ctx.audit_head.clone();
     let rec = AuditRecord::chain(event.clone(), seq + 1, &ChainHead { chain: 0, link: seq, hash: prev });
-    let e = &rec.event;
-    ctx.conn
-        .prepare_cached(
-            "INSERT INTO audit (seq, at_us, actor, role, action, resource, outcome, source_ip, detail, prev_hash, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )
-        .and_then(|mut st| {
-            st.execute(params![
-                rec.seq as i64,
-                e.at.timestamp_micros(),
-                e.actor,
-                e.role,
-                e.action,
-                e.resource,
-                e.outcome.as_str(),
-                e.source_ip,
-                e.detail,
-                rec.prev_hash,
-                rec.hash
-            ])
-        })
-        .map_err(backend)?;
+    insert_audit(ctx.conn, &rec)?;
     *ctx.audit_head = (rec.seq, rec.hash);
+    Ok(())
+}
+
+/// Inserts one numbered, chained record as it is.
+pub(crate) fn insert_audit(conn: &Connection, rec: &AuditRecord) -> Result<(), StoreError> {
+    let e = &rec.event;
+    conn.prepare_cached(
+        "INSERT INTO audit (seq, at_us, actor, role, action, resource, outcome, source_ip, detail, prev_hash, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            rec.seq as i64,
+            e.at.timestamp_micros(),
+            e.actor,
+            e.role,
+            e.action,
+            e.resource,
+            e.outcome.as_str(),
+            e.source_ip,
+            e.detail,
+            rec.prev_hash,
+            rec.hash
+        ])
+    })
+    .map_err(backend)?;
     Ok(())
 }
 
@@ -203,11 +208,22 @@ pub(crate) fn audit_records(conn: &Connection, f: &AuditFilter) -> Result<Vec<Au
 // ---- territory ----
 
 pub(crate) fn territory(conn: &Connection) -> Result<Vec<StoredUnit>, StoreError> {
+    units_where(conn, "ORDER BY code", [])
+}
+
+/// Units selected by `tail` (whatever follows `FROM units`), decoded.
+pub(crate) fn units_where(
+    conn: &Connection,
+    tail: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<StoredUnit>, StoreError> {
     let mut st = conn
-        .prepare("SELECT code, name, level, parent, valid_from, valid_to, synthetic, geometry FROM units ORDER BY code")
+        .prepare_cached(&format!(
+            "SELECT code, name, level, parent, valid_from, valid_to, synthetic, geometry FROM units {tail}"
+        ))
         .map_err(backend)?;
     let rows = st
-        .query_map([], |r| {
+        .query_map(params, |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
@@ -613,7 +629,7 @@ pub(crate) fn record_login(conn: &Connection, o: &LoginOutcome) -> Result<(), St
 
 /// A stored millisecond timestamp; one out of chrono's range is corrupt data,
 /// reported rather than read back as the epoch.
-fn from_ms(column: &str, v: i64) -> Result<DateTime<Utc>, StoreError> {
+pub(crate) fn from_ms(column: &str, v: i64) -> Result<DateTime<Utc>, StoreError> {
     Utc.timestamp_millis_opt(v)
         .single()
         .ok_or_else(|| StoreError::Backend(format!("stored {column} {v} is not a valid timestamp (milliseconds)")))

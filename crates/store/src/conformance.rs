@@ -22,6 +22,9 @@ use citygrid_domain::{
 
 use citygrid_domain::access::Role;
 
+mod transfer;
+pub use transfer::{export_all, fill, transfer_between, transfer_round_trips};
+
 use crate::prelude::*;
 use crate::{
     AttachmentMeta, AuditFilter, CaseFilter, CaseRecord, CaseScope, DeviceRecord, LoginOutcome, NearbyQuery,
@@ -125,6 +128,7 @@ macro_rules! conformance_tests {
             blobs_round_trip,
             leases_exclude_other_holders,
             rate_tokens_run_out_and_refill,
+            transfer_round_trips,
         );
     };
     (@each $fresh:path; $($name:ident),* $(,)?) => {

@@ -44,6 +44,7 @@ pub trait Store:
     + LeaseStore
     + RateStore
     + ChangeFeed
+    + TransferStore
     + 'static
 {
 }
@@ -60,6 +61,7 @@ impl<T> Store for T where
         + LeaseStore
         + RateStore
         + ChangeFeed
+        + TransferStore
         + 'static
 {
 }
