@@ -29,11 +29,7 @@ pub const BLOB_PAGE: usize = 16;
 /// The store a migration writes into: a `postgres://` URL, or else a data
 /// directory for the embedded store.
 pub fn target(to: &str) -> Result<Database, String> {
-    if to.contains("://") {
-        Database::choose(Some(to), None, Path::new(""))
-    } else {
-        Ok(Database::Embedded(to.into()))
-    }
+    if to.contains("://") { Database::choose(Some(to), None, Path::new("")) } else { Ok(Database::Embedded(to.into())) }
 }
 
 /// One table's copy: how many rows each side holds, and their checksums.

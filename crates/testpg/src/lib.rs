@@ -55,6 +55,10 @@
 //! # }
 //! ```
 
+mod database;
+
+pub use database::{TestDatabase, shared_url, with_database};
+
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::net::TcpListener;
