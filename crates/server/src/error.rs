@@ -4,6 +4,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use citygrid_app::AppError;
 use citygrid_domain::case::CaseError;
 use citygrid_store::StoreError;
 use serde::Serialize;
@@ -122,18 +123,26 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
+impl From<AppError> for ApiError {
+    /// The one place a use case's error becomes a status and a stable code.
+    fn from(e: AppError) -> Self {
         match e {
-            StoreError::NotFound(what) => ApiError::not_found(what),
-            StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
-            StoreError::Invalid(m) => ApiError::invalid(m),
-            StoreError::Overloaded => ApiError::new(
+            AppError::NotFound(what) | AppError::OutOfScope(what) => ApiError::not_found(what),
+            AppError::Forbidden => ApiError::forbidden(),
+            AppError::Malformed { code, message } => ApiError::bad_request(code, message),
+            AppError::Invalid { code, message } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message),
+            e @ AppError::InvalidBoundaries(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_boundaries", e.to_string())
+            }
+            AppError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            AppError::InvalidTransition(m) => ApiError::new(StatusCode::CONFLICT, "invalid_transition", m),
+            AppError::DateOutOfRange(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "date_out_of_range", m),
+            AppError::Overloaded => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "overloaded",
                 "the store is saturated; nothing was written, retry shortly",
             ),
-            StoreError::Unavailable(m) => {
+            AppError::Unavailable(m) => {
                 // The cause (host, driver message) goes to the log, not the client.
                 tracing::warn!(cause = %m, "database unavailable");
                 ApiError::new(
@@ -143,20 +152,20 @@ impl From<StoreError> for ApiError {
                 )
                 .retry_after(2)
             }
-            StoreError::Backend(m) => ApiError::internal(m),
+            AppError::Internal(m) => ApiError::internal(m),
         }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        AppError::from(e).into()
     }
 }
 
 impl From<CaseError> for ApiError {
     fn from(e: CaseError) -> Self {
-        match e {
-            CaseError::Forbidden { .. } => ApiError::new(StatusCode::CONFLICT, "invalid_transition", e.to_string()),
-            CaseError::Invalid { .. } => ApiError::invalid(e.to_string()),
-            CaseError::DateOutOfRange { .. } => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "date_out_of_range", e.to_string())
-            }
-        }
+        AppError::from(e).into()
     }
 }
 
