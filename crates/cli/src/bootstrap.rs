@@ -6,7 +6,7 @@ use chrono::Utc;
 use citygrid_domain::audit::AuditEvent;
 use citygrid_domain::case::DeadlinePolicy;
 use citygrid_server::blobs::Blobs;
-use citygrid_server::vault::Vault;
+use citygrid_app::vault::Vault;
 use citygrid_server::{App, AppParts};
 use citygrid_store::prelude::*;
 use citygrid_store_sqlite::{SqliteOptions, SqliteStore};
@@ -31,8 +31,7 @@ pub async fn ensure_categories<S: Store>(store: &S) -> Result<(), String> {
     if store.categories().await.map_err(|e| e.to_string())?.is_empty() {
         let cats = reference::parse_categories(reference::CATEGORIES_CSV)?;
         let n = cats.len();
-        store
-            .put_categories(cats, cli_event("category.seed", &format!("categories/{n}")))
+        citygrid_app::catalog::write_categories(store, cats, cli_event("category.seed", &format!("categories/{n}")))
             .await
             .map_err(|e| e.to_string())?;
     }

@@ -13,8 +13,9 @@ use citygrid_domain::{Category, Department, Level, Point, UnitCode};
 use citygrid_geo::TerritoryFeature;
 use citygrid_server::auth::password::hash_password;
 use citygrid_server::blobs::Blobs;
-use citygrid_server::vault::Vault;
-use citygrid_server::world::{geometry_to_json, stored_unit};
+use citygrid_app::catalog::{write_categories, write_departments};
+use citygrid_app::vault::Vault;
+use citygrid_app::world::{geometry_to_json, stored_unit};
 use citygrid_store::{AttachmentMeta, CaseRecord, SealedContact, Store, StoredUnit, StoredZone, UserRecord};
 use geo::{BoundingRect, Contains};
 use rand::seq::IndexedRandom;
@@ -148,8 +149,9 @@ pub async fn seed<S: Store>(
 
     let categories = reference::parse_categories(reference::CATEGORIES_CSV)?;
     let departments = reference::parse_departments(reference::DEPARTMENTS_CSV)?;
-    store.put_categories(categories.clone(), cli_event("category.seed", "demo")).await.map_err(err)?;
-    store.put_departments(departments.clone(), cli_event("department.seed", "demo")).await.map_err(err)?;
+    let app_err = |e: citygrid_app::AppError| e.to_string();
+    write_categories(store, categories.clone(), cli_event("category.seed", "demo")).await.map_err(app_err)?;
+    write_departments(store, departments.clone(), cli_event("department.seed", "demo")).await.map_err(app_err)?;
 
     let pb = step("creating one demo account per role");
     let hashes = tokio::task::spawn_blocking(|| {

@@ -45,7 +45,7 @@ use std::time::Instant;
 
 use citygrid_domain::{Level, Point};
 use citygrid_geo::TerritoryIndex;
-use citygrid_server::world::Territory;
+use citygrid_app::world::Territory;
 use citygrid_store::prelude::*;
 
 use crate::bootstrap;
