@@ -59,10 +59,7 @@ impl<S: Store> Core<S> {
         if missing.is_empty() {
             Ok(())
         } else {
-            Err(AppError::rule(
-                "unknown_attachment",
-                format!("upload these attachments first: {}", missing.join(", ")),
-            ))
+            Err(AppError::rule("unknown_attachment", format!("upload these attachments first: {}", missing.join(", "))))
         }
     }
 }

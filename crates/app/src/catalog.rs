@@ -60,7 +60,8 @@ pub async fn write_departments<S: Store>(store: &S, depts: Vec<Department>, audi
     let units: HashSet<UnitCode> = store.territory().await?.into_iter().map(|u| u.unit.code).collect();
     let mut seen = HashSet::new();
     for d in &depts {
-        check_department(d, |c| units.contains(c)).map_err(|e| AppError::invalid(format!("department {}: {e}", d.code)))?;
+        check_department(d, |c| units.contains(c))
+            .map_err(|e| AppError::invalid(format!("department {}: {e}", d.code)))?;
         if !seen.insert(&d.code) {
             return Err(AppError::invalid(format!("department {} appears twice", d.code)));
         }

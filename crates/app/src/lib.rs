@@ -63,8 +63,8 @@
 
 pub mod act;
 pub mod actor;
-pub mod catalog;
 pub mod cases;
+pub mod catalog;
 pub mod core;
 pub mod error;
 pub mod reload;

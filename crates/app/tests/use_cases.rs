@@ -243,9 +243,15 @@ async fn a_source_fixed_by_role_cannot_be_changed_and_missing_evidence_is_named(
     let f = fixture().await;
     let worker = actor("gw", Role::GridWorker, Some("340202001001"), None);
     let lie = ReportCase { source: Some(citygrid_domain::case::Source::Hotline), ..report_at(A1) };
-    assert!(matches!(f.core.report(&worker, lie).await.unwrap_err(), AppError::Invalid { code: "validation_failed", .. }));
+    assert!(matches!(
+        f.core.report(&worker, lie).await.unwrap_err(),
+        AppError::Invalid { code: "validation_failed", .. }
+    ));
     let ghost = ReportCase { evidence: vec!["ab".repeat(32)], ..report_at(A1) };
-    assert!(matches!(f.core.report(&worker, ghost).await.unwrap_err(), AppError::Invalid { code: "unknown_attachment", .. }));
+    assert!(matches!(
+        f.core.report(&worker, ghost).await.unwrap_err(),
+        AppError::Invalid { code: "unknown_attachment", .. }
+    ));
 }
 
 fn grid(code: &str, x0: f64, y0: f64, x1: f64, y1: f64) -> serde_json::Value {

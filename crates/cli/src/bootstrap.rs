@@ -3,10 +3,10 @@
 use std::net::SocketAddr;
 
 use chrono::Utc;
+use citygrid_app::vault::Vault;
 use citygrid_domain::audit::AuditEvent;
 use citygrid_domain::case::DeadlinePolicy;
 use citygrid_server::blobs::Blobs;
-use citygrid_app::vault::Vault;
 use citygrid_server::{App, AppParts};
 use citygrid_store::prelude::*;
 use citygrid_store_sqlite::{SqliteOptions, SqliteStore};

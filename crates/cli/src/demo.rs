@@ -5,6 +5,9 @@
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
+use citygrid_app::catalog::{write_categories, write_departments};
+use citygrid_app::vault::Vault;
+use citygrid_app::world::{geometry_to_json, stored_unit};
 use citygrid_domain::access::Role;
 use citygrid_domain::calendar::WorkingCalendar;
 use citygrid_domain::case::{Action, DeadlinePolicy, DecideContext, NewCase, Source, decide, report};
@@ -13,9 +16,6 @@ use citygrid_domain::{Category, Department, Level, Point, UnitCode};
 use citygrid_geo::TerritoryFeature;
 use citygrid_server::auth::password::hash_password;
 use citygrid_server::blobs::Blobs;
-use citygrid_app::catalog::{write_categories, write_departments};
-use citygrid_app::vault::Vault;
-use citygrid_app::world::{geometry_to_json, stored_unit};
 use citygrid_store::{AttachmentMeta, CaseRecord, SealedContact, Store, StoredUnit, StoredZone, UserRecord};
 use geo::{BoundingRect, Contains};
 use rand::seq::IndexedRandom;

@@ -195,9 +195,9 @@ pub async fn import<S: Store>(store: &S, prepared: Prepared) -> Result<String, S
             let (outcome, _) = territory::import_parsed(store, Arc::new(current), parsed, repair, false, audit)
                 .await
                 .map_err(|e| match e {
-                    AppError::InvalidBoundaries(r) => refusal(*r, format),
-                    e => format!("{e}\nnothing was imported"),
-                })?;
+                AppError::InvalidBoundaries(r) => refusal(*r, format),
+                e => format!("{e}\nnothing was imported"),
+            })?;
             pb.finish_and_clear();
             // Only once the units are in: a refused file must leave a new store as empty as it found it.
             ensure_categories(store).await?;

@@ -43,9 +43,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
+use citygrid_app::world::Territory;
 use citygrid_domain::{Level, Point};
 use citygrid_geo::TerritoryIndex;
-use citygrid_app::world::Territory;
 use citygrid_store::prelude::*;
 
 use crate::bootstrap;

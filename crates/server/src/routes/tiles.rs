@@ -14,9 +14,7 @@ use citygrid_domain::Level;
 use citygrid_domain::access::{Operation, Scope};
 use citygrid_domain::named_schema;
 use citygrid_domain::schema::BoundingBox;
-use citygrid_geo::tiles::{
-    Bbox, LayerKind, MAX_ZOOM, TileError, default_level, fnv1a, fnv1a_more, parse_zoom,
-};
+use citygrid_geo::tiles::{Bbox, LayerKind, MAX_ZOOM, TileError, default_level, fnv1a, fnv1a_more, parse_zoom};
 use citygrid_store::Store;
 use serde::Deserialize;
 use utoipa::IntoParams;
