@@ -171,3 +171,38 @@ impl From<CaseError> for ApiError {
 
 /// Result alias for handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_app_error_keeps_its_status_and_code() {
+        let cases: Vec<(AppError, StatusCode, &str)> = vec![
+            (AppError::NotFound("case/1".into()), StatusCode::NOT_FOUND, "not_found"),
+            (AppError::OutOfScope("case/1".into()), StatusCode::NOT_FOUND, "not_found"),
+            (AppError::Forbidden, StatusCode::FORBIDDEN, "forbidden"),
+            (
+                AppError::Malformed { code: "invalid_point", message: "m".into() },
+                StatusCode::BAD_REQUEST,
+                "invalid_point",
+            ),
+            (AppError::rule("unknown_category", "m"), StatusCode::UNPROCESSABLE_ENTITY, "unknown_category"),
+            (AppError::invalid("m"), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            (AppError::Conflict("m".into()), StatusCode::CONFLICT, "conflict"),
+            (AppError::InvalidTransition("m".into()), StatusCode::CONFLICT, "invalid_transition"),
+            (AppError::DateOutOfRange("m".into()), StatusCode::UNPROCESSABLE_ENTITY, "date_out_of_range"),
+            (AppError::Unavailable("host".into()), StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
+            (AppError::Overloaded, StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            (AppError::Internal("boom".into()), StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        ];
+        for (e, status, code) in cases {
+            let api = ApiError::from(e);
+            assert_eq!((api.status, api.code), (status, code));
+            assert!(!api.message.contains("host") && !api.message.contains("boom"), "causes stay in the log");
+        }
+        let api = ApiError::from(AppError::NotFound("case/1".into()));
+        assert_eq!(api.message, "case/1 not found");
+        assert_eq!(ApiError::from(AppError::Unavailable("h".into())).retry_after, Some(2));
+    }
+}
