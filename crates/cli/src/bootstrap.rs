@@ -3,9 +3,9 @@
 use std::net::SocketAddr;
 
 use chrono::Utc;
+use citygrid_app::vault::Vault;
 use citygrid_domain::audit::AuditEvent;
 use citygrid_domain::case::DeadlinePolicy;
-use citygrid_server::vault::Vault;
 use citygrid_server::{App, AppParts};
 use citygrid_store::prelude::*;
 
@@ -22,8 +22,7 @@ pub async fn ensure_categories<S: Store>(store: &S) -> Result<(), String> {
     if store.categories().await.map_err(|e| e.to_string())?.is_empty() {
         let cats = reference::parse_categories(reference::CATEGORIES_CSV)?;
         let n = cats.len();
-        store
-            .put_categories(cats, cli_event("category.seed", &format!("categories/{n}")))
+        citygrid_app::catalog::write_categories(store, cats, cli_event("category.seed", &format!("categories/{n}")))
             .await
             .map_err(|e| e.to_string())?;
     }

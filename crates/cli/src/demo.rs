@@ -5,6 +5,9 @@
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
+use citygrid_app::catalog::{write_categories, write_departments};
+use citygrid_app::vault::Vault;
+use citygrid_app::world::{geometry_to_json, stored_unit};
 use citygrid_domain::access::Role;
 use citygrid_domain::calendar::WorkingCalendar;
 use citygrid_domain::case::{Action, DeadlinePolicy, DecideContext, NewCase, Source, decide, report};
@@ -12,8 +15,6 @@ use citygrid_domain::personal::{Contact, id_check_char};
 use citygrid_domain::{Category, Department, Level, Point, UnitCode};
 use citygrid_geo::TerritoryFeature;
 use citygrid_server::auth::password::hash_password;
-use citygrid_server::vault::Vault;
-use citygrid_server::world::{geometry_to_json, stored_unit};
 use citygrid_store::{AttachmentMeta, CaseRecord, SealedContact, Store, StoredUnit, StoredZone, UserRecord};
 use geo::{BoundingRect, Contains};
 use rand::seq::IndexedRandom;
@@ -146,8 +147,9 @@ pub async fn seed<S: Store>(
 
     let categories = reference::parse_categories(reference::CATEGORIES_CSV)?;
     let departments = reference::parse_departments(reference::DEPARTMENTS_CSV)?;
-    store.put_categories(categories.clone(), cli_event("category.seed", "demo")).await.map_err(err)?;
-    store.put_departments(departments.clone(), cli_event("department.seed", "demo")).await.map_err(err)?;
+    let app_err = |e: citygrid_app::AppError| e.to_string();
+    write_categories(store, categories.clone(), cli_event("category.seed", "demo")).await.map_err(app_err)?;
+    write_departments(store, departments.clone(), cli_event("department.seed", "demo")).await.map_err(app_err)?;
 
     let pb = step("creating one demo account per role");
     let hashes = tokio::task::spawn_blocking(|| {

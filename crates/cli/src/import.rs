@@ -1,11 +1,13 @@
 //! `citygrid import` and `citygrid check`: reference data from files.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use citygrid_geo::repair::{self, Checked, Format, Parsed, Refused, render_check};
-use citygrid_geo::{KnownUnits, TerritoryFeature};
-use citygrid_server::world::{features_from_stored, stored_unit};
-use citygrid_store::{Store, StoredUnit};
+use citygrid_app::world::Territory;
+use citygrid_app::{AppError, catalog, territory};
+use citygrid_geo::repair::{self, Change, Format, Parsed, Refused, render_check};
+use citygrid_geo::{KnownUnits, Problem, TerritoryFeature};
+use citygrid_store::Store;
 use indicatif::ProgressBar;
 
 use crate::bootstrap::{cli_event, ensure_categories};
@@ -40,15 +42,15 @@ fn territory_format(path: &Path) -> Result<Format, String> {
 }
 
 /// The repairs made and the warnings left, one a line, for an import's output.
-fn changes_and_warnings(c: &Checked, format: Format) -> String {
+fn changes_and_warnings(changes: &[Change], warnings: &[Problem], format: Format) -> String {
     let mut s = String::new();
-    if !c.changes.is_empty() {
-        s.push_str(&format!("{} repair(s):\n", c.changes.len()));
-        c.changes.iter().for_each(|ch| s.push_str(&format!("  {}\n", format.change_line(ch))));
+    if !changes.is_empty() {
+        s.push_str(&format!("{} repair(s):\n", changes.len()));
+        changes.iter().for_each(|ch| s.push_str(&format!("  {}\n", format.change_line(ch))));
     }
-    if !c.warnings.is_empty() {
-        s.push_str(&format!("{} warning(s):\n", c.warnings.len()));
-        c.warnings.iter().for_each(|p| s.push_str(&format!("  {}\n", format.problem_line(p))));
+    if !warnings.is_empty() {
+        s.push_str(&format!("{} warning(s):\n", warnings.len()));
+        warnings.iter().for_each(|p| s.push_str(&format!("  {}\n", format.problem_line(p))));
     }
     s
 }
@@ -176,51 +178,47 @@ wrote {} units to {}",
 
 /// Validates a prepared file against what the store holds and writes it,
 /// all or nothing: one transaction, so a refused file or a failed write
-/// leaves the store as it was.
+/// leaves the store as it was. The rules are the application layer's
+/// ([`citygrid_app::territory`], [`citygrid_app::catalog`]), the same as a
+/// running server applies.
 pub async fn import<S: Store>(store: &S, prepared: Prepared) -> Result<String, String> {
     let err = |e: citygrid_store::StoreError| e.to_string();
     let (kind, path, text) = match prepared {
         Prepared::Territory { path, format, parsed, repair } => {
             let pb = spinner("reading the current territory");
-            let known_features = features_from_stored(store.territory().await.map_err(err)?)?;
-            pb.set_message(format!("validating {} against {} known units", path.display(), known_features.len()));
-            let known = KnownUnits { codes: Default::default(), features: known_features.iter().collect() };
-            let checked = parsed.check(&known, repair).map_err(|r| refusal(r, format))?;
-            pb.set_message(format!("writing {} units", checked.features.len()));
-            let units: Vec<StoredUnit> = checked
-                .features
-                .iter()
-                .map(stored_unit)
-                .collect::<Result<_, _>>()
-                .map_err(|e| format!("{e}\nnothing was imported"))?;
-            let n = store
-                .upsert_units(units, cli_event("territory.import", &path.display().to_string()))
+            let units = store.territory().await.map_err(err)?;
+            let current = tokio::task::spawn_blocking(move || Territory::from_stored(units))
                 .await
-                .map_err(|e| format!("{e}\nnothing was imported"))?;
+                .map_err(|e| e.to_string())??;
+            pb.set_message(format!("validating {} against {} known units", path.display(), current.len()));
+            let audit = cli_event("territory.import", &path.display().to_string());
+            let (outcome, _) = territory::import_parsed(store, Arc::new(current), parsed, repair, false, audit)
+                .await
+                .map_err(|e| match e {
+                AppError::InvalidBoundaries(r) => refusal(*r, format),
+                e => format!("{e}\nnothing was imported"),
+            })?;
             pb.finish_and_clear();
             // Only once the units are in: a refused file must leave a new store as empty as it found it.
             ensure_categories(store).await?;
-            return Ok(format!("{}imported {n} territory units", changes_and_warnings(&checked, format)));
+            let notes = changes_and_warnings(&outcome.changes, &outcome.warnings, format);
+            return Ok(format!("{notes}imported {} territory units", outcome.imported));
         }
         Prepared::Other { kind, path, text } => (kind, path, text),
     };
     ensure_categories(store).await?;
+    let audit = |action: &str| cli_event(action, &path.display().to_string());
     match kind {
         Kind::Territory => Err("internal error: a territory file was not prepared".into()),
         Kind::Categories => {
             let cats = reference::parse_categories(&text)?;
-            let n = cats.len();
-            store.put_categories(cats, cli_event("category.import", &path.display().to_string())).await.map_err(err)?;
+            let n = catalog::write_categories(store, cats, audit("category.import")).await.map_err(|e| e.to_string())?;
             Ok(format!("imported {n} categories"))
         }
         Kind::Departments => {
             let depts = reference::parse_departments(&text)?;
-            let units = store.territory().await.map_err(err)?;
-            if let Some(d) = depts.iter().find(|d| !units.iter().any(|u| u.unit.code == d.territory)) {
-                return Err(format!("department {} serves {}, which is not an imported unit", d.code, d.territory));
-            }
-            let n = depts.len();
-            store.put_departments(depts, cli_event("department.import", &path.display().to_string())).await.map_err(err)?;
+            let n =
+                catalog::write_departments(store, depts, audit("department.import")).await.map_err(|e| e.to_string())?;
             Ok(format!("imported {n} departments"))
         }
         Kind::Calendar => Err("calendar year files are read from calendar_dir at start; use `citygrid check calendar FILE` to validate one".into()),

@@ -42,9 +42,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
+use citygrid_app::world::Territory;
 use citygrid_domain::{Level, Point};
 use citygrid_geo::TerritoryIndex;
-use citygrid_server::world::Territory;
 use citygrid_store::prelude::*;
 
 use crate::database::{Database, OpenOptions, StoreJob, with_store};

@@ -261,7 +261,7 @@ async fn run(command: Command) -> Result<String, String> {
         }
         Command::Keys { command: KeysCommand::Rotate { data_dir } } => {
             let s = Settings::for_data_dir(&data_dir);
-            let id = citygrid_server::vault::Vault::rotate(&s.key_file).map_err(|e| e.to_string())?;
+            let id = citygrid_app::vault::Vault::rotate(&s.key_file).map_err(|e| e.to_string())?;
             Ok(format!("new data key {id} is active; restart the server to use it (old keys still decrypt old data)"))
         }
     }
@@ -280,7 +280,7 @@ impl StoreJob for Serve {
         let Serve { s, started, demo } = self;
         if demo && !demo::is_seeded(&store).await? {
             let calendar = reference::calendar(s.calendar_dir.as_deref())?;
-            let vault = citygrid_server::vault::Vault::open_or_create(&s.key_file).map_err(|e| e.to_string())?;
+            let vault = citygrid_app::vault::Vault::open_or_create(&s.key_file).map_err(|e| e.to_string())?;
             let progress = indicatif::MultiProgress::new();
             let sum = demo::seed(&store, &vault, &calendar, &progress).await?;
             eprintln!(

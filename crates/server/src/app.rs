@@ -1,22 +1,22 @@
-//! The shared state every handler receives.
+//! The shared state every handler receives: the application layer's
+//! [`Core`] (store, reference data, calendar, policy, keys; every use case)
+//! plus what only HTTP needs (sessions, rate limits, attachment files,
+//! settings). [`App`] derefs to [`AppInner`], which derefs to [`Core`], so
+//! `app.store`, `app.world()` and `app.authorize(…)` read as before.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::Utc;
-use citygrid_domain::access::{Denial, Operation, Principal, Scope, authorize};
-use citygrid_domain::audit::{AuditEvent, Outcome};
+use citygrid_app::{Actor, Core, CoreParts};
 use citygrid_domain::calendar::WorkingCalendar;
 use citygrid_domain::case::DeadlinePolicy;
 use citygrid_store::Store;
-use parking_lot::RwLock;
 
-use crate::auth::{RateLimiter, SessionCache};
+use crate::auth::{Caller, RateLimiter, SessionCache};
 use crate::config::ServerConfig;
-use crate::error::{ApiError, ApiResult};
 use crate::vault::Vault;
-use crate::world::{Catalog, Territory, World, zones_from_stored};
-use citygrid_geo::ZoneIndex;
+
+pub use citygrid_app::{now, op_name};
 
 /// Everything a handler needs; cheap to clone.
 pub struct App<S> {
@@ -48,18 +48,10 @@ impl<S> std::ops::Deref for App<S> {
     }
 }
 
-/// The state behind [`App`].
+/// The state behind [`App`]: the HTTP concerns, and the shared [`Core`].
 pub struct AppInner<S> {
-    /// The store.
-    pub store: S,
-    /// Reference data, replaced whole on change.
-    world: RwLock<World>,
-    /// Working calendar for deadlines.
-    pub calendar: WorkingCalendar,
-    /// Verify/close limits.
-    pub policy: DeadlinePolicy,
-    /// Personal-data keys.
-    pub vault: Vault,
+    /// The application layer: store, reference data, use cases.
+    core: Arc<Core<S>>,
     /// Settings.
     pub config: ServerConfig,
     /// Validated sessions and device keys.
@@ -70,16 +62,23 @@ pub struct AppInner<S> {
     pub public_limiter: RateLimiter,
     /// A static bearer token that may read `/metrics` (for scrapers), hashed.
     pub metrics_token_hash: Option<String>,
-    /// Skip every policy check: see [`App::load_unchecked`]. The field, and
-    /// the switch, exist only in builds with the `unchecked-baseline` feature,
-    /// which only the benchmarks enable.
-    #[cfg(feature = "unchecked-baseline")]
-    unchecked_baseline: bool,
     /// Failed logins under names that do not exist.
     pub unknown_logins: parking_lot::Mutex<std::collections::HashMap<String, FailedLogins>>,
-    /// Held while reference data (territory, zones) is checked, written and
-    /// swapped, so changes run one at a time and none is lost.
-    pub reference_lock: tokio::sync::Mutex<()>,
+}
+
+impl<S> std::ops::Deref for AppInner<S> {
+    type Target = Core<S>;
+    fn deref(&self) -> &Core<S> {
+        &self.core
+    }
+}
+
+impl<S> AppInner<S> {
+    /// The application layer, to share with listeners and schedulers that
+    /// run beside the server (they then see the same reference data).
+    pub fn core(&self) -> &Arc<Core<S>> {
+        &self.core
+    }
 }
 
 /// Consecutive failed logins and the lock they caused, if any.
@@ -104,27 +103,8 @@ pub struct AppParts<S> {
 impl<S: Store> App<S> {
     /// Loads reference data from the store and assembles the state.
     pub async fn load(parts: AppParts<S>) -> Result<App<S>, String> {
-        let world = load_world(&parts.store).await?;
-        let c = &parts.config;
-        let inner = AppInner {
-            world: RwLock::new(world),
-            calendar: parts.calendar,
-            policy: parts.policy,
-            vault: parts.vault,
-            sessions: SessionCache::default(),
-            login_limiter: RateLimiter::new("login", c.login_per_minute),
-            public_limiter: RateLimiter::new("public", c.public_per_minute),
-            metrics_token_hash: parts.metrics_token.as_deref().map(crate::auth::hash_secret),
-            #[cfg(feature = "unchecked-baseline")]
-            unchecked_baseline: false,
-            unknown_logins: parking_lot::Mutex::new(std::collections::HashMap::new()),
-            reference_lock: tokio::sync::Mutex::new(()),
-            config: parts.config,
-            store: parts.store,
-        };
-        let app = App { inner: Arc::new(inner) };
-        crate::follow::spawn(&app);
-        Ok(app)
+        let (core, rest) = Self::core_of(parts).await?;
+        Ok(Self::with_core(Arc::new(core), rest))
     }
 
     /// Like [`App::load`], but every policy check passes: the baseline the
@@ -132,126 +112,46 @@ impl<S: Store> App<S> {
     /// `unchecked-baseline` feature; the product never enables it.
     #[cfg(feature = "unchecked-baseline")]
     pub async fn load_unchecked(parts: AppParts<S>) -> Result<App<S>, String> {
-        let app = App::load(parts).await?;
-        let mut inner = Arc::try_unwrap(app.inner).map_err(|_| "the app is already shared".to_owned())?;
-        inner.unchecked_baseline = true;
+        let (core, rest) = Self::core_of(parts).await?;
+        Ok(Self::with_core(Arc::new(core.skip_policy_checks()), rest))
+    }
+
+    async fn core_of(parts: AppParts<S>) -> Result<(Core<S>, HttpParts), String> {
+        let AppParts { store, calendar, policy, vault, config, metrics_token } = parts;
+        let nearby_radius_m = config.nearby_radius_m;
+        let core = Core::load(CoreParts { store, calendar, policy, vault, nearby_radius_m })
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((core, HttpParts { config, metrics_token }))
+    }
+
+    /// The HTTP layer around an existing [`Core`] (one shared with other callers).
+    fn with_core(core: Arc<Core<S>>, rest: HttpParts) -> App<S> {
+        let HttpParts { config, metrics_token } = rest;
+        let inner = AppInner {
+            core,
+            sessions: SessionCache::default(),
+            login_limiter: RateLimiter::new("login", config.login_per_minute),
+            public_limiter: RateLimiter::new("public", config.public_per_minute),
+            metrics_token_hash: metrics_token.as_deref().map(crate::auth::hash_secret),
+            unknown_logins: parking_lot::Mutex::new(std::collections::HashMap::new()),
+            config,
+        };
         let app = App { inner: Arc::new(inner) };
         crate::follow::spawn(&app);
-        Ok(app)
-    }
-
-    /// The reference data as of now.
-    pub fn world(&self) -> World {
-        self.world.read().clone()
-    }
-
-    /// Reloads the territory from the store.
-    pub async fn reload_territory(&self) -> ApiResult<()> {
-        let units = self.store.territory().await?;
-        // Parsing every boundary and building the index is seconds of CPU.
-        let t = tokio::task::spawn_blocking(|| Territory::from_stored(units))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)?;
-        self.world.write().territory = Arc::new(t);
-        Ok(())
-    }
-
-    /// Reloads categories and departments from the store.
-    pub async fn reload_catalog(&self) -> ApiResult<()> {
-        let cat = Catalog::new(self.store.categories().await?, self.store.departments().await?);
-        self.world.write().catalog = Arc::new(cat);
-        Ok(())
-    }
-
-    /// Reloads the zones from the store.
-    pub async fn reload_zones(&self) -> ApiResult<()> {
-        let zones = self.store.zones().await?;
-        let index = tokio::task::spawn_blocking(|| zones_from_stored(zones))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)?;
-        self.set_zones(index);
-        Ok(())
-    }
-
-    /// Swaps in a new zone index (built from what was just stored).
-    pub fn set_zones(&self, zones: ZoneIndex) {
-        self.world.write().zones = Arc::new(zones);
-    }
-
-    /// Swaps in a new territory (built from what was just stored).
-    pub fn set_territory(&self, territory: Territory) {
-        self.world.write().territory = Arc::new(territory);
-    }
-
-    /// Applies the policy; a denial is audited and becomes 403, or 404 when
-    /// the resource is outside the caller's scope (its existence is not revealed).
-    pub async fn authorize(
-        &self,
-        who: &Principal,
-        ip: Option<IpAddr>,
-        op: Operation,
-        scope: &Scope<'_>,
-        resource: &str,
-    ) -> ApiResult<()> {
-        #[cfg(feature = "unchecked-baseline")]
-        if self.unchecked_baseline {
-            return Ok(());
-        }
-        match authorize(who, op, scope) {
-            Ok(()) => Ok(()),
-            Err(denial) => {
-                let mut ev = self.audit_event(who, ip, &format!("denied.{}", op_name(op)), resource);
-                ev.outcome = Outcome::Denied;
-                self.store.append_audit(ev).await?;
-                Err(match denial {
-                    Denial::Forbidden => ApiError::forbidden(),
-                    Denial::OutOfScope => ApiError::not_found(resource.to_owned()),
-                })
-            }
-        }
-    }
-
-    /// An audit event by `who`, now.
-    pub fn audit_event(&self, who: &Principal, ip: Option<IpAddr>, action: &str, resource: &str) -> AuditEvent {
-        let mut ev = AuditEvent::ok(Utc::now(), &who.id, who.role.as_str(), action, resource);
-        ev.source_ip = ip.map(|i| i.to_string());
-        ev
+        app
     }
 }
 
-/// The current time at millisecond precision: what timelines record (and
-/// what keeps their JSON short).
-pub fn now() -> chrono::DateTime<Utc> {
-    let t = Utc::now();
-    chrono::DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+/// What the HTTP layer owns beside the [`Core`].
+struct HttpParts {
+    config: ServerConfig,
+    metrics_token: Option<String>,
 }
 
-async fn load_world<S: Store>(store: &S) -> Result<World, String> {
-    let units = store.territory().await.map_err(|e| e.to_string())?;
-    let territory = Territory::from_stored(units)?;
-    let catalog = Catalog::new(
-        store.categories().await.map_err(|e| e.to_string())?,
-        store.departments().await.map_err(|e| e.to_string())?,
-    );
-    let zones = zones_from_stored(store.zones().await.map_err(|e| e.to_string())?)?;
-    Ok(World { territory: Arc::new(territory), catalog: Arc::new(catalog), zones: Arc::new(zones) })
-}
-
-/// A short name for an operation in audit records.
-pub fn op_name(op: Operation) -> String {
-    match op {
-        Operation::ReadReference => "read_reference".into(),
-        Operation::ManageReference => "manage_reference".into(),
-        Operation::ManageAccounts => "manage_accounts".into(),
-        Operation::CreateCase => "create_case".into(),
-        Operation::ReadCase => "read_case".into(),
-        Operation::UnmaskCase => "unmask_case".into(),
-        Operation::ActOnCase(a) => format!("case_{a}"),
-        Operation::UploadAttachment => "upload_attachment".into(),
-        Operation::ReadAudit => "read_audit".into(),
-        Operation::ReadMetrics => "read_metrics".into(),
-        Operation::ReadOwnDevice => "read_own_device".into(),
+impl Caller {
+    /// The actor a use case runs for: this caller's principal and address.
+    pub fn actor(&self) -> Actor {
+        Actor::new(self.principal.clone(), self.ip)
     }
 }

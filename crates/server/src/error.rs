@@ -4,6 +4,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use citygrid_app::AppError;
 use citygrid_domain::case::CaseError;
 use citygrid_store::StoreError;
 use serde::Serialize;
@@ -122,18 +123,26 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
+impl From<AppError> for ApiError {
+    /// The one place a use case's error becomes a status and a stable code.
+    fn from(e: AppError) -> Self {
         match e {
-            StoreError::NotFound(what) => ApiError::not_found(what),
-            StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
-            StoreError::Invalid(m) => ApiError::invalid(m),
-            StoreError::Overloaded => ApiError::new(
+            AppError::NotFound(what) | AppError::OutOfScope(what) => ApiError::not_found(what),
+            AppError::Forbidden => ApiError::forbidden(),
+            AppError::Malformed { code, message } => ApiError::bad_request(code, message),
+            AppError::Invalid { code, message } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message),
+            e @ AppError::InvalidBoundaries(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_boundaries", e.to_string())
+            }
+            AppError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            AppError::InvalidTransition(m) => ApiError::new(StatusCode::CONFLICT, "invalid_transition", m),
+            AppError::DateOutOfRange(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "date_out_of_range", m),
+            AppError::Overloaded => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "overloaded",
                 "the store is saturated; nothing was written, retry shortly",
             ),
-            StoreError::Unavailable(m) => {
+            AppError::Unavailable(m) => {
                 // The cause (host, driver message) goes to the log, not the client.
                 tracing::warn!(cause = %m, "database unavailable");
                 ApiError::new(
@@ -143,22 +152,57 @@ impl From<StoreError> for ApiError {
                 )
                 .retry_after(2)
             }
-            StoreError::Backend(m) => ApiError::internal(m),
+            AppError::Internal(m) => ApiError::internal(m),
         }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        AppError::from(e).into()
     }
 }
 
 impl From<CaseError> for ApiError {
     fn from(e: CaseError) -> Self {
-        match e {
-            CaseError::Forbidden { .. } => ApiError::new(StatusCode::CONFLICT, "invalid_transition", e.to_string()),
-            CaseError::Invalid { .. } => ApiError::invalid(e.to_string()),
-            CaseError::DateOutOfRange { .. } => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "date_out_of_range", e.to_string())
-            }
-        }
+        AppError::from(e).into()
     }
 }
 
 /// Result alias for handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_app_error_keeps_its_status_and_code() {
+        let cases: Vec<(AppError, StatusCode, &str)> = vec![
+            (AppError::NotFound("case/1".into()), StatusCode::NOT_FOUND, "not_found"),
+            (AppError::OutOfScope("case/1".into()), StatusCode::NOT_FOUND, "not_found"),
+            (AppError::Forbidden, StatusCode::FORBIDDEN, "forbidden"),
+            (
+                AppError::Malformed { code: "invalid_point", message: "m".into() },
+                StatusCode::BAD_REQUEST,
+                "invalid_point",
+            ),
+            (AppError::rule("unknown_category", "m"), StatusCode::UNPROCESSABLE_ENTITY, "unknown_category"),
+            (AppError::invalid("m"), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            (AppError::Conflict("m".into()), StatusCode::CONFLICT, "conflict"),
+            (AppError::InvalidTransition("m".into()), StatusCode::CONFLICT, "invalid_transition"),
+            (AppError::DateOutOfRange("m".into()), StatusCode::UNPROCESSABLE_ENTITY, "date_out_of_range"),
+            (AppError::Unavailable("host".into()), StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
+            (AppError::Overloaded, StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            (AppError::Internal("boom".into()), StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        ];
+        for (e, status, code) in cases {
+            let api = ApiError::from(e);
+            assert_eq!((api.status, api.code), (status, code));
+            assert!(!api.message.contains("host") && !api.message.contains("boom"), "causes stay in the log");
+        }
+        let api = ApiError::from(AppError::NotFound("case/1".into()));
+        assert_eq!(api.message, "case/1 not found");
+        assert_eq!(ApiError::from(AppError::Unavailable("h".into())).retry_after, Some(2));
+    }
+}

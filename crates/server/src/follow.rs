@@ -48,6 +48,6 @@ async fn apply<S: Store>(app: &App<S>, change: Change) {
     match result {
         Ok(()) => tracing::info!(?change, "applied a change made by another server process"),
         // The old snapshot stays in use; the next change or resync tries again.
-        Err(e) => tracing::warn!(?change, error = %e.message, "could not apply a change made by another process"),
+        Err(e) => tracing::warn!(?change, error = %e, "could not apply a change made by another process"),
     }
 }

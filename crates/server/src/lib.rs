@@ -3,7 +3,10 @@
 //! [`build_router`] assembles every endpoint of [`routes::endpoints`] with
 //! the middleware every request passes through (body limits, security
 //! headers, metrics, tracing, CORS when configured); [`serve`] runs it.
-//! Handlers are generic over the [`citygrid_store::Store`] backend.
+//! Handlers are generic over the [`citygrid_store::Store`] backend. They
+//! parse a request, call a use case of [`citygrid_app`] through the
+//! [`App`]'s [`citygrid_app::Core`], and map its [`citygrid_app::AppError`]
+//! to the one error shape ([`error::ApiError`]).
 
 pub mod app;
 pub mod auth;
@@ -14,8 +17,6 @@ pub mod extract;
 mod follow;
 pub mod metrics;
 pub mod routes;
-pub mod vault;
-pub mod world;
 
 use std::net::SocketAddr;
 
@@ -28,6 +29,9 @@ use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use app::{App, AppParts};
+/// The personal-data keyring and the reference data live in the application
+/// layer; re-exported under their old paths.
+pub use citygrid_app::{vault, world};
 pub use config::ServerConfig;
 
 /// The full application router.

@@ -1,23 +1,23 @@
-//! Importing boundaries into a running server: the same checks and repair
-//! as `citygrid import territory`, then the territory index is rebuilt and
-//! swapped in whole, so the next request locates against the new
-//! boundaries and none sees half of them.
+//! Importing boundaries into a running server: the HTTP side of
+//! [`citygrid_app::territory`], the same rule set as `citygrid import
+//! territory`; the territory index is rebuilt and swapped in whole, so the
+//! next request locates against the new boundaries and none sees half of
+//! them.
 
 use std::sync::Arc;
 
 use axum::Json;
-use std::collections::HashSet;
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use citygrid_domain::UnitCode;
+use citygrid_app::AppError;
+use citygrid_app::territory::ImportTerritory;
 use citygrid_domain::access::{Operation, Scope};
 use citygrid_geo::Problem;
-use citygrid_geo::repair::{self, Change, Format, Refused};
-use citygrid_geo::{KnownUnits, TerritoryFeature};
-use citygrid_store::{Store, StoredUnit};
+use citygrid_geo::repair::{Change, Format, Refused};
+use citygrid_store::Store;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -25,7 +25,6 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorDetail};
 use crate::extract::ApiQuery;
-use crate::world::{Territory, stored_unit};
 
 /// How to import.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -133,67 +132,24 @@ pub async fn import<S: Store>(
     }
     let text = String::from_utf8(Vec::from(body))
         .map_err(|_| ApiError::bad_request("invalid_encoding", "the file must be UTF-8 text"))?;
-    let audit = app.audit_event(&caller.principal, caller.ip, "territory.import", resource);
+    let req = ImportTerritory { text, format, repair: q.repair, dry_run: q.dry_run };
     // Run to the end even if the client goes away: a check or a write that
     // has started holds the lock until it is done, and a stored import is
     // always swapped in.
-    let task = tokio::spawn(run(app.clone(), text, format, q, audit));
-    task.await.map_err(ApiError::internal)?
-}
-
-/// Checks, writes and swaps in one import, one at a time: each is checked
-/// against the territory the previous one left.
-async fn run<S: Store>(
-    app: App<S>,
-    text: String,
-    format: Format,
-    q: ImportQuery,
-    audit: citygrid_domain::audit::AuditEvent,
-) -> ApiResult<Response> {
-    let _turn = app.reference_lock.lock().await;
-    let current = Arc::clone(&app.world().territory);
-    let (repair, dry_run) = (q.repair, q.dry_run);
-    let outcome = tokio::task::spawn_blocking(move || {
-        let known = KnownUnits { codes: Default::default(), features: current.features().iter().collect() };
-        let checked = repair::check_territory(&text, format, &known, repair)?;
-        // The territory as it will be, built before anything is written, so
-        // what is stored is known to load and index; encoding thousands of
-        // boundaries is CPU work too, so it happens here as well.
-        let next = (!dry_run)
-            .then(|| {
-                let stored = checked.features.iter().map(stored_unit).collect::<Result<Vec<StoredUnit>, _>>();
-                let stored = stored.map_err(|e| {
-                    // The check should have refused such a boundary; say so where operators look.
-                    tracing::warn!(error = %e, "territory import passed the check but cannot be stored");
-                    ApiError::invalid(e.to_string())
-                })?;
-                Ok::<_, ApiError>((merged(&current, &checked.features).map_err(ApiError::internal)?, stored))
-            })
-            .transpose();
-        Ok::<_, Refused>((checked, next))
-    })
-    .await
-    .map_err(ApiError::internal)?;
-    let (checked, next) = match outcome {
-        Ok(x) => x,
-        Err(r) => return Ok(refused(r)),
-    };
-    let next = next?;
-    let units = checked.features.len();
-    let mut imported = 0;
-    if let Some((next, stored)) = next {
-        imported = app.store.upsert_units(stored, audit).await?;
-        app.set_territory(next);
+    let (core, actor) = (Arc::clone(app.core()), caller.actor());
+    let task = tokio::spawn(async move { core.import_territory(&actor, req).await });
+    match task.await.map_err(ApiError::internal)? {
+        Ok(done) => Ok(Json(ImportOutcome {
+            dry_run: done.dry_run,
+            units: done.units,
+            imported: done.imported,
+            changes: done.changes,
+            warnings: done.warnings,
+        })
+        .into_response()),
+        Err(AppError::InvalidBoundaries(r)) => Ok(refused(*r)),
+        Err(e) => Err(e.into()),
     }
-    let outcome = ImportOutcome { dry_run, units, imported, changes: checked.changes, warnings: checked.warnings };
-    Ok(Json(outcome).into_response())
-}
-
-/// The current territory with `features` added or replacing units of the same code.
-fn merged(current: &Territory, features: &[TerritoryFeature]) -> Result<Territory, String> {
-    let replaced: HashSet<&UnitCode> = features.iter().map(|f| &f.unit.code).collect();
-    let all = current.features().iter().filter(|f| !replaced.contains(&f.unit.code)).chain(features).cloned().collect();
-    Territory::new(all)
 }
 
 fn too_large(limit: usize) -> ApiError {

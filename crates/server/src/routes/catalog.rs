@@ -1,10 +1,11 @@
-//! Categories and departments: read by everyone, edited by administrators.
+//! Categories and departments: read by everyone, edited by administrators
+//! (the edits are [`citygrid_app::catalog`]'s use cases).
 
 use axum::Json;
 use axum::extract::State;
 use citygrid_domain::access::{Operation, Scope};
 use citygrid_domain::schema::DepartmentCode;
-use citygrid_domain::{Category, CategoryCode, Department, UnitCode};
+use citygrid_domain::{Category, CategoryCode, Department};
 use citygrid_store::Store;
 
 use crate::app::App;
@@ -35,11 +36,7 @@ pub async fn put_category<S: Store>(
     if cat.code != code {
         return Err(ApiError::invalid("the body's code must match the path"));
     }
-    cat.validate().map_err(|e| ApiError::invalid(e.to_string()))?;
-    let ev = app.audit_event(&caller.principal, caller.ip, "category.put", &resource);
-    app.store.put_categories(vec![cat.clone()], ev).await?;
-    app.reload_catalog().await?;
-    Ok(Json(cat))
+    Ok(Json(app.put_category(&caller.actor(), cat).await?))
 }
 
 /// Every department.
@@ -61,18 +58,8 @@ pub async fn put_department<S: Store>(
 ) -> ApiResult<Json<Department>> {
     let resource = format!("department/{code}");
     app.authorize(&caller.principal, caller.ip, Operation::ManageReference, &Scope::Global, &resource).await?;
-    if dept.code != code || code.trim().is_empty() || code.chars().count() > Department::MAX_CODE_CHARS {
+    if dept.code != code {
         return Err(ApiError::invalid("the body's code must match the path and be 1–64 characters"));
     }
-    if dept.name.trim().is_empty() || dept.department_type.trim().is_empty() {
-        return Err(ApiError::invalid("name and department_type are required"));
-    }
-    let known: &UnitCode = &dept.territory;
-    if app.world().territory.get(known).is_none() {
-        return Err(ApiError::invalid(format!("territory {known} is not a known unit")));
-    }
-    let ev = app.audit_event(&caller.principal, caller.ip, "department.put", &resource);
-    app.store.put_departments(vec![dept.clone()], ev).await?;
-    app.reload_catalog().await?;
-    Ok(Json(dept))
+    Ok(Json(app.put_department(&caller.actor(), dept).await?))
 }

@@ -22,7 +22,7 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::world::UnitView;
 
 async fn may_read<S: Store>(app: &App<S>, caller: &Caller) -> ApiResult<()> {
-    app.authorize(&caller.principal, caller.ip, Operation::ReadReference, &Scope::Global, "territory").await
+    Ok(app.authorize(&caller.principal, caller.ip, Operation::ReadReference, &Scope::Global, "territory").await?)
 }
 
 fn parse_code(s: &str) -> ApiResult<UnitCode> {
@@ -297,9 +297,5 @@ pub async fn locate_batch<S: Store>(
 
 /// 422 `outside_territory`.
 pub fn outside() -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-        "outside_territory",
-        "the point is outside the city's territory",
-    )
+    citygrid_app::AppError::outside_territory().into()
 }

@@ -1,11 +1,11 @@
 //! The grid layer for a map console: the units in a viewport at a zoom
 //! level, simplified for that zoom, so a browser never downloads every grid
 //! at once. The geometry work is in [`citygrid_geo::tiles`]; this is the
-//! HTTP side and the per-territory cache of simplified layers.
+//! HTTP side (the per-territory cache of simplified layers lives with the
+//! territory, in [`citygrid_app::tiles`]).
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -14,12 +14,8 @@ use citygrid_domain::Level;
 use citygrid_domain::access::{Operation, Scope};
 use citygrid_domain::named_schema;
 use citygrid_domain::schema::BoundingBox;
-use citygrid_geo::TerritoryFeature;
-use citygrid_geo::tiles::{
-    Bbox, LayerKind, MAX_ZOOM, TileError, TileLayer, default_level, fnv1a, fnv1a_more, parse_zoom,
-};
+use citygrid_geo::tiles::{Bbox, LayerKind, MAX_ZOOM, TileError, default_level, fnv1a, fnv1a_more, parse_zoom};
 use citygrid_store::Store;
-use parking_lot::Mutex;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
@@ -40,56 +36,7 @@ pub const MAX_FEATURES: usize = 2_000;
 /// change only by an import, so five minutes of staleness is harmless.
 const CACHE_CONTROL: &str = "private, max-age=300";
 
-/// Simplified layers kept per territory. Each is built once, on first use,
-/// for one (layer, zoom); the bound keeps a client walking every level and
-/// zoom from holding hundreds of copies of the grid layer in memory.
-const MAX_CACHED_LAYERS: usize = 32;
-
-type Slot = Arc<OnceLock<Arc<TileLayer>>>;
-
-/// The slots, each with the tick it was last used at, and the clock.
-#[derive(Default)]
-struct Slots {
-    tick: u64,
-    map: HashMap<(LayerKind, u8), (Slot, u64)>,
-}
-
-/// The simplified layers of one territory, by (layer, zoom). It lives in
-/// the territory, so replacing the boundaries replaces the cache.
-#[derive(Default)]
-pub struct TileCache {
-    slots: Mutex<Slots>,
-}
-
-impl TileCache {
-    fn slot(&self, kind: LayerKind, zoom: u8) -> Slot {
-        let mut s = self.slots.lock();
-        s.tick += 1;
-        let now = s.tick;
-        if !s.map.contains_key(&(kind, zoom))
-            && s.map.len() >= MAX_CACHED_LAYERS
-            && let Some(oldest) = s.map.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| *k)
-        {
-            s.map.remove(&oldest);
-        }
-        let (slot, used) = s.map.entry((kind, zoom)).or_default();
-        *used = now;
-        Arc::clone(slot)
-    }
-
-    /// The layer if it is already built.
-    pub fn cached(&self, kind: LayerKind, zoom: u8) -> Option<Arc<TileLayer>> {
-        self.slot(kind, zoom).get().cloned()
-    }
-
-    /// The layer, built from `features` if needed (this can take a tenth of
-    /// a second for a city's grids: call it off the async workers).
-    /// Concurrent callers for the same layer wait for one build.
-    pub fn layer(&self, features: &[TerritoryFeature], kind: LayerKind, zoom: u8) -> Arc<TileLayer> {
-        let slot = self.slot(kind, zoom);
-        Arc::clone(slot.get_or_init(|| Arc::new(TileLayer::build(&kind.select(features), zoom))))
-    }
-}
+pub use citygrid_app::tiles::TileCache;
 
 named_schema!(
     /// A zoom level [`parse_zoom`] accepts.

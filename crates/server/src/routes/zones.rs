@@ -10,11 +10,9 @@ use citygrid_domain::access::{Operation, Scope};
 use citygrid_domain::named_schema;
 use citygrid_domain::schema::{Latitude, LonLat, Longitude, ZoneId};
 use citygrid_domain::{Point, Zone, ZoneKind};
-use citygrid_store::{Store, StoredZone};
-use std::sync::Arc;
+use citygrid_store::Store;
 
-use citygrid_geo::ZoneIndex;
-use geo::{BoundingRect, CoordsIter, Intersects, MultiPolygon, Validation};
+use geo::{BoundingRect, MultiPolygon};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, SchemaType, Type};
@@ -24,10 +22,9 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::world::{geometry_from_json, geometry_to_json};
 
 async fn may_read<S: Store>(app: &App<S>, caller: &Caller) -> ApiResult<()> {
-    app.authorize(&caller.principal, caller.ip, Operation::ReadReference, &Scope::Global, "zones").await
+    Ok(app.authorize(&caller.principal, caller.ip, Operation::ReadReference, &Scope::Global, "zones").await?)
 }
 
 /// Parses an RFC 3339 instant. A `+` that a query string turned into a
@@ -206,14 +203,7 @@ pub struct ZoneInput {
     pub geometry: serde_json::Value,
 }
 
-fn invalid_geometry(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_geometry", message)
-}
-
-/// Most positions a zone's area may have: far above any buffer the demo
-/// draws (the city ring has a few thousand), low enough that checking and
-/// indexing a zone stays well under a second.
-pub const MAX_ZONE_POSITIONS: usize = 50_000;
+pub use citygrid_app::zones::MAX_ZONE_POSITIONS;
 
 /// A GeoJSON geometry of `kind` whose coordinates are `coordinates`.
 fn geometry_of(kind: &str, coordinates: ArrayBuilder) -> ObjectBuilder {
@@ -225,7 +215,7 @@ fn geometry_of(kind: &str, coordinates: ArrayBuilder) -> ObjectBuilder {
 }
 
 named_schema!(
-    /// What [`checked_geometry`] accepts, as far as a schema can say.
+    /// What [`citygrid_app::zones::checked_geometry`] accepts, as far as a schema can say.
     ZoneGeometry => {
         // A closed ring: the last position equals the first.
         let ring = || ArrayBuilder::new().items(LonLat::schema()).min_items(Some(4));
@@ -245,51 +235,6 @@ named_schema!(
     }
 );
 
-/// Parses and checks a zone's area: a valid (multi)polygon of real
-/// longitude/latitude coordinates, every ring with at least four positions,
-/// that reads back as it will be stored. Returns the area and the text to
-/// store. CPU-bound: run off the async workers.
-fn checked_geometry(value: &serde_json::Value) -> ApiResult<(MultiPolygon<f64>, String)> {
-    let mp = geometry_from_json(&value.to_string()).map_err(invalid_geometry)?;
-    if mp.0.is_empty() {
-        return Err(invalid_geometry("the geometry has no polygon"));
-    }
-    let positions = mp.coords_count();
-    if positions > MAX_ZONE_POSITIONS {
-        return Err(invalid_geometry(format!(
-            "the geometry has {positions} positions; a zone may have at most {MAX_ZONE_POSITIONS} (simplify it)"
-        )));
-    }
-    let short = mp.0.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors())).any(|r| r.0.len() < 4);
-    if short {
-        return Err(invalid_geometry("every ring needs at least four positions, the last equal to the first"));
-    }
-    if mp.coords_iter().any(|c| Point::new(c.x, c.y).is_none()) {
-        return Err(invalid_geometry("every coordinate must be a longitude in −180..180 and a latitude in −90..90"));
-    }
-    mp.check_validation().map_err(|e| invalid_geometry(format!("the geometry is not a valid polygon: {e}")))?;
-    // What is stored must load again on the next start.
-    let text = geometry_to_json(&mp).map_err(|e| invalid_geometry(e.to_string()))?;
-    geometry_from_json(&text).map_err(ApiError::internal)?;
-    Ok((mp, text))
-}
-
-/// The zones as they will be after a change, indexed off the async workers,
-/// so a change is swapped in whole once it is stored (and a zone that cannot
-/// be indexed is refused before anything is written).
-async fn rebuilt(
-    zones: Arc<ZoneIndex>,
-    change: impl FnOnce(&mut Vec<(Zone, MultiPolygon<f64>)>) + Send + 'static,
-) -> ApiResult<ZoneIndex> {
-    tokio::task::spawn_blocking(move || {
-        let mut list: Vec<(Zone, MultiPolygon<f64>)> = zones.iter().map(|(z, g)| (z.clone(), g.clone())).collect();
-        change(&mut list);
-        ZoneIndex::build(list)
-    })
-    .await
-    .map_err(ApiError::internal)
-}
-
 /// Creates or replaces one zone (administrators). The zone is validated
 /// (id, name, dates, schedule, target class only on water sections), the
 /// owning territory must exist and the area must touch it.
@@ -304,39 +249,10 @@ pub async fn put<S: Store>(
 ) -> ApiResult<Json<ZoneView>> {
     let resource = format!("zone/{id}");
     app.authorize(&caller.principal, caller.ip, Operation::ManageReference, &Scope::Global, &resource).await?;
-    let zone = input.zone;
-    if zone.id != id {
+    if input.zone.id != id {
         return Err(ApiError::invalid("the body's zone id must match the path"));
     }
-    zone.validate().map_err(|e| ApiError::invalid(e.to_string()))?;
-    let territory = Arc::clone(&app.world().territory);
-    let owner = zone.territory.clone();
-    let (geometry, text) = tokio::task::spawn_blocking(move || {
-        let (geometry, text) = checked_geometry(&input.geometry)?;
-        if let Some(code) = &owner {
-            let unit = territory
-                .get(code)
-                .ok_or_else(|| ApiError::invalid(format!("territory {code} is not a known unit")))?;
-            if !unit.geometry.intersects(&geometry) {
-                return Err(invalid_geometry(format!("the zone lies entirely outside its territory {code}")));
-            }
-        }
-        Ok((geometry, text))
-    })
-    .await
-    .map_err(ApiError::internal)??;
-    // One reference-data change at a time, so none is lost between index and swap.
-    let _turn = app.reference_lock.lock().await;
-    let (z, g) = (zone.clone(), geometry.clone());
-    let index = rebuilt(app.world().zones, move |list| {
-        list.retain(|(old, _)| old.id != z.id);
-        list.push((z, g));
-    })
-    .await?;
-    let ev = app.audit_event(&caller.principal, caller.ip, "zone.put", &resource);
-    let stored = StoredZone { zone: zone.clone(), geometry: text };
-    app.store.put_zones(vec![stored], ev).await?;
-    app.set_zones(index);
+    let (zone, geometry) = app.put_zone(&caller.actor(), input.zone, input.geometry).await?;
     Ok(Json(view(&zone, &geometry, Utc::now())))
 }
 
@@ -349,13 +265,6 @@ pub async fn delete<S: Store>(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    let resource = format!("zone/{id}");
-    app.authorize(&caller.principal, caller.ip, Operation::ManageReference, &Scope::Global, &resource).await?;
-    let _turn = app.reference_lock.lock().await;
-    let gone = id.clone();
-    let index = rebuilt(app.world().zones, move |list| list.retain(|(z, _)| z.id != gone)).await?;
-    let ev = app.audit_event(&caller.principal, caller.ip, "zone.delete", &resource);
-    app.store.delete_zone(&id, ev).await?;
-    app.set_zones(index);
+    app.delete_zone(&caller.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,21 +4,20 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use citygrid_domain::access::{Operation, Role, Scope};
-use citygrid_domain::case::{DecideContext, NewCase, Source, report};
+use citygrid_app::report::{ReportCase, Reported};
+use citygrid_domain::CategoryCode;
+use citygrid_domain::case::Source;
 use citygrid_domain::personal::Contact;
 use citygrid_domain::schema::{Evidence, Latitude, Longitude, RequiredText, Text};
-use citygrid_domain::{CategoryCode, Point};
-use citygrid_store::{NearbyQuery, SealedContact, Store};
+use citygrid_store::Store;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{CaseView, CreatedResponse, check_evidence};
+use super::{CaseView, CreatedResponse};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
-use crate::routes::territory::outside;
 
 /// A new report.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -55,19 +54,6 @@ pub struct CreateCase {
     evidence: Vec<String>,
 }
 
-fn source_for(role: Role, asked: Option<Source>) -> ApiResult<Source> {
-    let fixed = match role {
-        Role::GridWorker => Source::GridWorker,
-        Role::Citizen => Source::Citizen,
-        Role::DepartmentHandler => Source::Department,
-        _ => return Ok(asked.unwrap_or(Source::Hotline)),
-    };
-    match asked {
-        Some(s) if s != fixed => Err(ApiError::invalid(format!("your role reports as source {}", fixed.as_str()))),
-        _ => Ok(fixed),
-    }
-}
-
 /// Reports a case. The point is located in the territory, the report
 /// becomes the first timeline entry with its registration deadline, the
 /// contact is encrypted, and open cases of the same category nearby are
@@ -80,61 +66,22 @@ pub async fn create<S: Store>(
     caller: Caller,
     ApiJson(req): ApiJson<CreateCase>,
 ) -> ApiResult<Response> {
-    let who = &caller.principal;
-    let world = app.world();
-    let code = CategoryCode::parse(&req.category).map_err(|e| ApiError::invalid(e.to_string()))?;
-    let category = world.catalog.categories.get(&code).ok_or_else(|| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_category", format!("no category {code}"))
-    })?;
-    let location =
-        Point::new(req.lon, req.lat).ok_or_else(|| ApiError::bad_request("invalid_point", "lon/lat out of range"))?;
-    let located = world.territory.locate(location).ok_or_else(outside)?;
-    let territory = located.deepest().cloned().ok_or_else(outside)?;
-    app.authorize(who, caller.ip, Operation::CreateCase, &Scope::Place(&territory), &format!("unit/{territory}"))
-        .await?;
-    let source = source_for(who.role, req.source)?;
-    let contact = match req.contact.filter(|c| !c.is_empty()) {
-        Some(c) => Some(
-            c.normalized()
-                .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_contact", e.to_string()))?,
-        ),
-        None => None,
-    };
-    check_evidence(&app, &req.evidence).await?;
-    let now = crate::app::now();
-    let ctx = DecideContext {
-        now,
-        actor: &who.id,
-        actor_role: who.role.as_str(),
-        calendar: &app.calendar,
+    let category = CategoryCode::parse(&req.category).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let report = ReportCase {
         category,
-        policy: &app.policy,
-    };
-    let new = NewCase {
-        category: code,
-        urgent: req.urgent,
-        source,
-        location,
-        territory,
         description: req.description,
-        address: req.address.filter(|a| !a.trim().is_empty()),
+        lon: req.lon,
+        lat: req.lat,
+        urgent: req.urgent,
+        source: req.source,
+        address: req.address,
+        contact: req.contact,
         evidence: req.evidence,
     };
-    let (case, entry) = report(0, new, &ctx)?;
-    let sealed = match &contact {
-        Some(c) => Some(SealedContact {
-            ciphertext: app.vault.seal(c).map_err(ApiError::internal)?,
-            phone_index: c.phone.as_deref().map(|p| app.vault.blind_index("phone", p)),
-            id_index: c.id_number.as_deref().map(|i| app.vault.blind_index("id", i)),
-        }),
-        None => None,
-    };
-    let nearby = NearbyQuery { radius_m: app.config.nearby_radius_m, limit: 5 };
-    let audit = app.audit_event(who, caller.ip, "case.create", "case/?");
-    let created = app.store.create_case(case, entry, sealed, nearby, audit).await?;
+    let Reported { created, contact } = app.report(&caller.actor(), report).await?;
     let id = created.case.id;
     let body = CreatedResponse {
-        case: CaseView::new(who, created.case, &[], contact.map(|c| c.masked())),
+        case: CaseView::new(&caller.principal, created.case, &[], contact),
         timeline: vec![created.entry],
         possible_duplicates: created.nearby,
     };

@@ -7,7 +7,7 @@ pub mod list;
 pub mod read;
 
 use chrono::Utc;
-use citygrid_domain::access::{CaseFacts, Operation, Principal, Scope, authorize, may_act};
+use citygrid_domain::access::{Operation, Principal, Scope, authorize, may_act};
 use citygrid_domain::case::{ActionKind, Case, CaseId, TimelineEntry};
 use citygrid_domain::personal::Contact;
 use citygrid_store::{CaseRecord, NearbyCase, Store};
@@ -16,30 +16,9 @@ use utoipa::ToSchema;
 
 use crate::app::App;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 
-/// Every department a timeline ever dispatched the case to.
-pub fn departments_ever(timeline: &[TimelineEntry]) -> Vec<String> {
-    let mut v: Vec<String> = timeline
-        .iter()
-        .filter_map(|e| e.data.department.as_ref().map(|d| std::iter::once(d).chain(&e.data.assists)))
-        .flatten()
-        .cloned()
-        .collect();
-    v.sort();
-    v.dedup();
-    v
-}
-
-/// The policy's view of a case.
-pub fn facts<'a>(case: &'a Case, ever: &'a [String]) -> CaseFacts<'a> {
-    CaseFacts {
-        territory: &case.territory,
-        reporter: &case.reporter,
-        department: case.department.as_deref(),
-        departments_ever: ever,
-    }
-}
+pub use citygrid_app::cases::{departments_ever, facts};
 
 /// Loads a case the caller may perform `op` on (404 when absent or out of scope).
 pub async fn load_for<S: Store>(
@@ -48,13 +27,7 @@ pub async fn load_for<S: Store>(
     id: CaseId,
     op: Operation,
 ) -> ApiResult<std::sync::Arc<CaseRecord>> {
-    let resource = format!("case/{id}");
-    let Some(rec) = app.store.case(id).await? else {
-        return Err(ApiError::not_found(resource));
-    };
-    let ever = departments_ever(&rec.timeline);
-    app.authorize(&caller.principal, caller.ip, op, &Scope::Case(facts(&rec.case, &ever)), &resource).await?;
-    Ok(rec)
+    Ok(app.case_for(&caller.actor(), id, op).await?)
 }
 
 /// The actions this caller could take on this case now.
@@ -118,27 +91,10 @@ pub struct CreatedResponse {
 
 /// Opens a sealed contact and masks it.
 pub fn masked_contact<S>(app: &App<S>, rec: &CaseRecord) -> ApiResult<Option<Contact>> {
-    open_contact(app, rec).map(|c| c.map(|c| c.masked()))
+    Ok(app.core().masked_contact(rec)?)
 }
 
 /// Opens a sealed contact in the clear (callers audit the read).
 pub fn open_contact<S>(app: &App<S>, rec: &CaseRecord) -> ApiResult<Option<Contact>> {
-    rec.contact.as_ref().map(|s| app.vault.open(&s.ciphertext).map_err(ApiError::internal)).transpose()
-}
-
-/// Checks every cited attachment exists.
-pub async fn check_evidence<S: Store>(app: &App<S>, evidence: &[String]) -> ApiResult<()> {
-    if evidence.is_empty() {
-        return Ok(());
-    }
-    let missing = app.store.missing_attachments(evidence.to_vec()).await?;
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_attachment",
-            format!("upload these attachments first: {}", missing.join(", ")),
-        ))
-    }
+    Ok(app.core().open_contact(rec)?)
 }

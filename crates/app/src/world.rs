@@ -1,7 +1,8 @@
-//! The reference data every request consults, held in memory: the territory
-//! tree with its spatial index, and the catalogue of categories and
-//! departments. Loaded from the store at start; replaced whole (never edited
-//! in place) when an import or an edit changes it.
+//! The reference data every use case consults, held in memory: the
+//! territory tree with its spatial index, the zones, and the catalogue of
+//! categories and departments. Loaded from the store at start; replaced
+//! whole (never edited in place) when an import or an edit changes it (see
+//! [`crate::Core::world`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -12,7 +13,6 @@ use citygrid_store::{StoredUnit, StoredZone};
 use geo::{BoundingRect, CoordsIter, InteriorPoint, MultiPolygon};
 use parking_lot::Mutex;
 use serde::Serialize;
-use utoipa::ToSchema;
 
 /// Why a boundary cannot be turned into GeoJSON text for storage.
 #[derive(Debug, thiserror::Error)]
@@ -52,17 +52,18 @@ pub fn geometry_from_json(text: &str) -> Result<MultiPolygon<f64>, String> {
 }
 
 /// A unit as the API shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UnitView {
     /// Code.
-    #[schema(value_type = String)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub code: UnitCode,
     /// Name.
     pub name: String,
     /// Level.
     pub level: Level,
     /// Parent's code.
-    #[schema(value_type = Option<String>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub parent: Option<UnitCode>,
     /// Whether the boundary is generated (demo data below district level).
     pub synthetic: bool,
@@ -111,7 +112,7 @@ pub struct Territory {
     index: TerritoryIndex,
     geojson_cache: Mutex<HashMap<String, Arc<String>>>,
     /// Simplified layers for the map console; replaced with the territory.
-    tiles: crate::routes::tiles::TileCache,
+    tiles: crate::tiles::TileCache,
 }
 
 impl Territory {
@@ -147,8 +148,9 @@ impl Territory {
         &self.features
     }
 
-    /// The cache of simplified layers for `GET /api/v1/territory/tiles`.
-    pub fn tiles(&self) -> &crate::routes::tiles::TileCache {
+    /// The cache of simplified layers for a map console (the server's
+    /// `GET /api/v1/territory/tiles`).
+    pub fn tiles(&self) -> &crate::tiles::TileCache {
         &self.tiles
     }
 
