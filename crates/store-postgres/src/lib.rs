@@ -50,6 +50,61 @@
 //! Commits are PostgreSQL's defaults (`synchronous_commit = on`): a write
 //! that returned is on the server's disk.
 //!
+//! # Reading from a streaming replica
+//!
+//! With [`PgOptions::replica_url`] set, the store opens a second pool (same
+//! size and timeouts) on a hot standby of the primary and sends it the reads
+//! that tolerate lag: `list_cases`, `count_by_state`, `audit_records`,
+//! `territory`, `zones`, `categories`, `departments`, `users`, `devices` and
+//! `export_rows`. Everything that must see its own writes — `case`,
+//! `session`, `user`, `user_by_username`, `device_by_key_hash`,
+//! `attachment`, `missing_attachments`, `blob`, `meta`, leases, rate
+//! buckets — and every write goes to the primary.
+//!
+//! **Read-your-writes, per process.** After every committed write, on the
+//! committing connection and before the write is acknowledged, the store
+//! reads the primary's WAL position (`pg_current_wal_lsn()`, or
+//! `pg_current_wal_insert_lsn()` if the session has `synchronous_commit =
+//! off`, whose commit record may not be written yet) and keeps the highest
+//! as a high-water mark. A lagging read goes to the replica only if its
+//! replay position (`pg_last_wal_replay_lsn()`) is at or past the mark: a
+//! background task refreshes the known position every 20 ms; when that is
+//! behind, the position is asked once more on the very replica connection
+//! about to be used, and if it is still behind, the primary answers. Change
+//! notices from other processes raise the mark too (to the primary's
+//! position when the notice arrived) before they are passed on, so a
+//! process reloading reference data on a notice never reloads the state
+//! before it. So no process ever shows a client an older state than one it
+//! has acknowledged, or told its subscribers about.
+//!
+//! The guarantee holds **within one process** (one [`PgStore`]): another
+//! instance knows nothing of this one's writes. Behind a load balancer, keep
+//! each client on one instance (sticky sessions), or pin the clients that
+//! need it to one instance. Writes to rate buckets and leases, which no
+//! replica read looks at, do not move the mark.
+//!
+//! **A replica that is away is never an error.** Connection failures, a
+//! replica that restarted (its known position is forgotten, since a
+//! restarted standby may open for reads behind where it was), or a query
+//! failing there (for instance cancelled by a recovery conflict) send reads
+//! to the primary; a warning is logged at most once a minute, and once the
+//! background task reaches the replica again (it retries every 250 ms),
+//! reads go back to it. A store may even start while its replica is
+//! unreachable.
+//!
+//! **It must be a standby of this primary.** Every new replica connection is
+//! checked: `pg_is_in_recovery()` must be true (not a primary, not a
+//! promoted replica) and `system_identifier` from `pg_control_system()` must
+//! be the primary's. At connect, a replica failing either check is refused
+//! with [`StoreError::Invalid`]; later, a connection failing it counts as
+//! the replica being away. `replica_url` must name one server, not a pool
+//! of replicas behind one address: replay positions of different servers
+//! do not compare.
+//!
+//! Reads that could go to the replica are counted in the `metrics` counter
+//! `citygrid_store_reads_total`, labelled `target="replica"` or
+//! `target="primary"` by where they were served.
+//!
 //! # Failures
 //!
 //! A database that cannot be reached, closes the connection or shuts down
@@ -100,8 +155,12 @@ pub struct PgOptions {
     /// Longest wait for a pooled connection before a request fails with
     /// [`StoreError::Unavailable`] instead of hanging.
     pub wait_timeout: Duration,
-    /// A streaming replica of the same database, for reads that need not
-    /// see a write made a moment ago.
+    /// A streaming replica (hot standby) of the same database, for reads
+    /// that tolerate lag; this process still never shows an older state
+    /// than one it acknowledged (see the crate docs, "Reading from a
+    /// streaming replica"). A URL that is not a standby of the primary is
+    /// refused at connect; an unreachable one is not (reads go to the
+    /// primary until it answers).
     pub replica_url: Option<String>,
 }
 
@@ -227,7 +286,9 @@ impl PgStore {
     /// applies pending migrations and starts listening for other processes'
     /// changes. An unreachable server is [`StoreError::Unavailable`] naming
     /// host and database (never the password); a schema newer than this
-    /// build is [`StoreError::Backend`].
+    /// build is [`StoreError::Backend`]. With [`PgOptions::replica_url`], it
+    /// also opens a pool on the replica; one that is not a hot standby of
+    /// this primary is [`StoreError::Invalid`].
     pub async fn connect(url: &str, options: PgOptions) -> Result<PgStore> {
         let (config, pool, target, password) = open_pool(url, &options, None)?;
         let mut client = pool.get().await.map_err(|e| {
