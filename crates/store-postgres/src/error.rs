@@ -146,9 +146,19 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> 
 
 /// Runs `$body` in a transaction on a pooled connection (bound to `$tx`),
 /// commits, and runs it all again when PostgreSQL reports a serialization
-/// failure or a deadlock; evaluates to `Result<T, StoreError>`.
+/// failure or a deadlock; evaluates to `Result<T, StoreError>`. After the
+/// commit, on the same connection, it records the primary's WAL position
+/// for routing reads (see `replica`), unless the form
+/// `write_tx!(store, unrecorded |tx| …)` says the write is to tables no
+/// read from a replica ever looks at.
 macro_rules! write_tx {
-    ($store:expr, |$tx:ident| $body:block) => {{
+    ($store:expr, |$tx:ident| $body:block) => {
+        $crate::error::write_tx!(@run $store, true, |$tx| $body)
+    };
+    ($store:expr, unrecorded |$tx:ident| $body:block) => {
+        $crate::error::write_tx!(@run $store, false, |$tx| $body)
+    };
+    (@run $store:expr, $record:expr, |$tx:ident| $body:block) => {{
         let mut attempt = 0u32;
         loop {
             let mut client = $store.client().await?;
@@ -160,7 +170,12 @@ macro_rules! write_tx {
             }
             .await;
             match outcome {
-                Ok(v) => break Ok(v),
+                Ok(v) => {
+                    if $record {
+                        $store.committed(&client).await;
+                    }
+                    break Ok(v);
+                }
                 Err(f) if f.retryable() && attempt < $crate::error::RETRIES => {
                     attempt += 1;
                     drop(client);

@@ -50,6 +50,61 @@
 //! Commits are PostgreSQL's defaults (`synchronous_commit = on`): a write
 //! that returned is on the server's disk.
 //!
+//! # Reading from a streaming replica
+//!
+//! With [`PgOptions::replica_url`] set, the store opens a second pool (same
+//! size and timeouts) on a hot standby of the primary and sends it the reads
+//! that tolerate lag: `list_cases`, `count_by_state`, `audit_records`,
+//! `territory`, `zones`, `categories`, `departments`, `users`, `devices` and
+//! `export_rows`. Everything that must see its own writes — `case`,
+//! `session`, `user`, `user_by_username`, `device_by_key_hash`,
+//! `attachment`, `missing_attachments`, `blob`, `meta`, leases, rate
+//! buckets — and every write goes to the primary.
+//!
+//! **Read-your-writes, per process.** After every committed write, on the
+//! committing connection and before the write is acknowledged, the store
+//! reads the primary's WAL position (`pg_current_wal_lsn()`, or
+//! `pg_current_wal_insert_lsn()` if the session has `synchronous_commit =
+//! off`, whose commit record may not be written yet) and keeps the highest
+//! as a high-water mark. A lagging read goes to the replica only if its
+//! replay position (`pg_last_wal_replay_lsn()`) is at or past the mark: a
+//! background task refreshes the known position every 20 ms; when that is
+//! behind, the position is asked once more on the very replica connection
+//! about to be used, and if it is still behind, the primary answers. Change
+//! notices from other processes raise the mark too (to the primary's
+//! position when the notice arrived) before they are passed on, so a
+//! process reloading reference data on a notice never reloads the state
+//! before it. So no process ever shows a client an older state than one it
+//! has acknowledged, or told its subscribers about.
+//!
+//! The guarantee holds **within one process** (one [`PgStore`]): another
+//! instance knows nothing of this one's writes. Behind a load balancer, keep
+//! each client on one instance (sticky sessions), or pin the clients that
+//! need it to one instance. Writes to rate buckets and leases, which no
+//! replica read looks at, do not move the mark.
+//!
+//! **A replica that is away is never an error.** Connection failures, a
+//! replica that restarted (its known position is forgotten, since a
+//! restarted standby may open for reads behind where it was), or a query
+//! failing there (for instance cancelled by a recovery conflict) send reads
+//! to the primary; a warning is logged at most once a minute, and once the
+//! background task reaches the replica again (it retries every 250 ms),
+//! reads go back to it. A store may even start while its replica is
+//! unreachable.
+//!
+//! **It must be a standby of this primary.** Every new replica connection is
+//! checked: `pg_is_in_recovery()` must be true (not a primary, not a
+//! promoted replica) and `system_identifier` from `pg_control_system()` must
+//! be the primary's. At connect, a replica failing either check is refused
+//! with [`StoreError::Invalid`]; later, a connection failing it counts as
+//! the replica being away. `replica_url` must name one server, not a pool
+//! of replicas behind one address: replay positions of different servers
+//! do not compare.
+//!
+//! Reads that could go to the replica are counted in the `metrics` counter
+//! `citygrid_store_reads_total`, labelled `target="replica"` or
+//! `target="primary"` by where they were served.
+//!
 //! # Failures
 //!
 //! A database that cannot be reached, closes the connection or shuts down
@@ -64,9 +119,11 @@ mod audit;
 mod error;
 mod listen;
 mod migrate;
+mod replica;
 mod sql;
 mod transfer;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -85,6 +142,7 @@ use tokio::sync::{broadcast, oneshot};
 use tokio_postgres::{Config, GenericClient, NoTls};
 
 use crate::error::{Fail, write_tx};
+use crate::replica::lagging_read;
 
 /// How the store connects and how long it waits.
 #[derive(Debug, Clone)]
@@ -97,8 +155,12 @@ pub struct PgOptions {
     /// Longest wait for a pooled connection before a request fails with
     /// [`StoreError::Unavailable`] instead of hanging.
     pub wait_timeout: Duration,
-    /// A streaming replica of the same database, for reads that need not
-    /// see a write made a moment ago.
+    /// A streaming replica (hot standby) of the same database, for reads
+    /// that tolerate lag; this process still never shows an older state
+    /// than one it acknowledged (see the crate docs, "Reading from a
+    /// streaming replica"). A URL that is not a standby of the primary is
+    /// refused at connect; an unreachable one is not (reads go to the
+    /// primary until it answers).
     pub replica_url: Option<String>,
 }
 
@@ -124,6 +186,10 @@ pub struct PgStore {
     changes: broadcast::Sender<Change>,
     listener: tokio::task::AbortHandle,
     takes: AtomicU64,
+    /// Where reads that tolerate lag go, when there is a replica.
+    routing: Option<Arc<replica::Routing>>,
+    /// The task refreshing the replica's replay position.
+    refresher: Option<tokio::task::AbortHandle>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -135,6 +201,12 @@ impl std::fmt::Debug for PgStore {
 impl Drop for PgStore {
     fn drop(&mut self) {
         self.listener.abort();
+        if let Some(r) = &self.refresher {
+            r.abort();
+        }
+        if let Some(r) = &self.routing {
+            r.close();
+        }
         self.pool.close();
     }
 }
@@ -168,45 +240,57 @@ fn scrub(text: String, secret: Option<&[u8]>) -> String {
     }
 }
 
+/// The configuration, pool, description (for messages) and password (to
+/// scrub from messages) for `url`; `post_create` checks each new connection.
+fn open_pool(
+    url: &str,
+    options: &PgOptions,
+    post_create: Option<deadpool_postgres::Hook>,
+) -> Result<(Config, Pool, String, Option<Vec<u8>>)> {
+    let mut config: Config = url.parse().map_err(|e: tokio_postgres::Error| {
+        // The URL did not parse, so its password cannot be told apart:
+        // say only what was wrong with it.
+        let text = error::explain(&e);
+        let text = match url.split_once("://").and_then(|(_, rest)| rest.split_once('@')) {
+            Some((userinfo, _)) => {
+                userinfo.split_once(':').map_or(text.clone(), |(_, pw)| scrub(text.clone(), Some(pw.as_bytes())))
+            }
+            None => text,
+        };
+        StoreError::Backend(format!("not a valid PostgreSQL URL: {text}"))
+    })?;
+    config.connect_timeout(options.connect_timeout);
+    config.keepalives_idle(Duration::from_secs(30));
+    if config.get_application_name().is_none() {
+        config.application_name("citygrid");
+    }
+    let target = describe(&config);
+    let password = config.get_password().map(<[u8]>::to_vec);
+    let manager =
+        Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Verified });
+    let mut builder = Pool::builder(manager)
+        .max_size(options.pool_size.max(1))
+        .wait_timeout(Some(options.wait_timeout))
+        .create_timeout(Some(options.connect_timeout))
+        .recycle_timeout(Some(options.connect_timeout))
+        .runtime(Runtime::Tokio1);
+    if let Some(hook) = post_create {
+        builder = builder.post_create(hook);
+    }
+    let pool = builder.build().map_err(|e| StoreError::Backend(format!("cannot build the connection pool: {e}")))?;
+    Ok((config, pool, target, password))
+}
+
 impl PgStore {
     /// Connects a pool to `url` (`postgres://user:password@host:port/db`),
     /// applies pending migrations and starts listening for other processes'
     /// changes. An unreachable server is [`StoreError::Unavailable`] naming
     /// host and database (never the password); a schema newer than this
-    /// build is [`StoreError::Backend`].
+    /// build is [`StoreError::Backend`]. With [`PgOptions::replica_url`], it
+    /// also opens a pool on the replica; one that is not a hot standby of
+    /// this primary is [`StoreError::Invalid`].
     pub async fn connect(url: &str, options: PgOptions) -> Result<PgStore> {
-        if options.replica_url.is_some() {
-            return Err(StoreError::Invalid("reading from a replica is not available in this build".into()));
-        }
-        let mut config: Config = url.parse().map_err(|e: tokio_postgres::Error| {
-            // The URL did not parse, so its password cannot be told apart:
-            // say only what was wrong with it.
-            let text = error::explain(&e);
-            let text = match url.split_once("://").and_then(|(_, rest)| rest.split_once('@')) {
-                Some((userinfo, _)) => {
-                    userinfo.split_once(':').map_or(text.clone(), |(_, pw)| scrub(text.clone(), Some(pw.as_bytes())))
-                }
-                None => text,
-            };
-            StoreError::Backend(format!("not a valid PostgreSQL URL: {text}"))
-        })?;
-        config.connect_timeout(options.connect_timeout);
-        config.keepalives_idle(Duration::from_secs(30));
-        if config.get_application_name().is_none() {
-            config.application_name("citygrid");
-        }
-        let target = describe(&config);
-        let password = config.get_password().map(<[u8]>::to_vec);
-        let manager =
-            Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Verified });
-        let pool = Pool::builder(manager)
-            .max_size(options.pool_size.max(1))
-            .wait_timeout(Some(options.wait_timeout))
-            .create_timeout(Some(options.connect_timeout))
-            .recycle_timeout(Some(options.connect_timeout))
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| StoreError::Backend(format!("cannot build the connection pool: {e}")))?;
+        let (config, pool, target, password) = open_pool(url, &options, None)?;
         let mut client = pool.get().await.map_err(|e| {
             let (kind, text) = match error::pool(e) {
                 StoreError::Unavailable(m) => (true, m),
@@ -219,22 +303,76 @@ impl PgStore {
             if kind { StoreError::Unavailable(text) } else { StoreError::Backend(text) }
         })?;
         migrate::migrate(&mut client).await?;
+
+        let (routing, refresher) = match &options.replica_url {
+            None => (None, None),
+            Some(replica_url) => {
+                let row =
+                    client.query_one("SELECT system_identifier FROM pg_control_system()", &[]).await.map_err(|e| {
+                        StoreError::Backend(format!(
+                            "cannot read the primary's system identifier (pg_control_system()), needed to check \
+                             the replica: {}",
+                            error::explain(&e)
+                        ))
+                    })?;
+                let system: i64 = row.get(0);
+                let replayed = replica::Routing::new_cache();
+                let hook = replica::check_each_connection(system, replayed.clone());
+                let (_, replica_pool, replica_target, replica_password) = open_pool(replica_url, &options, Some(hook))?;
+                let (routing, refresher) =
+                    replica::Routing::start(pool.clone(), replica_pool, replayed, replica_target).await.map_err(
+                        |e| match e {
+                            StoreError::Invalid(m) => StoreError::Invalid(scrub(m, replica_password.as_deref())),
+                            StoreError::Backend(m) => StoreError::Backend(scrub(m, replica_password.as_deref())),
+                            other => other,
+                        },
+                    )?;
+                (Some(routing), Some(refresher))
+            }
+        };
         drop(client);
 
         let instance = format!("{:016x}", rand::random::<u64>());
         let (changes, _) = broadcast::channel(256);
         let (ready_tx, ready_rx) = oneshot::channel();
-        let listener = tokio::spawn(listen::run(config, instance.clone(), changes.clone(), ready_tx)).abort_handle();
+        let listener = tokio::spawn(listen::run(config, instance.clone(), changes.clone(), ready_tx, routing.clone()))
+            .abort_handle();
         // Start listening before the first write, so a caller that writes
         // through another store next hears about it; if the LISTEN is slow,
         // the feed catches up by itself.
         let _ = tokio::time::timeout(options.connect_timeout, ready_rx).await;
-        Ok(PgStore { pool, instance, changes, listener, takes: AtomicU64::new(0) })
+        Ok(PgStore { pool, instance, changes, listener, takes: AtomicU64::new(0), routing, refresher })
     }
 
     /// A pooled connection, or [`StoreError::Unavailable`].
     async fn client(&self) -> Result<Object> {
         self.pool.get().await.map_err(error::pool)
+    }
+
+    /// A replica connection for a read that tolerates lag, or `None`: read
+    /// from the primary (no replica, it is away, or it is behind this
+    /// store's writes).
+    async fn replica_client(&self) -> Option<Object> {
+        match &self.routing {
+            Some(r) => r.replica_client().await,
+            None => None,
+        }
+    }
+
+    /// A read failed on the replica; it runs again on the primary.
+    fn replica_failed(&self, f: Fail) {
+        if let Some(r) = &self.routing {
+            r.failed(f);
+        }
+    }
+
+    /// Records the primary's WAL position after a commit on `c`, before the
+    /// write is acknowledged, so later reads do not go to a replica that has
+    /// not replayed it. Nothing to do without a replica.
+    async fn committed(&self, c: &tokio_postgres::Client) {
+        if let Some(r) = &self.routing {
+            r.committed(c).await;
+        }
     }
 
     /// Tells other processes about `change` once the transaction commits.
@@ -267,7 +405,7 @@ impl MetaStore for PgStore {
 
 impl ReferenceStore for PgStore {
     async fn territory(&self) -> Result<Vec<StoredUnit>> {
-        done(sql::territory(&**self.client().await?).await)
+        lagging_read!(self, |c| sql::territory(c))
     }
 
     async fn upsert_units(&self, units: Vec<StoredUnit>, audit: AuditEvent) -> Result<usize> {
@@ -280,7 +418,7 @@ impl ReferenceStore for PgStore {
     }
 
     async fn zones(&self) -> Result<Vec<StoredZone>> {
-        done(sql::zones(&**self.client().await?).await)
+        lagging_read!(self, |c| sql::zones(c))
     }
 
     async fn put_zones(&self, zones: Vec<StoredZone>, audit: AuditEvent) -> Result<()> {
@@ -303,7 +441,7 @@ impl ReferenceStore for PgStore {
     }
 
     async fn categories(&self) -> Result<Vec<Category>> {
-        done(sql::bodies(&**self.client().await?, "categories").await)
+        lagging_read!(self, |c| sql::bodies(c, "categories"))
     }
 
     async fn put_categories(&self, categories: Vec<Category>, audit: AuditEvent) -> Result<()> {
@@ -315,7 +453,7 @@ impl ReferenceStore for PgStore {
     }
 
     async fn departments(&self) -> Result<Vec<Department>> {
-        done(sql::bodies(&**self.client().await?, "departments").await)
+        lagging_read!(self, |c| sql::bodies(c, "departments"))
     }
 
     async fn put_departments(&self, departments: Vec<Department>, audit: AuditEvent) -> Result<()> {
@@ -370,11 +508,11 @@ impl CaseStore for PgStore {
     }
 
     async fn list_cases(&self, filter: CaseFilter) -> Result<CasePage> {
-        done(sql::list_cases(&**self.client().await?, &filter).await)
+        lagging_read!(self, |c| sql::list_cases(c, &filter))
     }
 
     async fn count_by_state(&self, scope: CaseScope) -> Result<Vec<(CaseState, u64)>> {
-        done(sql::count_by_state(&**self.client().await?, &scope).await)
+        lagging_read!(self, |c| sql::count_by_state(c, &scope))
     }
 
     async fn import_cases(&self, cases: Vec<CaseRecord>, audit: AuditEvent) -> Result<Vec<CaseId>> {
@@ -417,7 +555,7 @@ impl AuditStore for PgStore {
     }
 
     async fn audit_records(&self, filter: AuditFilter) -> Result<Vec<AuditRecord>> {
-        done(audit::records(&**self.client().await?, &filter).await)
+        lagging_read!(self, |c| audit::records(c, &filter))
     }
 }
 
@@ -446,7 +584,7 @@ impl AccountStore for PgStore {
     }
 
     async fn users(&self) -> Result<Vec<UserRecord>> {
-        done(sql::json_rows(&**self.client().await?, "SELECT body FROM users ORDER BY username", &[]).await)
+        lagging_read!(self, |c| sql::json_rows(c, "SELECT body FROM users ORDER BY username", &[]))
     }
 
     async fn record_login(&self, outcome: LoginOutcome, audit: AuditEvent) -> Result<()> {
@@ -497,7 +635,7 @@ impl DeviceStore for PgStore {
     }
 
     async fn devices(&self) -> Result<Vec<DeviceRecord>> {
-        done(sql::json_rows(&**self.client().await?, "SELECT body FROM devices ORDER BY id", &[]).await)
+        lagging_read!(self, |c| sql::json_rows(c, "SELECT body FROM devices ORDER BY id", &[]))
     }
 
     async fn revoke_device(&self, id: &str, at: DateTime<Utc>, audit: AuditEvent) -> Result<()> {
@@ -516,7 +654,11 @@ impl DeviceStore for PgStore {
 impl BlobStore for PgStore {
     async fn put_blob(&self, sha256: &str, bytes: Vec<u8>) -> Result<()> {
         sql::check_sha256(sha256)?;
-        done(sql::put_blob(&**self.client().await?, sha256, &bytes, true).await)
+        let c = self.client().await?;
+        done(sql::put_blob(&**c, sha256, &bytes, true).await)?;
+        // Blobs are exported (from the replica, when there is one).
+        self.committed(&c).await;
+        Ok(())
     }
 
     async fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
@@ -559,23 +701,29 @@ impl RateStore for PgStore {
             let idle = now - chrono::Duration::minutes(2);
             c.execute("DELETE FROM rate_buckets WHERE at < $1", &[&idle]).await.map_err(error::pg)?;
         }
-        write_tx!(self, |tx| {
-            let full = Bucket::full(per_minute, now);
-            tx.execute(
-                "INSERT INTO rate_buckets (key, tokens, at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
-                &[&key, &full.tokens, &full.at],
-            )
-            .await?;
-            let row = tx.query_one("SELECT tokens, at FROM rate_buckets WHERE key = $1 FOR UPDATE", &[&key]).await?;
-            let mut bucket = Bucket { tokens: row.get(0), at: row.get(1) };
-            let took = bucket.take(per_minute, now);
-            tx.execute(
-                "UPDATE rate_buckets SET tokens = $2, at = $3 WHERE key = $1",
-                &[&key, &bucket.tokens, &bucket.at],
-            )
-            .await?;
-            took
-        })
+        // Buckets are never read from the replica nor exported: no need to
+        // raise the high-water mark (and spend a round trip) for them.
+        write_tx!(
+            self,
+            unrecorded | tx | {
+                let full = Bucket::full(per_minute, now);
+                tx.execute(
+                    "INSERT INTO rate_buckets (key, tokens, at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
+                    &[&key, &full.tokens, &full.at],
+                )
+                .await?;
+                let row =
+                    tx.query_one("SELECT tokens, at FROM rate_buckets WHERE key = $1 FOR UPDATE", &[&key]).await?;
+                let mut bucket = Bucket { tokens: row.get(0), at: row.get(1) };
+                let took = bucket.take(per_minute, now);
+                tx.execute(
+                    "UPDATE rate_buckets SET tokens = $2, at = $3 WHERE key = $1",
+                    &[&key, &bucket.tokens, &bucket.at],
+                )
+                .await?;
+                took
+            }
+        )
     }
 }
 

@@ -1,11 +1,14 @@
 //! The change feed: `pg_notify` inside writing transactions, and a
 //! background task that LISTENs on a dedicated connection.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use citygrid_store::Change;
 use tokio::sync::{broadcast, oneshot};
 use tokio_postgres::{AsyncMessage, Config, NoTls};
+
+use crate::replica::Routing;
 
 /// The notification channel every CityGrid process listens on.
 pub(crate) const CHANNEL: &str = "citygrid_changes";
@@ -46,7 +49,18 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// notifications may have been missed meanwhile. `ready` fires once the
 /// first LISTEN is in place. The task ends when it is aborted (the store
 /// is dropped).
-pub(crate) async fn run(config: Config, me: String, tx: broadcast::Sender<Change>, ready: oneshot::Sender<()>) {
+///
+/// With a replica (`routing`), a change goes out only once the high-water
+/// mark covers it (the primary's position when the notice arrived, which
+/// is after the change committed), so whoever reloads on hearing it does
+/// not read the state before it from a replica that is behind.
+pub(crate) async fn run(
+    config: Config,
+    me: String,
+    tx: broadcast::Sender<Change>,
+    ready: oneshot::Sender<()>,
+    routing: Option<Arc<Routing>>,
+) {
     let mut ready = Some(ready);
     let mut listened_before = false;
     let mut backoff = Duration::from_millis(200);
@@ -56,14 +70,14 @@ pub(crate) async fn run(config: Config, me: String, tx: broadcast::Sender<Change
                 let (lost_tx, lost_rx) = oneshot::channel::<()>();
                 let forward = tx.clone();
                 let me2 = me.clone();
+                let routing2 = routing.clone();
                 // Drives the connection: notifications arrive as its messages.
                 let poller = tokio::spawn(async move {
                     loop {
                         match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
                             Some(Ok(AsyncMessage::Notification(n))) => {
                                 if let Some(change) = parse(&me2, n.payload()) {
-                                    // No receivers is fine: nobody is interested yet.
-                                    let _ = forward.send(change);
+                                    announce(&forward, change, routing2.as_ref());
                                 }
                             }
                             Some(Ok(_)) => {}
@@ -81,7 +95,7 @@ pub(crate) async fn run(config: Config, me: String, tx: broadcast::Sender<Change
                         backoff = Duration::from_millis(200);
                         if listened_before {
                             tracing::info!("change feed reconnected; asking for a resync");
-                            let _ = tx.send(Change::Resync);
+                            announce(&tx, Change::Resync, routing.as_ref());
                         }
                         listened_before = true;
                         if let Some(r) = ready.take() {
@@ -102,6 +116,23 @@ pub(crate) async fn run(config: Config, me: String, tx: broadcast::Sender<Change
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Sends `change` to this process's subscribers; with a replica, once the
+/// high-water mark covers it.
+fn announce(tx: &broadcast::Sender<Change>, change: Change, routing: Option<&Arc<Routing>>) {
+    match routing {
+        // No receivers is fine: nobody is interested yet.
+        None => {
+            let _ = tx.send(change);
+        }
+        Some(r) => {
+            let tx = tx.clone();
+            r.catch_up_with_primary(move || {
+                let _ = tx.send(change);
+            });
+        }
     }
 }
 

@@ -6,7 +6,8 @@ use citygrid_store::{CaseRecord, Change, Result, Row, StoreError, Table, Transfe
 use tokio_postgres::GenericClient;
 
 use crate::error::{Fail, write_tx};
-use crate::{PgStore, audit, done, sql};
+use crate::replica::lagging_read;
+use crate::{PgStore, audit, sql};
 
 /// A numeric key as [`Row::key`] writes it (zero-padded digits).
 fn numeric_key(after: Option<&str>) -> Result<i64> {
@@ -143,7 +144,7 @@ async fn import<C: GenericClient + Sync>(c: &C, row: &Row) -> std::result::Resul
 
 impl TransferStore for PgStore {
     async fn export_rows(&self, table: Table, after: Option<String>, limit: usize) -> Result<Vec<Row>> {
-        done(export(&**self.client().await?, table, after, limit).await)
+        lagging_read!(self, |c| export(c, table, after.clone(), limit))
     }
 
     async fn import_rows(&self, rows: Vec<Row>) -> Result<()> {
