@@ -337,3 +337,33 @@ async fn answers(s: &Server, users: &[&str], paths: &[String]) -> Vec<(String, S
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_from_a_replica_never_lose_a_clients_own_write() {
+    let primary = Cluster::start_primary().unwrap();
+    let replica = primary.start_replica().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let s =
+        Server::start(&["demo", "--database", &primary.url(), "--database-replica", &replica.url(), "--data-dir", d]);
+    let c = http();
+    let token = login(&c, &s, "city.operator").await;
+    for n in 0..100 {
+        let id = create(&c, &s, &token, n).await.unwrap();
+        // The list is a replica read: it must still show the case just made.
+        let (status, page) = get(&c, &s, &token, "/api/v1/cases?limit=5").await;
+        assert_eq!(status, 200);
+        let ids: Vec<u64> = page["items"].as_array().unwrap().iter().map(|i| i["id"].as_u64().unwrap()).collect();
+        assert!(ids.contains(&id), "round {n}: case {id} vanished from the list {ids:?}");
+        assert_eq!(get(&c, &s, &token, &format!("/api/v1/cases/{id}")).await.0, 200, "round {n}");
+    }
+    // And the replica did serve reads (not everything fell back to the primary).
+    let metrics = c.get(s.url("/metrics")).bearer_auth(&token).send().await.unwrap().text().await.unwrap();
+    let replica_reads: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with("citygrid_store_reads_total") && l.contains("target=\"replica\""))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(replica_reads > 0.0, "no read reached the replica:\n{metrics}");
+}
