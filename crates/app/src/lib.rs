@@ -71,6 +71,7 @@ pub mod reload;
 pub mod report;
 pub mod territory;
 pub mod tiles;
+pub mod turn;
 pub mod vault;
 pub mod world;
 pub mod zones;

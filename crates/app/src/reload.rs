@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use citygrid_geo::ZoneIndex;
 use citygrid_store::Store;
 
 use crate::core::Core;
@@ -41,9 +42,7 @@ impl<S: Store> Core<S> {
     /// Reloads the territory from the store.
     pub async fn reload_territory(&self) -> AppResult<()> {
         let _turn = self.reference_lock.lock().await;
-        let units = self.store.territory().await?;
-        // Parsing every boundary and building the index is seconds of CPU.
-        let t = tokio::task::spawn_blocking(|| Territory::from_stored(units)).await?.map_err(AppError::Internal)?;
+        let t = self.territory_in_store().await?;
         self.set_territory(t);
         Ok(())
     }
@@ -51,10 +50,22 @@ impl<S: Store> Core<S> {
     /// Reloads the zones from the store.
     pub async fn reload_zones(&self) -> AppResult<()> {
         let _turn = self.reference_lock.lock().await;
-        let zones = self.store.zones().await?;
-        let index = tokio::task::spawn_blocking(|| zones_from_stored(zones)).await?.map_err(AppError::Internal)?;
+        let index = self.zones_in_store().await?;
         self.set_zones(index);
         Ok(())
+    }
+
+    /// The zone index of what the store holds now.
+    pub(crate) async fn zones_in_store(&self) -> AppResult<ZoneIndex> {
+        let zones = self.store.zones().await?;
+        tokio::task::spawn_blocking(|| zones_from_stored(zones)).await?.map_err(AppError::Internal)
+    }
+
+    /// The territory as the store holds it now.
+    pub(crate) async fn territory_in_store(&self) -> AppResult<Territory> {
+        let units = self.store.territory().await?;
+        // Parsing every boundary and building the index is seconds of CPU.
+        tokio::task::spawn_blocking(|| Territory::from_stored(units)).await?.map_err(AppError::Internal)
     }
 
     /// Reloads categories and departments from the store.

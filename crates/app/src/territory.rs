@@ -132,14 +132,18 @@ impl<S: Store> Core<S> {
         let resource = "territory";
         self.authorize_actor(actor, Operation::ManageReference, &Scope::Global, resource).await?;
         let audit = self.actor_event(actor, "territory.import", resource);
-        let _turn = self.reference_lock.lock().await;
-        let current = Arc::clone(&self.world().territory);
         let ImportTerritory { text, format, repair, dry_run } = req;
         let parsed = tokio::task::spawn_blocking(move || parse(&text, format, repair)).await??;
-        let (outcome, next) = import_parsed(&self.store, current, parsed, repair, dry_run, audit).await?;
-        if let Some(next) = next {
-            self.set_territory(next);
-        }
-        Ok(outcome)
+        // Checked against the territory as the store holds it: another
+        // process may have imported since this one last reloaded.
+        self.reference_turn(async || {
+            let current = Arc::new(self.territory_in_store().await?);
+            let (outcome, next) = import_parsed(&self.store, current, parsed, repair, dry_run, audit).await?;
+            if let Some(next) = next {
+                self.set_territory(next);
+            }
+            Ok(outcome)
+        })
+        .await
     }
 }

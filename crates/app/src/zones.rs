@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use citygrid_domain::access::{Operation, Scope};
 use citygrid_domain::{Point, Zone};
-use citygrid_geo::ZoneIndex;
 use citygrid_store::{Store, StoredZone};
 use geo::{CoordsIter, Intersects, MultiPolygon, Validation};
 
@@ -55,21 +54,6 @@ pub fn checked_geometry(value: &serde_json::Value) -> AppResult<(MultiPolygon<f6
     Ok((mp, text))
 }
 
-/// The zones as they will be after a change, indexed off the async workers,
-/// so a change is swapped in whole once it is stored (and a zone that cannot
-/// be indexed is refused before anything is written).
-async fn rebuilt(
-    zones: Arc<ZoneIndex>,
-    change: impl FnOnce(&mut Vec<(Zone, MultiPolygon<f64>)>) + Send + 'static,
-) -> AppResult<ZoneIndex> {
-    Ok(tokio::task::spawn_blocking(move || {
-        let mut list: Vec<(Zone, MultiPolygon<f64>)> = zones.iter().map(|(z, g)| (z.clone(), g.clone())).collect();
-        change(&mut list);
-        ZoneIndex::build(list)
-    })
-    .await?)
-}
-
 impl<S: Store> Core<S> {
     /// Creates or replaces one zone (administrators). The zone is validated
     /// (id, name, dates, schedule, target class only on water sections),
@@ -100,18 +84,18 @@ impl<S: Store> Core<S> {
             Ok((geometry, text))
         })
         .await??;
-        // One reference-data change at a time, so none is lost between index and swap.
-        let _turn = self.reference_lock.lock().await;
-        let (z, g) = (zone.clone(), geometry.clone());
-        let index = rebuilt(self.world().zones, move |list| {
-            list.retain(|(old, _)| old.id != z.id);
-            list.push((z, g));
-        })
-        .await?;
+        // One reference-data change at a time across every process, the new
+        // index built from what the store holds (another process may have
+        // changed a zone this process has not reloaded yet).
         let ev = self.actor_event(actor, "zone.put", &resource);
         let stored = StoredZone { zone: zone.clone(), geometry: text };
-        self.store.put_zones(vec![stored], ev).await?;
-        self.set_zones(index);
+        self.reference_turn(async || {
+            self.store.put_zones(vec![stored], ev).await?;
+            let index = self.zones_in_store().await?;
+            self.set_zones(index);
+            Ok(())
+        })
+        .await?;
         Ok((zone, geometry))
     }
 
@@ -120,12 +104,14 @@ impl<S: Store> Core<S> {
     pub async fn delete_zone(&self, actor: &Actor, id: &str) -> AppResult<()> {
         let resource = format!("zone/{id}");
         self.authorize_actor(actor, Operation::ManageReference, &Scope::Global, &resource).await?;
-        let _turn = self.reference_lock.lock().await;
-        let gone = id.to_owned();
-        let index = rebuilt(self.world().zones, move |list| list.retain(|(z, _)| z.id != gone)).await?;
         let ev = self.actor_event(actor, "zone.delete", &resource);
-        self.store.delete_zone(id, ev).await?;
-        self.set_zones(index);
+        self.reference_turn(async || {
+            self.store.delete_zone(id, ev).await?;
+            let index = self.zones_in_store().await?;
+            self.set_zones(index);
+            Ok(())
+        })
+        .await?;
         Ok(())
     }
 }

@@ -161,6 +161,27 @@ async fn two_instances_share_one_database() {
     .await;
     assert!(gone, "B still serves zone {zone} that A deleted");
 
+    // Zones written through both at once: neither change is lost, on either.
+    let put_zone = |s: &Server, id: &'static str, lon: f64| {
+        let body = json!({
+            "zone": {"id": id, "name": id, "kind": "key_area", "valid_from": "2024-01-01", "territory": "340202"},
+            "geometry": {"type": "Polygon", "coordinates": [[
+                [lon, 31.33], [lon + 0.005, 31.33], [lon + 0.005, 31.335], [lon, 31.335], [lon, 31.33]]]}
+        });
+        c.put(s.url(&format!("/api/v1/zones/{id}"))).bearer_auth(&admin).json(&body).send()
+    };
+    let (ra, rb) = tokio::join!(put_zone(&a, "both-a", 118.37), put_zone(&b, "both-b", 118.38));
+    assert_eq!((ra.unwrap().status().as_u16(), rb.unwrap().status().as_u16()), (200, 200));
+    for s in [&a, &b] {
+        let both = eventually(Duration::from_secs(5), async || {
+            let (_, z) = get(&c, s, &admin, "/api/v1/zones").await;
+            let text = z.to_string();
+            text.contains("\"id\":\"both-a\"") && text.contains("\"id\":\"both-b\"")
+        })
+        .await;
+        assert!(both, "{} lost a zone written through the other instance", s.base);
+    }
+
     // A session ended through A is refused by B at once (within seconds).
     assert_eq!(get(&c, &b, &ta, "/api/v1/auth/me").await.0, 200, "B accepts A's session");
     let r = c.post(a.url("/api/v1/auth/logout")).bearer_auth(&ta).send().await.unwrap();
