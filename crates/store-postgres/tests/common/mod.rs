@@ -5,20 +5,11 @@ use std::ops::Deref;
 
 use citygrid_store_postgres::{PgOptions, PgStore};
 
+pub use citygrid_testpg::with_database as url_for;
+
 /// The server tests run against: `CITYGRID_TEST_DATABASE_URL`, or the local default.
 pub fn admin_url() -> String {
-    std::env::var("CITYGRID_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// `url` pointing at database `name` instead.
-pub fn url_for(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let (scheme, rest) = base.split_once("://").expect("a URL with a scheme");
-    let host = rest.split_once('/').map_or(rest, |(h, _)| h);
-    format!("{scheme}://{host}/{name}{query}")
+    citygrid_testpg::shared_url()
 }
 
 /// A connection to the admin database; fails the test clearly when the server is missing.
@@ -35,49 +26,23 @@ pub async fn admin() -> tokio_postgres::Client {
     client
 }
 
-/// Creates a brand-new, empty database; returns its name and URL.
-pub async fn create_database() -> (String, String) {
-    let name = format!("cg_test_{:016x}", rand::random::<u64>());
-    admin().await.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("CREATE DATABASE");
-    let url = url_for(&admin_url(), &name);
-    (name, url)
-}
-
-/// Drops a test database, from synchronous code (a Drop).
-pub fn drop_database(name: &str) {
-    let name = name.to_owned();
-    let dropper = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async {
-            let c = admin().await;
-            if let Err(e) = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await {
-                eprintln!("could not drop test database {name}: {e}");
-            }
-        });
-    });
-    let _ = dropper.join();
-}
-
 /// A test database, dropped when this goes.
 pub struct TestDb {
     pub name: String,
     pub url: String,
+    _db: citygrid_testpg::TestDatabase,
 }
 
 impl TestDb {
     pub async fn new() -> TestDb {
-        let (name, url) = create_database().await;
-        TestDb { name, url }
+        // psql under the hood: off the async workers.
+        let db = tokio::task::spawn_blocking(citygrid_testpg::TestDatabase::create).await.unwrap();
+        let db = db.unwrap_or_else(|e| panic!("{e}"));
+        TestDb { name: db.name().to_owned(), url: db.url().to_owned(), _db: db }
     }
 
     pub async fn store(&self) -> PgStore {
         PgStore::connect(&self.url, PgOptions::default()).await.unwrap()
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        drop_database(&self.name);
     }
 }
 
