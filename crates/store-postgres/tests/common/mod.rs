@@ -5,7 +5,10 @@ use std::ops::Deref;
 
 use citygrid_store_postgres::{PgOptions, PgStore};
 
-pub use citygrid_testpg::with_database as url_for;
+/// `url` pointing at database `name` instead.
+pub fn url_for(url: &str, name: &str) -> String {
+    citygrid_testpg::with_database(url, name)
+}
 
 /// The server tests run against: `CITYGRID_TEST_DATABASE_URL`, or the local default.
 pub fn admin_url() -> String {
