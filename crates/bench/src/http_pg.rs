@@ -288,10 +288,7 @@ pub fn report(out: &Outcome, o: &Options<'_>) -> String {
         pool = o.pool_size,
     );
     let row = |r: &mut String, round: &str, name: &str, w: &WrkResult| {
-        r.push_str(&format!(
-            "| {round} | {name} | {:.0} | {:.2} / {:.2} | {} |\n",
-            w.rps, w.p50, w.p99, w.errors
-        ));
+        r.push_str(&format!("| {round} | {name} | {:.0} | {:.2} / {:.2} | {} |\n", w.rps, w.p50, w.p99, w.errors));
     };
     for m in &out.runs {
         let round = m.round.to_string();
