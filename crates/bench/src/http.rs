@@ -27,14 +27,14 @@ use citygrid_server::auth::password::hash_password;
 use citygrid_server::vault::Vault;
 use citygrid_server::world::stored_unit;
 use citygrid_server::{App, AppParts, ServerConfig};
-use citygrid_store::UserRecord;
+use citygrid_store::{Store, UserRecord};
 use citygrid_store_sqlite::{SqliteOptions, SqliteStore};
 
 use crate::machine::{machine, median};
 use crate::wrk::{Run, WrkResult};
 
-const USER: &str = "bench.operator";
-const PASSWORD: &str = "Bench-Operator-2026";
+pub(crate) const USER: &str = "bench.operator";
+pub(crate) const PASSWORD: &str = "Bench-Operator-2026";
 
 /// What to run.
 pub struct Options<'a> {
@@ -69,15 +69,21 @@ pub struct Variant {
     pub cold: Option<WrkResult>,
 }
 
-/// A server on `dir`; `seed` loads the territory, catalogue and user first.
-async fn start(
-    dir: &Path,
-    baseline: bool,
-    cached_cases: usize,
-    seed: bool,
-) -> Result<(String, tokio::sync::oneshot::Sender<()>, App<SqliteStore>), String> {
+/// The embedded store in `dir`, as `serve` opens it (or, for the baseline,
+/// without the audit trail).
+pub(crate) fn open_sqlite(dir: &Path, baseline: bool, cached_cases: usize) -> Result<SqliteStore, String> {
     let opts = SqliteOptions { audit_trail: !baseline, cached_cases, ..SqliteOptions::default() };
-    let store = SqliteStore::open_dir(dir, opts).map_err(|e| e.to_string())?;
+    SqliteStore::open_dir(dir, opts).map_err(|e| e.to_string())
+}
+
+/// A server on `store`, on a free port of 127.0.0.1; `seed` loads the
+/// territory, catalogue and user first. Returns its base URL, the sender
+/// that stops it and the app (whose store the caller may inspect).
+pub(crate) async fn start<S: Store>(
+    store: S,
+    baseline: bool,
+    seed: bool,
+) -> Result<(String, tokio::sync::oneshot::Sender<()>, App<S>), String> {
     if seed {
         seed_store(&store).await?;
     }
@@ -109,7 +115,7 @@ async fn start(
     Ok((base, tx, app))
 }
 
-async fn seed_store(store: &SqliteStore) -> Result<(), String> {
+async fn seed_store<S: Store>(store: &S) -> Result<(), String> {
     let territory = tokio::task::spawn_blocking(|| citygrid_geo::wuhu_demo(0))
         .await
         .map_err(|e| e.to_string())?
@@ -141,7 +147,7 @@ async fn seed_store(store: &SqliteStore) -> Result<(), String> {
     store.create_user(user, cli_event("user.create", "bench")).await.map_err(e)
 }
 
-async fn login(base: &str) -> Result<String, String> {
+pub(crate) async fn login(base: &str) -> Result<String, String> {
     let body = serde_json::json!({"username": USER, "password": PASSWORD}).to_string();
     let out = tokio::task::spawn_blocking({
         let url = format!("{base}/api/v1/auth/login");
@@ -169,7 +175,7 @@ pub async fn http(o: &Options<'_>) -> Result<Vec<Variant>, String> {
     let order = [(BASELINE, true), (SHIPPED, false)];
     for (name, baseline) in (0..o.rounds.max(1)).flat_map(|r| if r % 2 == 0 { order } else { [order[1], order[0]] }) {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let (base, stop, app) = start(dir.path(), baseline, o.cached_cases, true).await?;
+        let (base, stop, app) = start(open_sqlite(dir.path(), baseline, o.cached_cases)?, baseline, true).await?;
         let token = login(&base).await?;
         let run = |script: &str, base: &str, token: Option<&str>, conns: u32| Run {
             wrk: o.wrk.to_owned(),
@@ -215,7 +221,7 @@ pub async fn http(o: &Options<'_>) -> Result<Vec<Variant>, String> {
         drop(app);
         if !baseline {
             // The same store reopened with the case cache off: every read from SQLite.
-            let (base, stop, _app) = start(dir.path(), false, 0, false).await?;
+            let (base, stop, _app) = start(open_sqlite(dir.path(), false, 0)?, false, false).await?;
             cold = Some(reads(&base).go().await?);
             let _ = stop.send(());
         }

@@ -3,6 +3,7 @@
 //! and run `target/release/citygrid-bench <benchmark>`.
 
 mod http;
+mod http_pg;
 mod locate;
 mod machine;
 mod startup;
@@ -49,6 +50,35 @@ enum Command {
         /// Cases the store keeps in memory in the warm runs (the default of `serve`).
         #[arg(long, default_value_t = citygrid_store_sqlite::SqliteOptions::default().cached_cases)]
         cached_cases: usize,
+    },
+    /// Case creation over HTTP on PostgreSQL (one instance, and two on one
+    /// database) against the embedded store, in one run (issue 9).
+    HttpPostgres {
+        /// Seconds per run.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Concurrent connections (split between the two wrk of two instances).
+        #[arg(long, default_value_t = 50)]
+        connections: u32,
+        /// The wrk binary.
+        #[arg(long, default_value = "wrk")]
+        wrk: String,
+        /// Directory with the wrk scripts.
+        #[arg(long, default_value_os_t = machine::scripts_dir())]
+        scripts: PathBuf,
+        /// Rounds of (embedded, PostgreSQL, PostgreSQL ×2), in rotating order.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Cases the embedded store keeps in memory (the default of `serve`).
+        #[arg(long, default_value_t = citygrid_store_sqlite::SqliteOptions::default().cached_cases)]
+        cached_cases: usize,
+        /// A database on the PostgreSQL server; the benchmark creates a fresh
+        /// database there per run and drops it afterwards.
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        database_server: String,
+        /// Pooled connections per instance (the default of `serve`).
+        #[arg(long, default_value_t = citygrid_store_postgres::PgOptions::default().pool_size)]
+        pool_size: usize,
     },
     /// Point location on the Wuhu demo: index build, locates per second, a
     /// naive reference, optionally PostGIS, and `citygrid locate` end to end.
@@ -99,6 +129,29 @@ async fn run(command: Command) -> Result<String, String> {
             };
             let v = http::http(&o).await?;
             Ok(http::http_report(&v, &o))
+        }
+        Command::HttpPostgres {
+            duration,
+            connections,
+            wrk,
+            scripts,
+            rounds,
+            cached_cases,
+            database_server,
+            pool_size,
+        } => {
+            let o = http_pg::Options {
+                wrk: &wrk,
+                scripts: &scripts,
+                secs: duration,
+                conns: connections,
+                rounds,
+                cached_cases,
+                server: &database_server,
+                pool_size,
+            };
+            let out = http_pg::run(&o).await?;
+            Ok(http_pg::report(&out, &o))
         }
         Command::Locate(args) => locate::run(args).await,
         Command::Startup { runs, citygrid } => {

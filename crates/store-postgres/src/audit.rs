@@ -2,10 +2,10 @@
 
 use citygrid_domain::audit::{AuditEvent, AuditRecord, ChainHead, Outcome};
 use citygrid_store::{AuditFilter, StoreError};
-use tokio_postgres::GenericClient;
+use tokio_postgres::{GenericClient, Statement};
 
 use crate::error::Fail;
-use crate::sql::Query;
+use crate::sql::{Cached, Query};
 
 /// How many chains the trail is split into.
 pub(crate) const CHAINS: u32 = 16;
@@ -28,32 +28,43 @@ pub(crate) fn chain_of(resource: &str) -> u32 {
 /// so within one chain `seq` rises with `link`: reading the trail by `seq`
 /// meets every chain's records in chain order. Callers do this last, so the
 /// head stays locked only until their commit.
-pub(crate) async fn append<C: GenericClient + Sync>(c: &C, event: &AuditEvent) -> Result<AuditRecord, Fail> {
+pub(crate) async fn append<C: Cached>(c: &C, event: &AuditEvent) -> Result<AuditRecord, Fail> {
     let chain = chain_of(&event.resource);
     let chain_i = chain as i32;
-    let head = c.query_one("SELECT link, hash FROM audit_chains WHERE chain = $1 FOR UPDATE", &[&chain_i]).await?;
+    let st = c.stmt("SELECT link, hash FROM audit_chains WHERE chain = $1 FOR UPDATE").await?;
+    let head = c.inner().query_one(&st, &[&chain_i]).await?;
     let link: i64 = head.get(0);
     let head = ChainHead { chain, link: u64::try_from(link).unwrap_or(0), hash: head.get(1) };
-    let seq: i64 = c.query_one("SELECT nextval('audit_seq')", &[]).await?.get(0);
+    let st = c.stmt("SELECT nextval('audit_seq')").await?;
+    let seq: i64 = c.inner().query_one(&st, &[]).await?.get(0);
     let rec = AuditRecord::chain(event.clone(), u64::try_from(seq).unwrap_or(0), &head);
-    insert(c, &rec).await?;
-    c.execute(
-        "UPDATE audit_chains SET link = $2, hash = $3 WHERE chain = $1",
-        &[&chain_i, &(rec.link as i64), &rec.hash],
-    )
-    .await?;
+    let st = c
+        .stmt(&format!("INSERT INTO audit ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"))
+        .await?;
+    insert_with(c.inner(), &st, &rec).await?;
+    let st = c.stmt("UPDATE audit_chains SET link = $2, hash = $3 WHERE chain = $1").await?;
+    c.inner().execute(&st, &[&chain_i, &(rec.link as i64), &rec.hash]).await?;
     Ok(rec)
 }
 
 /// Inserts a record exactly as given.
 pub(crate) async fn insert<C: GenericClient + Sync>(c: &C, rec: &AuditRecord) -> Result<(), Fail> {
+    let st = c
+        .prepare(&format!(
+            "INSERT INTO audit ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .await?;
+    insert_with(c, &st, rec).await
+}
+
+/// Inserts a record exactly as given, with `st` (the insert, prepared).
+async fn insert_with<C: GenericClient + Sync>(c: &C, st: &Statement, rec: &AuditRecord) -> Result<(), Fail> {
     let e = &rec.event;
     let seq = i64::try_from(rec.seq).map_err(|_| StoreError::Invalid(format!("audit seq {}", rec.seq)))?;
     let link = i64::try_from(rec.link).map_err(|_| StoreError::Invalid(format!("audit link {}", rec.link)))?;
     let chain = i32::try_from(rec.chain).map_err(|_| StoreError::Invalid(format!("audit chain {}", rec.chain)))?;
     c.execute(
-        "INSERT INTO audit (seq, chain, link, at, actor, role, action, resource, outcome, source_ip, detail,
-           prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        st,
         &[
             &seq,
             &chain,

@@ -398,7 +398,7 @@ impl MetaStore for PgStore {
     async fn set_meta(&self, key: &str, value: &str, audit: AuditEvent) -> Result<()> {
         write_tx!(self, |tx| {
             sql::set_meta(&*tx, key, value).await?;
-            audit::append(&*tx, &audit).await?;
+            audit::append(&tx, &audit).await?;
         })
     }
 }
@@ -411,7 +411,7 @@ impl ReferenceStore for PgStore {
     async fn upsert_units(&self, units: Vec<StoredUnit>, audit: AuditEvent) -> Result<usize> {
         write_tx!(self, |tx| {
             sql::put_units(&*tx, &units, true).await?;
-            audit::append(&*tx, &audit).await?;
+            audit::append(&tx, &audit).await?;
             self.notify(&*tx, &Change::Territory).await?;
             units.len()
         })
@@ -425,7 +425,7 @@ impl ReferenceStore for PgStore {
         sql::validate_zones(&zones)?;
         write_tx!(self, |tx| {
             sql::put_zones(&*tx, &zones, true).await?;
-            audit::append(&*tx, &audit).await?;
+            audit::append(&tx, &audit).await?;
             self.notify(&*tx, &Change::Zones).await?;
         })
     }
@@ -435,7 +435,7 @@ impl ReferenceStore for PgStore {
             if tx.execute("DELETE FROM zones WHERE id = $1", &[&id]).await? == 0 {
                 return Err(Fail::Store(StoreError::NotFound(format!("zone {id}"))));
             }
-            audit::append(&*tx, &audit).await?;
+            audit::append(&tx, &audit).await?;
             self.notify(&*tx, &Change::Zones).await?;
         })
     }
@@ -447,7 +447,7 @@ impl ReferenceStore for PgStore {
     async fn put_categories(&self, categories: Vec<Category>, audit: AuditEvent) -> Result<()> {
         write_tx!(self, |tx| {
             sql::put_categories(&*tx, &categories, true).await?;
-            audit::append(&*tx, &audit).await?;
+            audit::append(&tx, &audit).await?;
             self.notify(&*tx, &Change::Catalog).await?;
         })
     }
@@ -459,7 +459,7 @@ impl ReferenceStore for PgStore {
     async fn put_departments(&self, departments: Vec<Department>, audit: AuditEvent) -> Result<()> {
         write_tx!(self, |tx| {
             sql::put_departments(&*tx, &departments, true).await?;
-            audit::append(&*tx, &audit).await?;
+            audit::append(&tx, &audit).await?;
             self.notify(&*tx, &Change::Catalog).await?;
         })
     }
@@ -475,15 +475,15 @@ impl CaseStore for PgStore {
         audit: AuditEvent,
     ) -> Result<CreatedCase> {
         write_tx!(self, |tx| {
-            let near = sql::nearby(&*tx, &case, nearby).await?;
+            let near = sql::nearby(&tx, &case, nearby).await?;
             let mut case = case.clone();
             let mut entry = report.clone();
-            case.id = sql::next_case_id(&*tx).await?;
+            case.id = sql::next_case_id(&tx).await?;
             entry.seq = 1;
-            sql::insert_case(&*tx, &case, std::slice::from_ref(&entry), contact.as_ref()).await?;
+            sql::insert_case(&tx, &case, std::slice::from_ref(&entry), contact.as_ref()).await?;
             let mut audit = audit.clone();
             audit.resource = format!("case/{}", case.id);
-            audit::append(&*tx, &audit).await?;
+            audit::append(&tx, &audit).await?;
             CreatedCase { case, entry, nearby: near }
         })
     }
@@ -498,8 +498,8 @@ impl CaseStore for PgStore {
                     ))));
                 }
             }
-            sql::append_entry(&*tx, &case, &entry).await?;
-            audit::append(&*tx, &audit).await?;
+            sql::append_entry(&tx, &case, &entry).await?;
+            audit::append(&tx, &audit).await?;
         })
     }
 
@@ -520,11 +520,11 @@ impl CaseStore for PgStore {
             let mut ids = Vec::with_capacity(cases.len());
             for rec in &cases {
                 let mut case = rec.case.clone();
-                case.id = sql::next_case_id(&*tx).await?;
-                sql::insert_case(&*tx, &case, &rec.timeline, rec.contact.as_ref()).await?;
+                case.id = sql::next_case_id(&tx).await?;
+                sql::insert_case(&tx, &case, &rec.timeline, rec.contact.as_ref()).await?;
                 ids.push(case.id);
             }
-            audit::append(&*tx, &audit).await?;
+            audit::append(&tx, &audit).await?;
             ids
         })
     }
@@ -534,7 +534,7 @@ impl AttachmentStore for PgStore {
     async fn put_attachment(&self, meta: AttachmentMeta, audit: AuditEvent) -> Result<()> {
         write_tx!(self, |tx| {
             sql::put_attachment(&*tx, &meta, true).await?;
-            audit::append(&*tx, &audit).await?;
+            audit::append(&tx, &audit).await?;
         })
     }
 
@@ -550,7 +550,7 @@ impl AttachmentStore for PgStore {
 impl AuditStore for PgStore {
     async fn append_audit(&self, event: AuditEvent) -> Result<()> {
         write_tx!(self, |tx| {
-            audit::append(&*tx, &event).await?;
+            audit::append(&tx, &event).await?;
         })
     }
 
@@ -563,14 +563,14 @@ impl AccountStore for PgStore {
     async fn create_user(&self, user: UserRecord, audit: AuditEvent) -> Result<()> {
         write_tx!(self, |tx| {
             sql::put_user(&*tx, &user, true).await?;
-            audit::append(&*tx, &audit).await?;
+            audit::append(&tx, &audit).await?;
         })
     }
 
     async fn update_user(&self, user: UserRecord, audit: AuditEvent) -> Result<()> {
         write_tx!(self, |tx| {
             sql::put_user(&*tx, &user, false).await?;
-            audit::append(&*tx, &audit).await?;
+            audit::append(&tx, &audit).await?;
             self.notify(&*tx, &Change::Principal(user.id.clone())).await?;
         })
     }
@@ -598,7 +598,7 @@ impl AccountStore for PgStore {
             if let Some(s) = &outcome.session {
                 sql::insert_session(&*tx, s).await?;
             }
-            audit::append(&*tx, &audit).await?;
+            audit::append(&tx, &audit).await?;
         })
     }
 
@@ -615,7 +615,7 @@ impl AccountStore for PgStore {
     ) -> Result<u64> {
         write_tx!(self, |tx| {
             let n = sql::revoke_sessions(&*tx, user_id, token_hash.as_deref(), at).await?;
-            audit::append(&*tx, &audit).await?;
+            audit::append(&tx, &audit).await?;
             self.notify(&*tx, &Change::Principal(user_id.to_owned())).await?;
             n
         })
@@ -626,7 +626,7 @@ impl DeviceStore for PgStore {
     async fn create_device(&self, device: DeviceRecord, audit: AuditEvent) -> Result<()> {
         write_tx!(self, |tx| {
             sql::put_device(&*tx, &device, true).await?;
-            audit::append(&*tx, &audit).await?;
+            audit::append(&tx, &audit).await?;
         })
     }
 
@@ -645,7 +645,7 @@ impl DeviceStore for PgStore {
             };
             d.revoked_at.get_or_insert(at);
             sql::put_device(&*tx, &d, false).await?;
-            audit::append(&*tx, &audit).await?;
+            audit::append(&tx, &audit).await?;
             self.notify(&*tx, &Change::Principal(id.to_owned())).await?;
         })
     }

@@ -8,8 +8,8 @@ use citygrid_store::{
     AttachmentMeta, CaseFilter, CasePage, CaseRecord, CaseScope, DeviceRecord, NearbyCase, NearbyQuery, SealedContact,
     SessionRecord, StoreError, StoredUnit, StoredZone, UserRecord,
 };
-use tokio_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::{GenericClient, Statement};
 
 use crate::error::{Fail, json_err, to_json};
 
@@ -33,6 +33,41 @@ impl Query {
 
     pub(crate) fn args(&self) -> Vec<&(dyn ToSql + Sync)> {
         self.args.iter().map(|a| &**a as &(dyn ToSql + Sync)).collect()
+    }
+}
+
+/// A connection or transaction that can prepare a statement once and keep
+/// it: the pool's connections (`deadpool_postgres`) cache every statement
+/// they prepared, so the write path sends one round trip per statement
+/// (bind, execute) instead of two (parse, then bind, execute) and the
+/// server does not parse and plan it again. Plain `tokio_postgres` clients
+/// prepare each time.
+pub(crate) trait Cached: Sync {
+    /// The client the statements run on.
+    type Inner: GenericClient + Sync;
+    /// That client.
+    fn inner(&self) -> &Self::Inner;
+    /// `sql`, prepared (from the cache where there is one).
+    fn stmt(&self, sql: &str) -> impl Future<Output = Result<Statement, tokio_postgres::Error>> + Send;
+}
+
+impl<'a> Cached for deadpool_postgres::Transaction<'a> {
+    type Inner = tokio_postgres::Transaction<'a>;
+    fn inner(&self) -> &Self::Inner {
+        self
+    }
+    fn stmt(&self, sql: &str) -> impl Future<Output = Result<Statement, tokio_postgres::Error>> + Send {
+        self.prepare_cached(sql)
+    }
+}
+
+impl<'a> Cached for tokio_postgres::Transaction<'a> {
+    type Inner = tokio_postgres::Transaction<'a>;
+    fn inner(&self) -> &Self::Inner {
+        self
+    }
+    fn stmt(&self, sql: &str) -> impl Future<Output = Result<Statement, tokio_postgres::Error>> + Send {
+        self.prepare(sql)
     }
 }
 
@@ -214,11 +249,7 @@ pub(crate) async fn put_zones<C: GenericClient + Sync>(c: &C, zones: &[StoredZon
 
 /// Writes the case projection: a new row, or the row at `expect_version`.
 /// Returns how many rows it wrote.
-pub(crate) async fn write_projection<C: GenericClient + Sync>(
-    c: &C,
-    case: &Case,
-    expect_version: Option<i64>,
-) -> Result<u64, Fail> {
+pub(crate) async fn write_projection<C: Cached>(c: &C, case: &Case, expect_version: Option<i64>) -> Result<u64, Fail> {
     let body = to_json(case)?;
     let version = i64::from(case.version);
     let (lon, lat) = (case.location.lon, case.location.lat);
@@ -239,53 +270,49 @@ pub(crate) async fn write_projection<C: GenericClient + Sync>(
     ];
     let n = match expect_version {
         None => {
-            c.execute(
-                "INSERT INTO cases (id, state, open, category, territory, reporter, department, reported_at, deadline,
-                   lon, lat, version, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                &common,
-            )
-            .await?
+            let st = c
+                .stmt(
+                    "INSERT INTO cases (id, state, open, category, territory, reporter, department, reported_at,
+                       deadline, lon, lat, version, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                )
+                .await?;
+            c.inner().execute(&st, &common).await?
         }
         Some(v) => {
             let mut args = common.to_vec();
             args.push(&v);
-            c.execute(
-                "UPDATE cases SET state = $2, open = $3, category = $4, territory = $5, reporter = $6, department = $7,
-                   reported_at = $8, deadline = $9, lon = $10, lat = $11, version = $12, body = $13
-                 WHERE id = $1 AND version = $14",
-                &args,
-            )
-            .await?
+            let st = c
+                .stmt(
+                    "UPDATE cases SET state = $2, open = $3, category = $4, territory = $5, reporter = $6,
+                       department = $7, reported_at = $8, deadline = $9, lon = $10, lat = $11, version = $12, body = $13
+                     WHERE id = $1 AND version = $14",
+                )
+                .await?;
+            c.inner().execute(&st, &args).await?
         }
     };
     Ok(n)
 }
 
-pub(crate) async fn insert_entry<C: GenericClient + Sync>(
-    c: &C,
-    case_id: CaseId,
-    e: &TimelineEntry,
-) -> Result<(), Fail> {
+pub(crate) async fn insert_entry<C: Cached>(c: &C, case_id: CaseId, e: &TimelineEntry) -> Result<(), Fail> {
     let body = to_json(e)?;
-    c.execute(
-        "INSERT INTO timeline (case_id, seq, at, action, body) VALUES ($1, $2, $3, $4, $5)",
-        &[&case_id, &i64::from(e.seq), &e.at, &e.action.as_str(), &body],
-    )
-    .await?;
+    let st = c.stmt("INSERT INTO timeline (case_id, seq, at, action, body) VALUES ($1, $2, $3, $4, $5)").await?;
+    c.inner().execute(&st, &[&case_id, &i64::from(e.seq), &e.at, &e.action.as_str(), &body]).await?;
     if let Some(d) = &e.data.department {
         for dept in std::iter::once(d).chain(&e.data.assists) {
-            c.execute(
-                "INSERT INTO case_departments (department, case_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                &[dept, &case_id],
-            )
-            .await?;
+            c.inner()
+                .execute(
+                    "INSERT INTO case_departments (department, case_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    &[dept, &case_id],
+                )
+                .await?;
         }
     }
     Ok(())
 }
 
 /// Inserts a whole case: projection, timeline, contact.
-pub(crate) async fn insert_case<C: GenericClient + Sync>(
+pub(crate) async fn insert_case<C: Cached>(
     c: &C,
     case: &Case,
     timeline: &[TimelineEntry],
@@ -296,21 +323,23 @@ pub(crate) async fn insert_case<C: GenericClient + Sync>(
         insert_entry(c, case.id, e).await?;
     }
     if let Some(sc) = contact {
-        c.execute(
-            "INSERT INTO case_contacts (case_id, ciphertext, phone_index, id_index) VALUES ($1, $2, $3, $4)",
-            &[&case.id, &sc.ciphertext, &sc.phone_index, &sc.id_index],
-        )
-        .await?;
+        c.inner()
+            .execute(
+                "INSERT INTO case_contacts (case_id, ciphertext, phone_index, id_index) VALUES ($1, $2, $3, $4)",
+                &[&case.id, &sc.ciphertext, &sc.phone_index, &sc.id_index],
+            )
+            .await?;
     }
     Ok(())
 }
 
-pub(crate) async fn next_case_id<C: GenericClient + Sync>(c: &C) -> Result<CaseId, Fail> {
-    Ok(c.query_one("SELECT nextval('case_ids')", &[]).await?.get(0))
+pub(crate) async fn next_case_id<C: Cached>(c: &C) -> Result<CaseId, Fail> {
+    let st = c.stmt("SELECT nextval('case_ids')").await?;
+    Ok(c.inner().query_one(&st, &[]).await?.get(0))
 }
 
 /// Appends an entry if the stored case is still at `entry.seq - 1`.
-pub(crate) async fn append_entry<C: GenericClient + Sync>(c: &C, case: &Case, e: &TimelineEntry) -> Result<(), Fail> {
+pub(crate) async fn append_entry<C: Cached>(c: &C, case: &Case, e: &TimelineEntry) -> Result<(), Fail> {
     let conflict = |now: &str| {
         StoreError::Conflict(format!("case {} changed meanwhile (now at version {now}); reload and retry", case.id))
     };
@@ -323,7 +352,7 @@ pub(crate) async fn append_entry<C: GenericClient + Sync>(c: &C, case: &Case, e:
     }
     let expect = i64::from(e.seq) - 1;
     if write_projection(c, case, Some(expect)).await? == 0 {
-        let stored = c.query_opt("SELECT version FROM cases WHERE id = $1", &[&case.id]).await?;
+        let stored = c.inner().query_opt("SELECT version FROM cases WHERE id = $1", &[&case.id]).await?;
         return Err(match stored {
             None => StoreError::NotFound(format!("case {}", case.id)),
             Some(r) => conflict(&r.get::<_, i64>(0).to_string()),
@@ -354,22 +383,18 @@ pub(crate) async fn case<C: GenericClient + Sync>(c: &C, id: CaseId) -> Result<O
 /// index); the distances are then measured here with
 /// [`citygrid_domain::Point::distance_m`], the metric the embedded store's
 /// index uses, so both backends give the same hints to the decimetre.
-pub(crate) async fn nearby<C: GenericClient + Sync>(
-    c: &C,
-    case: &Case,
-    q: NearbyQuery,
-) -> Result<Vec<NearbyCase>, Fail> {
+pub(crate) async fn nearby<C: Cached>(c: &C, case: &Case, q: NearbyQuery) -> Result<Vec<NearbyCase>, Fail> {
     if q.radius_m <= 0.0 || q.limit == 0 {
         return Ok(vec![]);
     }
     let b = case.location.bbox_around(q.radius_m);
-    let rows = c
-        .query(
+    let st = c
+        .stmt(
             "SELECT body FROM cases WHERE open AND category = $1
                AND lon BETWEEN $2 AND $3 AND lat BETWEEN $4 AND $5",
-            &[&case.category.as_str(), &b.min_lon, &b.max_lon, &b.min_lat, &b.max_lat],
         )
         .await?;
+    let rows = c.inner().query(&st, &[&case.category.as_str(), &b.min_lon, &b.max_lon, &b.min_lat, &b.max_lat]).await?;
     let mut hits = vec![];
     for r in rows {
         let other: Case = decode(r.get::<_, &str>(0))?;

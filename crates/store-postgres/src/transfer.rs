@@ -117,12 +117,12 @@ async fn export<C: GenericClient + Sync>(
     Ok(rows)
 }
 
-async fn import_case<C: GenericClient + Sync>(c: &C, rec: &CaseRecord) -> std::result::Result<(), Fail> {
+async fn import_case<C: crate::sql::Cached>(c: &C, rec: &CaseRecord) -> std::result::Result<(), Fail> {
     let case: &Case = &rec.case;
     sql::insert_case(c, case, &rec.timeline, rec.contact.as_ref()).await
 }
 
-async fn import<C: GenericClient + Sync>(c: &C, row: &Row) -> std::result::Result<(), Fail> {
+async fn import<C: GenericClient + crate::sql::Cached>(c: &C, row: &Row) -> std::result::Result<(), Fail> {
     match row {
         Row::Meta { key, value } => {
             c.execute("INSERT INTO meta (key, value) VALUES ($1, $2)", &[key, value]).await?;
