@@ -8,11 +8,11 @@ use crate::error::Fail;
 use crate::sql::{Cached, Query};
 
 /// How many chains the trail is split into.
-pub(crate) const CHAINS: u32 = 16;
+pub(crate) const CHAINS: u32 = 64;
 
-/// The chain a resource's records go to: FNV-1a of its bytes, modulo
-/// [`CHAINS`], so one resource's history stays in one chain and the choice
-/// never changes between builds or processes.
+/// The chain a resource's records prefer: FNV-1a of its bytes, modulo
+/// [`CHAINS`]. A writer takes the first free head from there on, so records
+/// of one resource usually share a chain; verification never depends on it.
 pub(crate) fn chain_of(resource: &str) -> u32 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in resource.bytes() {
@@ -22,28 +22,66 @@ pub(crate) fn chain_of(resource: &str) -> u32 {
     (h % u64::from(CHAINS)) as u32
 }
 
-/// Numbers, chains and inserts `event` inside the caller's transaction.
+/// Numbers, chains and inserts `event` inside the caller's transaction, in
+/// two round trips.
 ///
-/// The chain's head row is locked first and the trail number drawn after,
-/// so within one chain `seq` rises with `link`: reading the trail by `seq`
-/// meets every chain's records in chain order. Callers do this last, so the
-/// head stays locked only until their commit.
+/// The writer locks the first chain head no other transaction holds, from
+/// its preferred chain on (`FOR UPDATE SKIP LOCKED`), so it never waits for
+/// another writer's commit while a head is free; only when all are taken
+/// does it wait for its preferred one. The trail number is drawn in the
+/// insert, after the head is locked, so within one chain `seq` rises with
+/// `link`: reading the trail by `seq` meets every chain's records in chain
+/// order. Callers do this last, so a head stays locked only until their commit.
 pub(crate) async fn append<C: Cached>(c: &C, event: &AuditEvent) -> Result<AuditRecord, Fail> {
-    let chain = chain_of(&event.resource);
-    let chain_i = chain as i32;
-    let st = c.stmt("SELECT link, hash FROM audit_chains WHERE chain = $1 FOR UPDATE").await?;
-    let head = c.inner().query_one(&st, &[&chain_i]).await?;
-    let link: i64 = head.get(0);
-    let head = ChainHead { chain, link: u64::try_from(link).unwrap_or(0), hash: head.get(1) };
-    let st = c.stmt("SELECT nextval('audit_seq')").await?;
-    let seq: i64 = c.inner().query_one(&st, &[]).await?.get(0);
-    let rec = AuditRecord::chain(event.clone(), u64::try_from(seq).unwrap_or(0), &head);
+    let preferred = chain_of(&event.resource) as i32;
     let st = c
-        .stmt(&format!("INSERT INTO audit ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"))
+        .stmt(&format!(
+            "SELECT chain, link, hash FROM audit_chains ORDER BY (chain - $1 + {CHAINS}) % {CHAINS}
+             LIMIT 1 FOR UPDATE SKIP LOCKED"
+        ))
         .await?;
-    insert_with(c.inner(), &st, &rec).await?;
-    let st = c.stmt("UPDATE audit_chains SET link = $2, hash = $3 WHERE chain = $1").await?;
-    c.inner().execute(&st, &[&chain_i, &(rec.link as i64), &rec.hash]).await?;
+    let head = match c.inner().query_opt(&st, &[&preferred]).await? {
+        Some(row) => row,
+        None => {
+            let st = c.stmt("SELECT chain, link, hash FROM audit_chains WHERE chain = $1 FOR UPDATE").await?;
+            c.inner().query_one(&st, &[&preferred]).await?
+        }
+    };
+    let chain = u32::try_from(head.get::<_, i32>(0)).unwrap_or(0);
+    let head = ChainHead { chain, link: u64::try_from(head.get::<_, i64>(1)).unwrap_or(0), hash: head.get(2) };
+    // `seq` is not hashed, so the insert can draw it.
+    let mut rec = AuditRecord::chain(event.clone(), 0, &head);
+    let st = c
+        .stmt(&format!(
+            "WITH rec AS (INSERT INTO audit ({COLUMNS})
+                 VALUES (nextval('audit_seq'), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING seq)
+             UPDATE audit_chains SET link = $2, hash = $12 WHERE chain = $1 RETURNING (SELECT seq FROM rec)"
+        ))
+        .await?;
+    let e = &rec.event;
+    let link = i64::try_from(rec.link).map_err(|_| StoreError::Invalid(format!("audit link {}", rec.link)))?;
+    let chain_i = chain as i32;
+    let row = c
+        .inner()
+        .query_one(
+            &st,
+            &[
+                &chain_i,
+                &link,
+                &e.at,
+                &e.actor,
+                &e.role,
+                &e.action,
+                &e.resource,
+                &e.outcome.as_str(),
+                &e.source_ip,
+                &e.detail,
+                &rec.prev_hash,
+                &rec.hash,
+            ],
+        )
+        .await?;
+    rec.seq = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
     Ok(rec)
 }
 
@@ -146,7 +184,7 @@ mod tests {
     #[test]
     fn chains_are_stable_and_spread() {
         assert_eq!(chain_of("case/1"), chain_of("case/1"));
-        let used: std::collections::HashSet<u32> = (0..200).map(|i| chain_of(&format!("case/{i}"))).collect();
+        let used: std::collections::HashSet<u32> = (0..2000).map(|i| chain_of(&format!("case/{i}"))).collect();
         assert_eq!(used.len(), CHAINS as usize);
         assert!(used.iter().all(|c| *c < CHAINS));
     }

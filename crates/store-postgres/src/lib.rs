@@ -475,10 +475,11 @@ impl CaseStore for PgStore {
         audit: AuditEvent,
     ) -> Result<CreatedCase> {
         write_tx!(self, |tx| {
-            let near = sql::nearby(&tx, &case, nearby).await?;
+            // Sent together: one round trip for both.
+            let (near, id) = tokio::try_join!(sql::nearby(&tx, &case, nearby), sql::next_case_id(&tx))?;
             let mut case = case.clone();
             let mut entry = report.clone();
-            case.id = sql::next_case_id(&tx).await?;
+            case.id = id;
             entry.seq = 1;
             sql::insert_case(&tx, &case, std::slice::from_ref(&entry), contact.as_ref()).await?;
             let mut audit = audit.clone();
