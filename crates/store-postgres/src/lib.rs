@@ -128,7 +128,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use citygrid_domain::audit::{AuditEvent, AuditRecord};
+use citygrid_domain::audit::{AuditEvent, AuditRecord, ChainHead};
 use citygrid_domain::case::{Case, CaseId, CaseState, TimelineEntry};
 use citygrid_domain::rate::Bucket;
 use citygrid_domain::{Category, Department};
@@ -556,6 +556,11 @@ impl AuditStore for PgStore {
 
     async fn audit_records(&self, filter: AuditFilter) -> Result<Vec<AuditRecord>> {
         lagging_read!(self, |c| audit::records(c, &filter))
+    }
+
+    async fn audit_heads(&self) -> Result<Vec<ChainHead>> {
+        // From the primary: a checkpoint names heads as committed there.
+        done(audit::heads(&**self.client().await?).await)
     }
 }
 
