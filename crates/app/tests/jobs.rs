@@ -14,8 +14,8 @@ use citygrid_app::{AppResult, Core, CoreParts};
 use citygrid_domain::audit::{AuditEvent, CHECKPOINT_ACTION, Checkpoint, TrailSummary, verify_trail};
 use citygrid_domain::calendar::{WorkingCalendar, default_periods};
 use citygrid_domain::case::DeadlinePolicy;
-use citygrid_store::prelude::*;
 use citygrid_store::AuditFilter;
+use citygrid_store::prelude::*;
 use citygrid_store_sqlite::{SqliteOptions, SqliteStore};
 use parking_lot::Mutex;
 
@@ -150,7 +150,6 @@ async fn the_checkpoint_job_writes_checkpoints_that_verification_uses() {
     assert!(matches!(fresh.run(&core).await.unwrap(), JobOutcome::Idle(_)));
     let trail = core.store.audit_records(AuditFilter::default()).await.unwrap();
     assert_eq!(verify_trail(&trail), Ok(TrailSummary { records: 6, checkpoints: 2 }));
-
 }
 
 #[tokio::test]

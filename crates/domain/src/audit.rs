@@ -443,7 +443,9 @@ mod tests {
             if i % 3 == 2 {
                 let heads: Vec<ChainHead> = [1, 2]
                     .iter()
-                    .map(|c| trail.iter().rev().find(|r| r.chain == *c).map_or(ChainHead::genesis(*c), AuditRecord::head))
+                    .map(|c| {
+                        trail.iter().rev().find(|r| r.chain == *c).map_or(ChainHead::genesis(*c), AuditRecord::head)
+                    })
                     .collect();
                 checkpoint(&mut trail, &heads);
             }
@@ -472,11 +474,15 @@ mod tests {
         let trail = checkpointed();
         // Chain 1's records 5 and 6 (trail positions 5 and 6) go: chain 1
         // still verifies on its own, but the second checkpoint names link 6.
-        let cut: Vec<AuditRecord> = trail.iter().enumerate().filter(|(i, _)| ![5, 6].contains(i)).map(|(_, r)| r.clone()).collect();
+        let cut: Vec<AuditRecord> =
+            trail.iter().enumerate().filter(|(i, _)| ![5, 6].contains(i)).map(|(_, r)| r.clone()).collect();
         assert_eq!(verify_chain(&cut), Ok(6), "the hash chains alone cannot tell");
         let err = verify_trail(&cut).unwrap_err();
         assert_eq!((err.seq, err.position), (8, 5));
-        assert!(err.reason.contains("records of chain 1 up to link 6 were cut off after the checkpoint at seq 8"), "{err}");
+        assert!(
+            err.reason.contains("records of chain 1 up to link 6 were cut off after the checkpoint at seq 8"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -493,7 +499,12 @@ mod tests {
 
     #[test]
     fn a_malformed_checkpoint_is_reported() {
-        for detail in [None, Some("not json"), Some(r#"{"heads":[{"chain":1}]}"#), Some(r#"{"heads":[{"chain":1,"link":0,"hash":"x"}]}"#)] {
+        for detail in [
+            None,
+            Some("not json"),
+            Some(r#"{"heads":[{"chain":1}]}"#),
+            Some(r#"{"heads":[{"chain":1,"link":0,"hash":"x"}]}"#),
+        ] {
             let mut e = AuditEvent::ok(DateTime::<Utc>::UNIX_EPOCH, "system", "system", CHECKPOINT_ACTION, "audit");
             e.detail = detail.map(str::to_owned);
             let trail = vec![AuditRecord::chain(e, 1, &ChainHead::genesis(0))];
