@@ -28,6 +28,11 @@
 //! trail in `seq` order) proves: within each chain, no record was altered,
 //! removed, inserted or reordered, and no record moved between chains (the
 //! chain number is hashed). Across chains it proves only the `seq` order.
+//! A chain whose newest records were cut off still verifies on its own;
+//! audit checkpoints (records naming every chain's head, from
+//! [`AuditStore::audit_heads`], which reads `audit_chains`) let
+//! [`citygrid_domain::audit::verify_trail`] find such a cut made before the
+//! last checkpoint.
 //! `seq` is unique and, within a chain, rises with the link (it is drawn
 //! while the head is locked), but the trail may have gaps: a transaction
 //! that rolls back after drawing its number leaves one. Gaps are not
