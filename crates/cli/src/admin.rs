@@ -4,7 +4,7 @@ use std::io::BufRead;
 
 use chrono::Utc;
 use citygrid_domain::access::Role;
-use citygrid_domain::audit::verify_chain;
+use citygrid_domain::audit::verify_trail;
 use citygrid_server::auth::password::{self, check_strength};
 use citygrid_server::routes::users::check_username;
 use citygrid_store::{AuditFilter, Store, UserRecord};
@@ -37,11 +37,15 @@ pub async fn create_admin<S: Store>(store: &S, username: &str, display_name: &st
     Ok(format!("administrator {username} created"))
 }
 
-/// Checks the audit chain end to end; an error names the first bad record.
+/// Checks the audit trail end to end, every chain and every checkpoint; an
+/// error names the first bad record.
 pub async fn verify_audit<S: Store>(store: &S) -> Result<String, String> {
     let records = store.audit_records(AuditFilter::default()).await.map_err(|e| e.to_string())?;
-    match verify_chain(&records) {
-        Ok(n) => Ok(format!("audit trail intact: {n} records, chain verified")),
+    match verify_trail(&records) {
+        Ok(t) => Ok(format!(
+            "audit trail intact: {} records, every chain verified, {} checkpoint(s) confirmed",
+            t.records, t.checkpoints
+        )),
         Err(b) => Err(format!("audit trail BROKEN at {b}")),
     }
 }

@@ -73,6 +73,9 @@ pub async fn run<S: Store>(s: &Settings, app: App<S>, started: std::time::Instan
         t.len(),
         started.elapsed().as_secs_f64()
     );
+    // Background work (audit checkpoints), once across every process on
+    // this database.
+    app.start_jobs();
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -1,6 +1,33 @@
 //! The tamper-evident audit trail (审计日志): each record carries the hash of
 //! the one before, so an edited, removed or reordered record breaks the chain
 //! at a point [`verify_chain`] can name.
+//!
+//! # What verification proves
+//!
+//! The trail is one or more independent hash chains. [`verify_chain`] proves
+//! that within every chain no record was altered, removed, inserted or
+//! reordered, and that no record moved between chains; across chains it
+//! proves the `seq` order. What a hash chain cannot show on its own is that
+//! the *newest* records of a chain were cut off: the shortened chain is
+//! still a valid chain.
+//!
+//! Checkpoints close most of that gap. A background job periodically
+//! appends an [`CHECKPOINT_ACTION`] record whose `detail` names every
+//! chain's head at that moment ([`Checkpoint`]). [`verify_trail`] runs
+//! [`verify_chain`] and then checks, for every checkpoint, that each head it
+//! names is still in the trail as record (chain, link) with that hash; a
+//! missing one means records of that chain up to that link were cut off
+//! after the checkpoint was written. As checkpoints are records in a chain
+//! themselves, each checkpoint also vouches for the ones before it.
+//!
+//! What remains: records written after the **last** checkpoint, and the last
+//! checkpoints themselves, can be cut off without a trace in the trail, as
+//! can everything in a trail where one holder of the database rewrites every
+//! chain and every checkpoint. Only a copy kept elsewhere catches that:
+//! operators should ship each checkpoint's hashes off the machine (the job
+//! logs them; forward the log, or export the records to write-once storage)
+//! and compare the trail with the last exported checkpoint, whose heads must
+//! all still be in it.
 
 use std::fmt;
 
@@ -109,7 +136,7 @@ pub struct AuditRecord {
 }
 
 /// The last record of one chain: where the next record links on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainHead {
     /// The chain.
     pub chain: u32,
@@ -222,6 +249,100 @@ pub fn verify_chain<'a>(records: impl IntoIterator<Item = &'a AuditRecord>) -> R
     Ok(count)
 }
 
+/// The action of a checkpoint record.
+pub const CHECKPOINT_ACTION: &str = "audit.checkpoint";
+
+/// What a checkpoint record's `detail` holds: every chain's head as read just
+/// before the checkpoint was written (chains with no record left out).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    /// The heads, one per chain.
+    pub heads: Vec<ChainHead>,
+}
+
+impl Checkpoint {
+    /// The checkpoint of `heads`, leaving out empty chains (link 0).
+    pub fn of(heads: &[ChainHead]) -> Checkpoint {
+        let mut heads: Vec<ChainHead> = heads.iter().filter(|h| h.link > 0).cloned().collect();
+        heads.sort_by_key(|h| h.chain);
+        Checkpoint { heads }
+    }
+
+    /// The record's `detail`: `{"heads":[{"chain":c,"link":l,"hash":"…"},…]}`.
+    pub fn detail(&self) -> String {
+        let heads: Vec<String> = self
+            .heads
+            .iter()
+            .map(|h| {
+                let hash = serde_json::Value::String(h.hash.clone());
+                format!("{{\"chain\":{},\"link\":{},\"hash\":{hash}}}", h.chain, h.link)
+            })
+            .collect();
+        format!("{{\"heads\":[{}]}}", heads.join(","))
+    }
+
+    /// Reads a checkpoint record's `detail`.
+    pub fn parse(detail: &str) -> Result<Checkpoint, String> {
+        let cp: Checkpoint = serde_json::from_str(detail).map_err(|e| e.to_string())?;
+        if let Some(h) = cp.heads.iter().find(|h| h.link == 0) {
+            return Err(format!("it names link 0 of chain {}", h.chain));
+        }
+        Ok(cp)
+    }
+
+    /// The checkpoint's audit event, by `system`, about `audit`, at `at`.
+    pub fn event(&self, at: DateTime<Utc>) -> AuditEvent {
+        let mut e = AuditEvent::ok(at, "system", "system", CHECKPOINT_ACTION, "audit");
+        e.detail = Some(self.detail());
+        e
+    }
+}
+
+/// What a verified trail holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TrailSummary {
+    /// Records checked.
+    pub records: u64,
+    /// Checkpoint records among them, every one of whose heads was found.
+    pub checkpoints: u64,
+}
+
+/// Checks a whole trail in stored order: [`verify_chain`], then every
+/// checkpoint (see the module docs): each head a checkpoint names must be in
+/// the trail as record (chain, link) with that hash. A checkpoint whose
+/// detail cannot be read is reported as a break, like a missing head.
+pub fn verify_trail(records: &[AuditRecord]) -> Result<TrailSummary, ChainBreak> {
+    let count = verify_chain(records)?;
+    let hashes: std::collections::HashMap<(u32, u64), &str> =
+        records.iter().map(|r| ((r.chain, r.link), r.hash.as_str())).collect();
+    let mut checkpoints = 0;
+    for (position, r) in records.iter().enumerate().filter(|(_, r)| r.event.action == CHECKPOINT_ACTION) {
+        let fail = |reason: String| ChainBreak { seq: r.seq, position, reason };
+        let cp = Checkpoint::parse(r.event.detail.as_deref().unwrap_or(""))
+            .map_err(|e| fail(format!("this checkpoint's detail cannot be read ({e}), so it proves nothing")))?;
+        for h in &cp.heads {
+            match hashes.get(&(h.chain, h.link)) {
+                None => {
+                    return Err(fail(format!(
+                        "records of chain {} up to link {} were cut off after the checkpoint at seq {}",
+                        h.chain, h.link, r.seq
+                    )));
+                }
+                Some(hash) if *hash != h.hash => {
+                    return Err(fail(format!(
+                        "record {} of chain {} is not the one the checkpoint at seq {} names: the chain was rewritten",
+                        h.link, h.chain, r.seq
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        checkpoints += 1;
+    }
+    Ok(TrailSummary { records: count, checkpoints })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +421,97 @@ mod tests {
         c[4].link = 3;
         c[4].prev_hash = c[3].hash.clone();
         assert!(verify_chain(&c).unwrap_err().reason.contains("altered"));
+    }
+
+    /// Appends a checkpoint of `heads` to chain 2 of `trail`, numbered after it.
+    fn checkpoint(trail: &mut Vec<AuditRecord>, heads: &[ChainHead]) {
+        let seq = trail.last().map_or(1, |r| r.seq + 1);
+        let head = trail.iter().rev().find(|r| r.chain == 2).map_or(ChainHead::genesis(2), AuditRecord::head);
+        trail.push(AuditRecord::chain(Checkpoint::of(heads).event(DateTime::<Utc>::UNIX_EPOCH), seq, &head));
+    }
+
+    /// Chain 1's records, with checkpoints (on chain 2) after records 3 and 6.
+    fn checkpointed() -> Vec<AuditRecord> {
+        let mut trail: Vec<AuditRecord> = vec![];
+        let mut head = ChainHead::genesis(1);
+        for i in 0..6u64 {
+            let e = AuditEvent::ok(DateTime::<Utc>::UNIX_EPOCH, "u1", "operator", "case.act", format!("case/{i}"));
+            let seq = trail.last().map_or(1, |r| r.seq + 1);
+            let r = AuditRecord::chain(e, seq, &head);
+            head = r.head();
+            trail.push(r);
+            if i % 3 == 2 {
+                let heads: Vec<ChainHead> = [1, 2]
+                    .iter()
+                    .map(|c| {
+                        trail.iter().rev().find(|r| r.chain == *c).map_or(ChainHead::genesis(*c), AuditRecord::head)
+                    })
+                    .collect();
+                checkpoint(&mut trail, &heads);
+            }
+        }
+        trail
+    }
+
+    #[test]
+    fn a_clean_trail_with_checkpoints_verifies() {
+        let trail = checkpointed();
+        assert_eq!(verify_trail(&trail), Ok(TrailSummary { records: 8, checkpoints: 2 }));
+        let second = Checkpoint::parse(trail[7].event.detail.as_deref().unwrap()).unwrap();
+        assert_eq!(second.heads.len(), 2, "chain 1's head and the first checkpoint: {second:?}");
+        assert_eq!(verify_trail(&[]), Ok(TrailSummary::default()));
+    }
+
+    #[test]
+    fn the_detail_is_the_documented_json() {
+        let cp = Checkpoint::of(&[ChainHead::genesis(3), ChainHead { chain: 1, link: 7, hash: "ab".into() }]);
+        assert_eq!(cp.detail(), r#"{"heads":[{"chain":1,"link":7,"hash":"ab"}]}"#, "empty chains left out");
+        assert_eq!(Checkpoint::parse(&cp.detail()), Ok(cp));
+    }
+
+    #[test]
+    fn a_tail_cut_before_a_checkpoint_is_found() {
+        let trail = checkpointed();
+        // Chain 1's records 5 and 6 (trail positions 5 and 6) go: chain 1
+        // still verifies on its own, but the second checkpoint names link 6.
+        let cut: Vec<AuditRecord> =
+            trail.iter().enumerate().filter(|(i, _)| ![5, 6].contains(i)).map(|(_, r)| r.clone()).collect();
+        assert_eq!(verify_chain(&cut), Ok(6), "the hash chains alone cannot tell");
+        let err = verify_trail(&cut).unwrap_err();
+        assert_eq!((err.seq, err.position), (8, 5));
+        assert!(
+            err.reason.contains("records of chain 1 up to link 6 were cut off after the checkpoint at seq 8"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_rewritten_tail_before_a_checkpoint_is_found() {
+        let mut trail = checkpointed();
+        // Chain 1's last record replaced by a different, correctly chained one.
+        let mut e = trail[6].event.clone();
+        e.resource = "case/999".into();
+        let before = ChainHead { chain: 1, link: 5, hash: trail[6].prev_hash.clone() };
+        trail[6] = AuditRecord::chain(e, trail[6].seq, &before);
+        assert!(verify_chain(&trail).is_ok());
+        assert!(verify_trail(&trail).unwrap_err().reason.contains("rewritten"));
+    }
+
+    #[test]
+    fn a_malformed_checkpoint_is_reported() {
+        for detail in [
+            None,
+            Some("not json"),
+            Some(r#"{"heads":[{"chain":1}]}"#),
+            Some(r#"{"heads":[{"chain":1,"link":0,"hash":"x"}]}"#),
+        ] {
+            let mut e = AuditEvent::ok(DateTime::<Utc>::UNIX_EPOCH, "system", "system", CHECKPOINT_ACTION, "audit");
+            e.detail = detail.map(str::to_owned);
+            let trail = vec![AuditRecord::chain(e, 1, &ChainHead::genesis(0))];
+            let err = verify_trail(&trail).unwrap_err();
+            assert_eq!((err.seq, err.position), (1, 0));
+            assert!(err.reason.contains("cannot be read"), "{detail:?}: {err}");
+        }
     }
 
     #[test]

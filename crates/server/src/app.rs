@@ -7,6 +7,8 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+use citygrid_app::jobs::JobRunner;
+use citygrid_app::jobs::checkpoint::AuditCheckpoint;
 use citygrid_app::{Actor, Core, CoreParts};
 use citygrid_domain::calendar::WorkingCalendar;
 use citygrid_domain::case::DeadlinePolicy;
@@ -64,6 +66,9 @@ pub struct AppInner<S> {
     pub metrics_token_hash: Option<String>,
     /// Failed logins under names that do not exist.
     pub unknown_logins: parking_lot::Mutex<std::collections::HashMap<String, FailedLogins>>,
+    /// The background jobs, once [`App::start_jobs`] started them; they stop
+    /// with the app.
+    jobs: parking_lot::Mutex<Option<JobRunner<S>>>,
 }
 
 impl<S> std::ops::Deref for AppInner<S> {
@@ -135,11 +140,31 @@ impl<S: Store> App<S> {
             public_limiter: RateLimiter::new("public", config.public_per_minute),
             metrics_token_hash: metrics_token.as_deref().map(crate::auth::hash_secret),
             unknown_logins: parking_lot::Mutex::new(std::collections::HashMap::new()),
+            jobs: parking_lot::Mutex::new(None),
             config,
         };
         let app = App { inner: Arc::new(inner) };
         crate::follow::spawn(&app);
         app
+    }
+}
+
+impl<S: Store> App<S> {
+    /// Starts the background jobs ([`citygrid_app::jobs`]: the audit
+    /// checkpoint every `audit_checkpoint_secs`), each run once across all
+    /// processes sharing the store. `citygrid serve` and `demo` call this;
+    /// in-process test servers do only if they want the jobs. Calling it
+    /// again does nothing. The jobs stop when the app is dropped.
+    pub fn start_jobs(&self) {
+        let mut jobs = self.jobs.lock();
+        if jobs.is_some() {
+            return;
+        }
+        let mut runner = JobRunner::new(self.core());
+        if self.config.audit_checkpoint_secs > 0 {
+            runner.spawn(AuditCheckpoint::every(std::time::Duration::from_secs(self.config.audit_checkpoint_secs)));
+        }
+        *jobs = Some(runner);
     }
 }
 

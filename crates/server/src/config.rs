@@ -29,6 +29,9 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// Largest page a list endpoint returns.
     pub max_page: usize,
+    /// Seconds between audit checkpoints (0 = none), once the background
+    /// jobs are started (`App::start_jobs`).
+    pub audit_checkpoint_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -45,6 +48,7 @@ impl Default for ServerConfig {
             secure_cookies: false,
             cors_origins: vec![],
             max_page: 500,
+            audit_checkpoint_secs: 300,
         }
     }
 }

@@ -473,6 +473,31 @@ async fn the_audit_trail_records_logins_denials_and_unmasked_reads() {
 }
 
 #[tokio::test]
+async fn started_jobs_write_audit_checkpoints_that_verification_confirms() {
+    use citygrid_store::prelude::*;
+    let s = start_with(|c| citygrid_server::ServerConfig { audit_checkpoint_secs: 1, ..c }).await;
+    let auditor = s.login("auditor").await;
+    let checkpoints = || async {
+        let f = citygrid_store::AuditFilter { action: Some("audit.checkpoint".into()), ..Default::default() };
+        s.app.store.audit_records(f).await.unwrap()
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(checkpoints().await.is_empty(), "no jobs until they are started");
+    s.app.start_jobs();
+    s.app.start_jobs();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while checkpoints().await.is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let written = checkpoints().await;
+    assert_eq!(written.len(), 1, "one checkpoint: {written:?}");
+    assert_eq!((written[0].event.actor.as_str(), written[0].event.resource.as_str()), ("system", "audit"));
+    let v: Value = s.get("/api/v1/audit/verify", &auditor).await.json().await.unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    assert!(v["checkpoints"].as_u64().unwrap() >= 1, "{v}");
+}
+
+#[tokio::test]
 async fn responses_carry_security_headers_and_no_cors_by_default() {
     let s = start().await;
     let token = s.login("city.op").await;

@@ -177,6 +177,19 @@ pub(crate) async fn records<C: GenericClient + Sync>(c: &C, f: &AuditFilter) -> 
     Ok(rows.iter().map(from_row).collect())
 }
 
+/// Every chain's head that has a record (`link > 0`), by chain.
+pub(crate) async fn heads<C: GenericClient + Sync>(c: &C) -> Result<Vec<ChainHead>, Fail> {
+    let rows = c.query("SELECT chain, link, hash FROM audit_chains WHERE link > 0 ORDER BY chain", &[]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| ChainHead {
+            chain: u32::try_from(r.get::<_, i32>(0)).unwrap_or(0),
+            link: u64::try_from(r.get::<_, i64>(1)).unwrap_or(0),
+            hash: r.get(2),
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

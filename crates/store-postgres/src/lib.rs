@@ -28,6 +28,11 @@
 //! trail in `seq` order) proves: within each chain, no record was altered,
 //! removed, inserted or reordered, and no record moved between chains (the
 //! chain number is hashed). Across chains it proves only the `seq` order.
+//! A chain whose newest records were cut off still verifies on its own;
+//! audit checkpoints (records naming every chain's head, from
+//! [`AuditStore::audit_heads`], which reads `audit_chains`) let
+//! [`citygrid_domain::audit::verify_trail`] find such a cut made before the
+//! last checkpoint.
 //! `seq` is unique and, within a chain, rises with the link (it is drawn
 //! while the head is locked), but the trail may have gaps: a transaction
 //! that rolls back after drawing its number leaves one. Gaps are not
@@ -128,7 +133,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use citygrid_domain::audit::{AuditEvent, AuditRecord};
+use citygrid_domain::audit::{AuditEvent, AuditRecord, ChainHead};
 use citygrid_domain::case::{Case, CaseId, CaseState, TimelineEntry};
 use citygrid_domain::rate::Bucket;
 use citygrid_domain::{Category, Department};
@@ -557,6 +562,11 @@ impl AuditStore for PgStore {
 
     async fn audit_records(&self, filter: AuditFilter) -> Result<Vec<AuditRecord>> {
         lagging_read!(self, |c| audit::records(c, &filter))
+    }
+
+    async fn audit_heads(&self) -> Result<Vec<ChainHead>> {
+        // From the primary: a checkpoint names heads as committed there.
+        done(audit::heads(&**self.client().await?).await)
     }
 }
 

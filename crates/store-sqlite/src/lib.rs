@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use citygrid_domain::audit::{AuditEvent, AuditRecord};
+use citygrid_domain::audit::{AuditEvent, AuditRecord, ChainHead};
 use citygrid_domain::case::{Case, CaseId, CaseState, TimelineEntry};
 use citygrid_domain::{Category, Department};
 use citygrid_store::prelude::*;
@@ -355,6 +355,12 @@ impl AuditStore for SqliteStore {
 
     async fn audit_records(&self, filter: AuditFilter) -> Result<Vec<AuditRecord>> {
         self.readers.read(move |c| sql::audit_records(c, &filter)).await
+    }
+
+    async fn audit_heads(&self) -> Result<Vec<ChainHead>> {
+        // One chain (0), whose links are the trail's numbers.
+        let (link, hash) = self.readers.read(sql::audit_head).await?;
+        Ok(vec![ChainHead { chain: 0, link, hash }])
     }
 }
 

@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use citygrid_domain::audit::{AuditEvent, verify_chain};
+use citygrid_domain::audit::{AuditEvent, ChainHead, Checkpoint, TrailSummary, verify_chain, verify_trail};
 use citygrid_domain::calendar::WorkingCalendar;
 use citygrid_domain::case::{
     Action, Case, CaseState, DeadlinePolicy, DecideContext, NewCase, Source, TimelineEntry, decide, report,
@@ -119,6 +119,7 @@ macro_rules! conformance_tests {
             import_keeps_timelines,
             attachments_are_idempotent,
             audit_chain_verifies_and_filters,
+            audit_heads_are_each_chains_last_record,
             users_and_sessions,
             devices_register_and_revoke,
             concurrent_transitions_on_one_case_let_one_win,
@@ -520,6 +521,43 @@ pub async fn audit_chain_verifies_and_filters<S: Store>(s: &S) {
     assert_eq!(tail, vec![all[n - 2].clone()]);
     let acts = s.audit_records(AuditFilter { action: Some("case.act".into()), ..Default::default() }).await.unwrap();
     assert_eq!(acts.len(), 2);
+}
+
+/// The last record of every chain in `records`, by chain.
+fn last_of_each_chain(records: &[citygrid_domain::audit::AuditRecord]) -> Vec<ChainHead> {
+    let mut heads = std::collections::BTreeMap::new();
+    for r in records {
+        heads.insert(r.chain, r.head());
+    }
+    heads.into_values().collect()
+}
+
+/// The heads a store gives, without the empty chains it may list.
+async fn written_heads<S: Store>(s: &S) -> Vec<ChainHead> {
+    let heads = s.audit_heads().await.unwrap();
+    assert!(heads.windows(2).all(|w| w[0].chain < w[1].chain), "one head per chain, by chain: {heads:?}");
+    for h in heads.iter().filter(|h| h.link == 0) {
+        assert_eq!(h, &ChainHead::genesis(h.chain), "an empty chain's head is the genesis");
+    }
+    heads.into_iter().filter(|h| h.link > 0).collect()
+}
+
+pub async fn audit_heads_are_each_chains_last_record<S: Store>(s: &S) {
+    assert_eq!(written_heads(s).await, vec![], "no record, no head beyond genesis");
+    for i in 0..24 {
+        let mut e = audit("case.read");
+        e.resource = format!("case/{}", i % 8);
+        s.append_audit(e).await.unwrap();
+    }
+    let all = s.audit_records(AuditFilter::default()).await.unwrap();
+    let heads = written_heads(s).await;
+    assert_eq!(heads, last_of_each_chain(&all));
+    // A checkpoint of these heads verifies; so does the next record after it.
+    s.append_audit(Checkpoint::of(&heads).event(t0())).await.unwrap();
+    s.append_audit(audit("case.read")).await.unwrap();
+    let all = s.audit_records(AuditFilter::default()).await.unwrap();
+    assert_eq!(verify_trail(&all).unwrap(), TrailSummary { records: 26, checkpoints: 1 });
+    assert_eq!(written_heads(s).await, last_of_each_chain(&all), "the heads moved on");
 }
 
 fn user() -> UserRecord {

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use citygrid_domain::access::{Operation, Scope};
-use citygrid_domain::audit::{AuditRecord, verify_chain};
+use citygrid_domain::audit::{AuditRecord, TrailSummary, verify_trail};
 use citygrid_domain::named_schema;
 use citygrid_store::{AuditFilter, Store};
 use serde::{Deserialize, Serialize};
@@ -81,6 +81,9 @@ pub struct VerifyResponse {
     ok: bool,
     /// Records checked.
     records: u64,
+    /// Audit checkpoints among them whose every named chain head is still
+    /// in the trail (0 when the trail is broken).
+    checkpoints: u64,
     /// The first broken record, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     first_bad_seq: Option<u64>,
@@ -89,19 +92,27 @@ pub struct VerifyResponse {
     reason: Option<String>,
 }
 
-/// Verifies the hash chain of the whole trail.
+/// Verifies the whole trail: every hash chain, then every checkpoint (the
+/// chain heads it names must still be in the trail, so a chain whose newest
+/// records were cut off before a checkpoint is found).
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", responses((status = 200, body = VerifyResponse)))]
 pub async fn verify<S: Store>(State(app): State<App<S>>, caller: Caller) -> ApiResult<Json<VerifyResponse>> {
     app.authorize(&caller.principal, caller.ip, Operation::ReadAudit, &Scope::Global, "audit").await?;
     let all = app.store.audit_records(AuditFilter::default()).await?;
     // One SHA-256 per record of the whole trail: too long for an async worker.
-    let checked = tokio::task::spawn_blocking(move || verify_chain(&all).map_err(|b| (b, all.len())))
+    let checked = tokio::task::spawn_blocking(move || verify_trail(&all).map_err(|b| (b, all.len())))
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(match checked {
-        Ok(n) => VerifyResponse { ok: true, records: n, first_bad_seq: None, reason: None },
-        Err((b, records)) => {
-            VerifyResponse { ok: false, records: records as u64, first_bad_seq: Some(b.seq), reason: Some(b.reason) }
+        Ok(TrailSummary { records, checkpoints }) => {
+            VerifyResponse { ok: true, records, checkpoints, first_bad_seq: None, reason: None }
         }
+        Err((b, records)) => VerifyResponse {
+            ok: false,
+            records: records as u64,
+            checkpoints: 0,
+            first_bad_seq: Some(b.seq),
+            reason: Some(b.reason),
+        },
     }))
 }

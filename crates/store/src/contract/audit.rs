@@ -2,7 +2,7 @@
 
 use std::future::Future;
 
-use citygrid_domain::audit::{AuditEvent, AuditRecord};
+use citygrid_domain::audit::{AuditEvent, AuditRecord, ChainHead};
 
 use crate::{AuditFilter, Result};
 
@@ -13,4 +13,10 @@ pub trait AuditStore: Send + Sync {
 
     /// Audit records matching a filter, in chain order.
     fn audit_records(&self, filter: AuditFilter) -> impl Future<Output = Result<Vec<AuditRecord>>> + Send;
+
+    /// Every chain's current head, by chain number, as of the last commit:
+    /// the last record's link and hash. A chain with no record yet may be
+    /// left out or given as [`ChainHead::genesis`]. What an audit checkpoint
+    /// records.
+    fn audit_heads(&self) -> impl Future<Output = Result<Vec<ChainHead>>> + Send;
 }
