@@ -14,5 +14,5 @@
 //! property tests and the fuzz targets in `fuzz/` check that).
 
 // pub mod frigate;
-// pub mod gb28181;
+pub mod gb28181;
 pub mod hj212;
