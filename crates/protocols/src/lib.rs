@@ -13,6 +13,6 @@
 //! Every parser takes untrusted bytes, caps their size and never panics (the
 //! property tests and the fuzz targets in `fuzz/` check that).
 
-// pub mod frigate;
+pub mod frigate;
 pub mod gb28181;
 pub mod hj212;
