@@ -11,8 +11,10 @@
 //! - [`frigate`]: Frigate's `frigate/events` MQTT payloads.
 //!
 //! Every parser takes untrusted bytes, caps their size and never panics (the
-//! property tests and the fuzz targets in `fuzz/` check that).
+//! property tests and the fuzz targets in `fuzz/` check that; [`fuzzing`]
+//! holds the checks those targets run).
 
 pub mod frigate;
+pub mod fuzzing;
 pub mod gb28181;
 pub mod hj212;

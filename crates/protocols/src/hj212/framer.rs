@@ -117,19 +117,23 @@ impl Framer {
             return Step::Frame(Err(Hj212Error::TooLong { declared, max }.into()));
         }
         let needed = declared + FRAME_OVERHEAD;
-        // A `\r\n` before the announced end: the frame is shorter than it says.
+        // Whichever comes first before the announced end: a `\r\n` (the frame
+        // is shorter than it says) or a `##` (a new frame cut into this one).
         let search_end = self.buf.len().min(needed - 2);
-        if let Some(end) = find(&self.buf[6..search_end], b"\r\n") {
-            let header = LooseHeader::scan(&self.buf[6..6 + end]);
-            self.consume(6 + end + 2);
-            let error = Hj212Error::LengthMismatch { declared, actual: end.saturating_sub(4) };
-            return Step::Frame(Err(Rejected { error, header: Some(header) }));
-        }
-        // A new frame starting inside this one: this one was cut short.
-        if let Some(at) = find(&self.buf[2..search_end], b"##") {
-            let have = at + 2;
-            self.consume(have);
-            return Step::Frame(Err(Hj212Error::Truncated { needed, have }.into()));
+        let crlf = find(&self.buf[6..search_end], b"\r\n").map(|i| i + 6);
+        let next = find(&self.buf[2..search_end], b"##").map(|i| i + 2);
+        match (crlf, next) {
+            (Some(end), n) if n.is_none_or(|n| end < n) => {
+                let header = LooseHeader::scan(&self.buf[6..end]);
+                self.consume(end + 2);
+                let error = Hj212Error::LengthMismatch { declared, actual: (end - 6).saturating_sub(4) };
+                return Step::Frame(Err(Rejected { error, header: Some(header) }));
+            }
+            (_, Some(have)) => {
+                self.consume(have);
+                return Step::Frame(Err(Hj212Error::Truncated { needed, have }.into()));
+            }
+            _ => {}
         }
         if self.buf.len() < needed {
             return Step::NeedMore;
