@@ -3,6 +3,7 @@
 //! checks what the file names promise: `ok_*` parses, `bad_*` is refused,
 //! `sip_ok_*`/`sip_bad_*` likewise as SIP carrying an alarm, `stream_*` holds
 //! at least one good frame among garbage.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 
 use std::fs;
 use std::path::PathBuf;

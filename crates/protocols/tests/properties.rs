@@ -9,12 +9,10 @@ use citygrid_protocols::{frigate, fuzzing, gb28181};
 use proptest::prelude::*;
 
 fn qn() -> impl Strategy<Value = Qn> {
-    (2000i32..2100, 1u32..=12, 1u32..=28, 0u32..24, 0u32..60, 0u32..60, 0u32..1000).prop_map(
-        |(y, mo, d, h, mi, s, ms)| {
-            let at = NaiveDate::from_ymd_opt(y, mo, d).unwrap().and_hms_milli_opt(h, mi, s, ms).unwrap();
-            Qn::new(at).unwrap()
-        },
-    )
+    (2000i32..2100, 1u32..=12, 1u32..=28, 0u32..24, 0u32..60, 0u32..60, 0u32..1000)
+        .prop_filter_map("a valid moment", |(y, mo, d, h, mi, s, ms)| {
+            Qn::new(NaiveDate::from_ymd_opt(y, mo, d)?.and_hms_milli_opt(h, mi, s, ms)?)
+        })
 }
 
 fn cp() -> impl Strategy<Value = Cp> {
