@@ -31,6 +31,9 @@ impl From<Hj212Error> for Rejected {
 pub struct Framer {
     buf: Vec<u8>,
     limits: Limits,
+    /// How far the frame at the front of `buf` is known to hold no `\r\n`
+    /// and no `##`, so that a frame dribbled in byte by byte is scanned once.
+    scanned: usize,
 }
 
 impl Default for Framer {
@@ -47,7 +50,7 @@ enum Step {
 impl Framer {
     /// A framer with these limits.
     pub fn new(limits: Limits) -> Framer {
-        Framer { buf: Vec::new(), limits }
+        Framer { buf: Vec::new(), limits, scanned: 0 }
     }
 
     /// Bytes held waiting for the rest of a frame.
@@ -80,6 +83,7 @@ impl Framer {
 
     /// Drops `n` bytes from the front.
     fn consume(&mut self, n: usize) {
+        self.scanned = 0;
         self.buf.drain(..n.min(self.buf.len()));
     }
 
@@ -120,8 +124,13 @@ impl Framer {
         // Whichever comes first before the announced end: a `\r\n` (the frame
         // is shorter than it says) or a `##` (a new frame cut into this one).
         let search_end = self.buf.len().min(needed - 2);
-        let crlf = find(&self.buf[6..search_end], b"\r\n").map(|i| i + 6);
-        let next = find(&self.buf[2..search_end], b"##").map(|i| i + 2);
+        // Patterns are 2 bytes: resume one byte before where the last scan stopped.
+        let (from_crlf, from_next) = (self.scanned.saturating_sub(1).max(6), self.scanned.saturating_sub(1).max(2));
+        let crlf = find(self.buf.get(from_crlf..search_end).unwrap_or_default(), b"\r\n").map(|i| i + from_crlf);
+        let next = find(self.buf.get(from_next..search_end).unwrap_or_default(), b"##").map(|i| i + from_next);
+        if crlf.is_none() && next.is_none() {
+            self.scanned = search_end;
+        }
         match (crlf, next) {
             (Some(end), n) if n.is_none_or(|n| end < n) => {
                 let header = LooseHeader::scan(&self.buf[6..end]);
