@@ -273,6 +273,11 @@ fn parse_time(s: &str) -> Option<NaiveDateTime> {
 }
 
 /// Parses an alarm notification body (at most [`MAX_ALARM_BYTES`]).
+///
+/// Required: root `Notify`, `CmdType` = `Alarm`, `SN`, `DeviceID`,
+/// `AlarmPriority` (1–4), `AlarmMethod` (1–7) and `AlarmTime`; the
+/// description, coordinates and `Info/AlarmType` are optional. Unknown
+/// elements are ignored.
 pub fn parse_alarm(bytes: &[u8]) -> Result<Alarm, AlarmError> {
     with_document(bytes, MAX_ALARM_BYTES, |root| {
         if root.tag_name().name() != "Notify" {
