@@ -12,6 +12,7 @@
 //! - [`audit`]: the hash-chained audit trail.
 //! - [`geometry`]: the few plain geometric values the domain needs.
 //! - [`zone`]: geofences (prevention rings, river zones) and when they apply.
+//! - [`water`]: GB 3838-2002 surface-water classes of HJ 212 readings.
 //! - `schema` (feature `openapi`): helpers declaring the validated values'
 //!   constraints in the OpenAPI document.
 
@@ -27,6 +28,7 @@ pub mod rate;
 #[cfg(feature = "openapi")]
 pub mod schema;
 pub mod territory;
+pub mod water;
 pub mod zone;
 
 pub use calendar::WorkingCalendar;
