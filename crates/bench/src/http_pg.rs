@@ -310,10 +310,10 @@ pub fn report(out: &Outcome, o: &Options<'_>) -> String {
     let embedded = med(of(Setup::Embedded).map(Measured::combined).collect());
     let one = med(of(Setup::PgOne).map(Measured::combined).collect());
     let two = med(of(Setup::PgTwo).map(Measured::combined).collect());
-    r.push_str(&format!(
+    r.push_str(
         "\nMedians over the rounds (two instances combined: requests/s summed, latency the worse instance's):\n\n\
-         | setup | create cases/s | p50 / p99 ms | errors | vs embedded |\n|---|---|---|---|---|\n"
-    ));
+         | setup | create cases/s | p50 / p99 ms | errors | vs embedded |\n|---|---|---|---|---|\n",
+    );
     let mrow = |r: &mut String, name: &str, w: &WrkResult| {
         r.push_str(&format!(
             "| {name} | {:.0} | {:.2} / {:.2} | {} | {:.2} |\n",
