@@ -33,56 +33,109 @@ pub(crate) fn chain_of(resource: &str) -> u32 {
 /// `link`: reading the trail by `seq` meets every chain's records in chain
 /// order. Callers do this last, so a head stays locked only until their commit.
 pub(crate) async fn append<C: Cached>(c: &C, event: &AuditEvent) -> Result<AuditRecord, Fail> {
-    let preferred = chain_of(&event.resource) as i32;
-    let st = c
-        .stmt(&format!(
-            "SELECT chain, link, hash FROM audit_chains ORDER BY (chain - $1 + {CHAINS}) % {CHAINS}
-             LIMIT 1 FOR UPDATE SKIP LOCKED"
-        ))
-        .await?;
+    let head = lock_head(c, chain_of(&event.resource)).await?;
+    let st = c.stmt(&LINK).await?;
+    let (mut rec, args) = linked(event, &head)?;
+    let row = c.inner().query_one(&st, &args.params()).await?;
+    rec.seq = seq_of(&row);
+    Ok(rec)
+}
+
+/// Locks the first chain head no other transaction holds, from `preferred`
+/// on; when every head is taken, waits for `preferred`.
+pub(crate) async fn lock_head<C: Cached>(c: &C, preferred: u32) -> Result<ChainHead, Fail> {
+    let preferred = preferred as i32;
+    let st = c.stmt(&FREE_HEAD).await?;
     let head = match c.inner().query_opt(&st, &[&preferred]).await? {
         Some(row) => row,
         None => {
-            let st = c.stmt("SELECT chain, link, hash FROM audit_chains WHERE chain = $1 FOR UPDATE").await?;
+            let st = c.stmt(PREFERRED_HEAD).await?;
             c.inner().query_one(&st, &[&preferred]).await?
         }
     };
-    let chain = u32::try_from(head.get::<_, i32>(0)).unwrap_or(0);
-    let head = ChainHead { chain, link: u64::try_from(head.get::<_, i64>(1)).unwrap_or(0), hash: head.get(2) };
-    // `seq` is not hashed, so the insert can draw it.
-    let mut rec = AuditRecord::chain(event.clone(), 0, &head);
-    let st = c
-        .stmt(&format!(
-            "WITH rec AS (INSERT INTO audit ({COLUMNS})
-                 VALUES (nextval('audit_seq'), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING seq)
-             UPDATE audit_chains SET link = $2, hash = $12 WHERE chain = $1 RETURNING (SELECT seq FROM rec)"
-        ))
-        .await?;
-    let e = &rec.event;
+    Ok(head_of(&head))
+}
+
+/// Locks chain `$1`'s head, waiting for it.
+pub(crate) const PREFERRED_HEAD: &str = "SELECT chain, link, hash FROM audit_chains WHERE chain = $1 FOR UPDATE";
+
+/// A head as [`FREE_HEAD`] or [`PREFERRED_HEAD`] returned it.
+pub(crate) fn head_of(row: &tokio_postgres::Row) -> ChainHead {
+    ChainHead {
+        chain: u32::try_from(row.get::<_, i32>(0)).unwrap_or(0),
+        link: u64::try_from(row.get::<_, i64>(1)).unwrap_or(0),
+        hash: row.get(2),
+    }
+}
+
+/// Selects the first free chain head from `$1` on, locking it.
+pub(crate) static FREE_HEAD: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT chain, link, hash FROM audit_chains ORDER BY (chain - $1 + {CHAINS}) % {CHAINS}
+         LIMIT 1 FOR UPDATE SKIP LOCKED"
+    )
+});
+
+/// Inserts a record after its chain's locked head, draws its `seq` and moves
+/// the head, in one statement; returns the `seq`.
+pub(crate) static LINK: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH rec AS (INSERT INTO audit ({COLUMNS})
+             VALUES (nextval('audit_seq'), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING seq)
+         UPDATE audit_chains SET link = $2, hash = $12 WHERE chain = $1 RETURNING (SELECT seq FROM rec)"
+    )
+});
+
+/// The arguments of [`LINK`] for one record.
+pub(crate) struct LinkArgs {
+    chain: i32,
+    link: i64,
+    event: AuditEvent,
+    outcome: &'static str,
+    prev_hash: String,
+    hash: String,
+}
+
+impl LinkArgs {
+    /// As statement parameters, in [`LINK`]'s order.
+    pub(crate) fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 12] {
+        let e = &self.event;
+        [
+            &self.chain,
+            &self.link,
+            &e.at,
+            &e.actor,
+            &e.role,
+            &e.action,
+            &e.resource,
+            &self.outcome,
+            &e.source_ip,
+            &e.detail,
+            &self.prev_hash,
+            &self.hash,
+        ]
+    }
+}
+
+/// `event` chained after `head` (its `seq` still 0: the insert draws it),
+/// and the arguments that insert it.
+pub(crate) fn linked(event: &AuditEvent, head: &ChainHead) -> Result<(AuditRecord, LinkArgs), Fail> {
+    let rec = AuditRecord::chain(event.clone(), 0, head);
     let link = i64::try_from(rec.link).map_err(|_| StoreError::Invalid(format!("audit link {}", rec.link)))?;
-    let chain_i = chain as i32;
-    let row = c
-        .inner()
-        .query_one(
-            &st,
-            &[
-                &chain_i,
-                &link,
-                &e.at,
-                &e.actor,
-                &e.role,
-                &e.action,
-                &e.resource,
-                &e.outcome.as_str(),
-                &e.source_ip,
-                &e.detail,
-                &rec.prev_hash,
-                &rec.hash,
-            ],
-        )
-        .await?;
-    rec.seq = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
-    Ok(rec)
+    let args = LinkArgs {
+        chain: rec.chain as i32,
+        link,
+        event: rec.event.clone(),
+        outcome: rec.event.outcome.as_str(),
+        prev_hash: rec.prev_hash.clone(),
+        hash: rec.hash.clone(),
+    };
+    Ok((rec, args))
+}
+
+/// The `seq` [`LINK`] returned.
+pub(crate) fn seq_of(row: &tokio_postgres::Row) -> u64 {
+    u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)
 }
 
 /// Inserts a record exactly as given.

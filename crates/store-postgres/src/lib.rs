@@ -121,6 +121,7 @@
 //! deadlock runs the transaction again a few times, then is a conflict.
 
 mod audit;
+mod create;
 mod error;
 mod listen;
 mod migrate;
@@ -479,19 +480,22 @@ impl CaseStore for PgStore {
         nearby: NearbyQuery,
         audit: AuditEvent,
     ) -> Result<CreatedCase> {
-        write_tx!(self, |tx| {
-            // Sent together: one round trip for both.
-            let (near, id) = tokio::try_join!(sql::nearby(&tx, &case, nearby), sql::next_case_id(&tx))?;
-            let mut case = case.clone();
-            let mut entry = report.clone();
-            case.id = id;
-            entry.seq = 1;
-            sql::insert_case(&tx, &case, std::slice::from_ref(&entry), contact.as_ref()).await?;
-            let mut audit = audit.clone();
-            audit.resource = format!("case/{}", case.id);
-            audit::append(&tx, &audit).await?;
-            CreatedCase { case, entry, nearby: near }
-        })
+        let mut attempt = 0u32;
+        loop {
+            let client = self.client().await?;
+            match create::create_case(&client, &case, &report, contact.as_ref(), nearby, &audit).await {
+                Ok(created) => {
+                    self.committed(&client).await;
+                    break Ok(created);
+                }
+                Err(f) if f.retryable() && attempt < error::RETRIES => {
+                    attempt += 1;
+                    drop(client);
+                    tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
+                }
+                Err(f) => break Err(f.into_store()),
+            }
+        }
     }
 
     async fn append_entry(&self, case: Case, entry: TimelineEntry, audit: AuditEvent) -> Result<()> {

@@ -71,6 +71,16 @@ impl<'a> Cached for tokio_postgres::Transaction<'a> {
     }
 }
 
+impl Cached for deadpool_postgres::ClientWrapper {
+    type Inner = tokio_postgres::Client;
+    fn inner(&self) -> &Self::Inner {
+        self
+    }
+    fn stmt(&self, sql: &str) -> impl Future<Output = Result<Statement, tokio_postgres::Error>> + Send {
+        self.prepare_cached(sql)
+    }
+}
+
 /// The exclusive upper bound of a digit-string prefix range (':' follows '9').
 fn prefix_end(prefix: &str) -> String {
     format!("{prefix}:")
@@ -250,32 +260,11 @@ pub(crate) async fn put_zones<C: GenericClient + Sync>(c: &C, zones: &[StoredZon
 /// Writes the case projection: a new row, or the row at `expect_version`.
 /// Returns how many rows it wrote.
 pub(crate) async fn write_projection<C: Cached>(c: &C, case: &Case, expect_version: Option<i64>) -> Result<u64, Fail> {
-    let body = to_json(case)?;
-    let version = i64::from(case.version);
-    let (lon, lat) = (case.location.lon, case.location.lat);
-    let common: [&(dyn ToSql + Sync); 13] = [
-        &case.id,
-        &case.state.as_str(),
-        &case.state.is_open(),
-        &case.category.as_str(),
-        &case.territory.as_str(),
-        &case.reporter,
-        &case.department,
-        &case.reported_at,
-        &case.deadline,
-        &lon,
-        &lat,
-        &version,
-        &body,
-    ];
+    let row = ProjectionArgs::of(case)?;
+    let common = row.params();
     let n = match expect_version {
         None => {
-            let st = c
-                .stmt(
-                    "INSERT INTO cases (id, state, open, category, territory, reporter, department, reported_at,
-                       deadline, lon, lat, version, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                )
-                .await?;
+            let st = c.stmt(INSERT_CASE).await?;
             c.inner().execute(&st, &common).await?
         }
         Some(v) => {
@@ -296,19 +285,86 @@ pub(crate) async fn write_projection<C: Cached>(c: &C, case: &Case, expect_versi
 
 pub(crate) async fn insert_entry<C: Cached>(c: &C, case_id: CaseId, e: &TimelineEntry) -> Result<(), Fail> {
     let body = to_json(e)?;
-    let st = c.stmt("INSERT INTO timeline (case_id, seq, at, action, body) VALUES ($1, $2, $3, $4, $5)").await?;
+    let st = c.stmt(INSERT_ENTRY).await?;
     c.inner().execute(&st, &[&case_id, &i64::from(e.seq), &e.at, &e.action.as_str(), &body]).await?;
-    if let Some(d) = &e.data.department {
-        for dept in std::iter::once(d).chain(&e.data.assists) {
-            c.inner()
-                .execute(
-                    "INSERT INTO case_departments (department, case_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                    &[dept, &case_id],
-                )
-                .await?;
-        }
+    let departments = entry_departments(e);
+    if !departments.is_empty() {
+        let st = c.stmt(INSERT_DEPARTMENTS).await?;
+        c.inner().execute(&st, &[&departments, &case_id]).await?;
     }
     Ok(())
+}
+
+/// Inserts a case's projection row.
+pub(crate) const INSERT_CASE: &str = "INSERT INTO cases (id, state, open, category, territory, reporter, department,
+    reported_at, deadline, lon, lat, version, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
+/// Inserts a timeline entry.
+pub(crate) const INSERT_ENTRY: &str = "INSERT INTO timeline (case_id, seq, at, action, body) VALUES ($1, $2, $3, $4, $5)";
+
+/// Links a case to the departments an entry names (`$1`, an array).
+pub(crate) const INSERT_DEPARTMENTS: &str = "INSERT INTO case_departments (department, case_id)
+    SELECT DISTINCT unnest($1::text[]), $2::bigint ON CONFLICT DO NOTHING";
+
+/// Stores a case's sealed contact.
+pub(crate) const INSERT_CONTACT: &str =
+    "INSERT INTO case_contacts (case_id, ciphertext, phone_index, id_index) VALUES ($1, $2, $3, $4)";
+
+/// Draws a case id.
+pub(crate) const NEXT_CASE_ID: &str = "SELECT nextval('case_ids')";
+
+/// The departments an entry links its case to: the lead and its assists.
+pub(crate) fn entry_departments(e: &TimelineEntry) -> Vec<&str> {
+    match &e.data.department {
+        Some(d) => std::iter::once(d).chain(&e.data.assists).map(String::as_str).collect(),
+        None => vec![],
+    }
+}
+
+/// A case's projection row, its stored values computed once.
+pub(crate) struct ProjectionArgs<'a> {
+    case: &'a Case,
+    state: &'static str,
+    open: bool,
+    category: &'a str,
+    territory: &'a str,
+    body: String,
+    version: i64,
+}
+
+impl<'a> ProjectionArgs<'a> {
+    /// The stored form of `case`.
+    pub(crate) fn of(case: &'a Case) -> Result<ProjectionArgs<'a>, StoreError> {
+        Ok(ProjectionArgs {
+            case,
+            state: case.state.as_str(),
+            open: case.state.is_open(),
+            category: case.category.as_str(),
+            territory: case.territory.as_str(),
+            body: to_json(case)?,
+            version: i64::from(case.version),
+        })
+    }
+
+    /// [`INSERT_CASE`]'s parameters (`$1`..`$13`).
+    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 13] {
+        let c = self.case;
+        [
+            &c.id,
+            &self.state,
+            &self.open,
+            &self.category,
+            &self.territory,
+            &c.reporter,
+            &c.department,
+            &c.reported_at,
+            &c.deadline,
+            &c.location.lon,
+            &c.location.lat,
+            &self.version,
+            &self.body,
+        ]
+    }
 }
 
 /// Inserts a whole case: projection, timeline, contact.
@@ -323,18 +379,13 @@ pub(crate) async fn insert_case<C: Cached>(
         insert_entry(c, case.id, e).await?;
     }
     if let Some(sc) = contact {
-        c.inner()
-            .execute(
-                "INSERT INTO case_contacts (case_id, ciphertext, phone_index, id_index) VALUES ($1, $2, $3, $4)",
-                &[&case.id, &sc.ciphertext, &sc.phone_index, &sc.id_index],
-            )
-            .await?;
+        c.inner().execute(INSERT_CONTACT, &[&case.id, &sc.ciphertext, &sc.phone_index, &sc.id_index]).await?;
     }
     Ok(())
 }
 
 pub(crate) async fn next_case_id<C: Cached>(c: &C) -> Result<CaseId, Fail> {
-    let st = c.stmt("SELECT nextval('case_ids')").await?;
+    let st = c.stmt(NEXT_CASE_ID).await?;
     Ok(c.inner().query_one(&st, &[]).await?.get(0))
 }
 

@@ -327,3 +327,50 @@ async fn a_database_that_goes_away_is_unavailable_and_its_return_needs_no_restar
     assert_eq!(s.meta("k").await.unwrap().as_deref(), Some("v"), "back without a restart");
     s.append_audit(audit("case.read", "case/1")).await.unwrap();
 }
+
+/// Creation pipelines its statements and `COMMIT` (see `create.rs`): a write
+/// that fails on the server must roll back everything sent with it, and the
+/// connection must come back out of the transaction for the next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_creation_whose_write_fails_commits_nothing_and_frees_its_connection() {
+    use citygrid_store::conformance::{sample_contact, sample_report};
+    let db = TestDb::new().await;
+    // One connection, so the next creation runs on the one that failed.
+    let s = PgStore::connect(&db.url, PgOptions { pool_size: 1, ..PgOptions::default() }).await.unwrap();
+    let (c, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    c.batch_execute(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
+         CREATE TRIGGER refuse BEFORE INSERT ON case_contacts FOR EACH ROW EXECUTE FUNCTION refuse();",
+    )
+    .await
+    .unwrap();
+    let near = NearbyQuery { radius_m: 100.0, limit: 5 };
+    let create = |contact| {
+        let (case, entry) = sample_report(118.38);
+        s.create_case(case, entry, contact, near, audit("case.create", "case/new"))
+    };
+
+    let err = create(Some(sample_contact())).await.unwrap_err();
+    assert!(matches!(err, StoreError::Backend(ref m) if m.contains("refused")), "{err:?}");
+    let count = |sql: &'static str| {
+        let c = &c;
+        async move { c.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM cases").await, 0);
+    assert_eq!(count("SELECT COUNT(*) FROM timeline").await, 0);
+    assert_eq!(count("SELECT COUNT(*) FROM audit").await, 0);
+    assert_eq!(count("SELECT COUNT(*) FROM audit_chains WHERE link > 0").await, 0);
+
+    // The same (only) connection is usable and not inside a transaction:
+    // this creation commits and is visible to another connection.
+    let made = create(None).await.unwrap();
+    assert_eq!(count("SELECT COUNT(*) FROM cases").await, 1);
+    assert_eq!(count("SELECT COUNT(*) FROM timeline").await, 1);
+    let trail = s.audit_records(AuditFilter::default()).await.unwrap();
+    assert_eq!(trail.len(), 1);
+    assert_eq!(trail[0].event.resource, format!("case/{}", made.case.id));
+    assert!(verify_chain(&trail).is_ok());
+    let again = s.case(made.case.id).await.unwrap().unwrap();
+    assert_eq!(again.timeline.len(), 1);
+}

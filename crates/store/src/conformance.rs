@@ -90,6 +90,17 @@ fn audit(action: &str) -> AuditEvent {
     AuditEvent::ok(t0(), "u1", "operator", action, "test")
 }
 
+/// A new case of category E0101 at `lon` in 镜湖区 and its report entry,
+/// for a backend's own tests.
+pub fn sample_report(lon: f64) -> (Case, TimelineEntry) {
+    Fixture::new().new_case(0, lon, "340202001001001", t0())
+}
+
+/// A sealed contact, for a backend's own tests.
+pub fn sample_contact() -> SealedContact {
+    sealed()
+}
+
 fn sealed() -> SealedContact {
     SealedContact { ciphertext: "k1:opaque".into(), phone_index: Some("pidx".into()), id_index: Some("iidx".into()) }
 }
