@@ -12,17 +12,16 @@
 //! LISTENs on a dedicated connection, ignores its own notices
 //! and sends [`Change::Resync`] after it had to reconnect.
 //!
-//! # The audit trail: sixteen chains
+//! # The audit trail: sixty-four chains
 //!
 //! Every write appends its audit record in the same transaction as the
 //! change. One hash chain would make every write in every process queue on
 //! one row lock (the chain's head) until its commit. Instead the trail is
-//! sixteen independent chains: a record goes to chain
-//! `FNV-1a(resource) % 16`, so one resource's whole history is in one chain,
-//! and writes about different resources rarely wait for each other. A
-//! writer locks its chain's head (`SELECT … FROM audit_chains WHERE chain =
-//! $1 FOR UPDATE`), draws `seq` from a sequence, links the record after the
-//! head and moves the head, then commits.
+//! 64 independent chains: a writer locks the first chain head no other
+//! transaction holds, from its preferred chain on (`FOR UPDATE SKIP
+//! LOCKED`), so it never waits for another writer's commit while a head is
+//! free; it then inserts the record after that head, drawing `seq` from a
+//! sequence, and moves the head in the same statement, then commits.
 //!
 //! What verification ([`citygrid_domain::audit::verify_chain`], reading the
 //! trail in `seq` order) proves: within each chain, no record was altered,
@@ -49,6 +48,13 @@
 //! `cases_open_place` index, then the embedded store's distance metric.
 //! Two reports committed at the same instant by different processes do not
 //! see each other; every later one sees both.
+//!
+//! # Round trips
+//!
+//! Case creation, the busiest write, is pipelined (see `create.rs`):
+//! `BEGIN` with the duplicate search, the case id and the chain head in one
+//! round trip, every insert with `COMMIT` in the next. Statements are
+//! prepared once per pooled connection.
 //!
 //! # Durability
 //!

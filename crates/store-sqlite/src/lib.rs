@@ -6,6 +6,7 @@
 
 mod blobs;
 mod cache;
+mod feed;
 mod local;
 mod migrate;
 mod nearby;
@@ -23,8 +24,9 @@ use citygrid_domain::case::{Case, CaseId, CaseState, TimelineEntry};
 use citygrid_domain::{Category, Department};
 use citygrid_store::prelude::*;
 use citygrid_store::{
-    AttachmentMeta, AuditFilter, CaseFilter, CasePage, CaseRecord, CaseScope, CreatedCase, DeviceRecord, LoginOutcome,
-    NearbyQuery, Result, SealedContact, SessionRecord, StoreError, StoredUnit, StoredZone, UserRecord,
+    AttachmentMeta, AuditFilter, CaseChange, CaseFilter, CasePage, CaseRecord, CaseScope, CreatedCase, DeviceRecord,
+    FeedEvent, LoginOutcome, NearbyQuery, Result, SealedContact, SessionRecord, StoreError, StoredUnit, StoredZone,
+    UserRecord,
 };
 use rusqlite::Connection;
 
@@ -253,6 +255,7 @@ impl CaseStore for SqliteStore {
                 }
                 audit.resource = format!("case/{}", case.id);
                 sql::append_audit(w, &audit)?;
+                feed::record(w.conn, report.at, CaseChange::of(&case, &report))?;
                 *w.next_case_id += 1;
                 Ok((case.clone(), report.clone()))
             })
@@ -277,7 +280,8 @@ impl CaseStore for SqliteStore {
                     )));
                 }
                 sql::append_entry(w.conn, &case, &entry)?;
-                sql::append_audit(w, &audit)
+                sql::append_audit(w, &audit)?;
+                feed::record(w.conn, entry.at, CaseChange::of(&case, &entry))
             })
             .await?;
         self.cases.advance(&after, &appended);
@@ -458,6 +462,26 @@ impl DeviceStore for SqliteStore {
                 d.revoked_at.get_or_insert(at);
                 sql::put_device(w.conn, &d, false)?;
                 sql::append_audit(w, &audit)
+            })
+            .await
+    }
+}
+
+impl FeedStore for SqliteStore {
+    async fn feed_after(&self, after: u64, limit: usize) -> Result<Vec<FeedEvent>> {
+        self.readers.read(move |c| feed::after(c, after, limit)).await
+    }
+
+    async fn feed_bounds(&self) -> Result<Option<(u64, u64)>> {
+        self.readers.read(feed::bounds).await
+    }
+
+    async fn prune_feed(&self, before: DateTime<Utc>, audit: AuditEvent) -> Result<u64> {
+        self.writer
+            .write(move |w| {
+                let n = feed::prune(w.conn, before)?;
+                sql::append_audit(w, &audit)?;
+                Ok(n)
             })
             .await
     }

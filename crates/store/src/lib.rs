@@ -22,8 +22,8 @@ mod types;
 
 pub use citygrid_domain::access::CaseScope;
 pub use contract::{
-    AccountStore, AttachmentStore, AuditStore, BlobStore, CaseStore, Change, ChangeFeed, DeviceStore, LeaseStore,
-    MetaStore, RateStore, ReferenceStore, Row, Table, TransferStore,
+    AccountStore, AttachmentStore, AuditStore, BlobStore, CaseChange, CaseStore, Change, ChangeFeed, DeviceStore,
+    FeedEvent, FeedItem, FeedStore, LeaseStore, MetaStore, RateStore, ReferenceStore, Row, Table, TransferStore,
 };
 pub use error::StoreError;
 pub use types::*;
@@ -41,6 +41,7 @@ pub trait Store:
     + AuditStore
     + AccountStore
     + DeviceStore
+    + FeedStore
     + LeaseStore
     + RateStore
     + ChangeFeed
@@ -58,6 +59,7 @@ impl<T> Store for T where
         + AuditStore
         + AccountStore
         + DeviceStore
+        + FeedStore
         + LeaseStore
         + RateStore
         + ChangeFeed
@@ -69,7 +71,7 @@ impl<T> Store for T where
 /// The traits, for code that calls a concrete backend's methods.
 pub mod prelude {
     pub use crate::{
-        AccountStore, AttachmentStore, AuditStore, BlobStore, CaseStore, ChangeFeed, DeviceStore, LeaseStore,
-        MetaStore, RateStore, ReferenceStore, Store, TransferStore,
+        AccountStore, AttachmentStore, AuditStore, BlobStore, CaseStore, ChangeFeed, DeviceStore, FeedStore,
+        LeaseStore, MetaStore, RateStore, ReferenceStore, Store, TransferStore,
     };
 }
