@@ -103,8 +103,12 @@ pub enum GroupingError {
     BadLimits,
 }
 
-/// R and T for every type, and the grouper's memory bounds.
-#[derive(Debug, Clone, PartialEq)]
+/// R and T for every type, and the grouper's memory bounds. In a file
+/// (the `[grouping]` table of the rules file): optional `max_open` and
+/// `late_secs`, and per type `illegal_fishing = { radius_m = 500.0,
+/// quiet_minutes = 30 }`; types left out keep their defaults.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(try_from = "GroupingFile")]
 pub struct GroupingConfig {
     params: [GroupingParams; AlertType::ALL.len()],
     /// Most incidents held for joining at once.
@@ -117,6 +121,30 @@ pub struct GroupingConfig {
 impl Default for GroupingConfig {
     fn default() -> Self {
         GroupingConfig { params: AlertType::ALL.map(GroupingParams::default_for), max_open: 100_000, late_secs: 600 }
+    }
+}
+
+/// [`GroupingConfig`] as written in a file.
+#[derive(serde::Deserialize)]
+struct GroupingFile {
+    max_open: Option<usize>,
+    late_secs: Option<u32>,
+    // Any other key must be an alert type, so a misspelt one is refused.
+    #[serde(flatten)]
+    types: std::collections::BTreeMap<AlertType, GroupingParams>,
+}
+
+impl TryFrom<GroupingFile> for GroupingConfig {
+    type Error = GroupingError;
+    fn try_from(file: GroupingFile) -> Result<Self, Self::Error> {
+        let mut config = GroupingConfig::default();
+        config.max_open = file.max_open.unwrap_or(config.max_open);
+        config.late_secs = file.late_secs.unwrap_or(config.late_secs);
+        for (kind, params) in file.types {
+            config.set(kind, params)?;
+        }
+        config.validate()?;
+        Ok(config)
     }
 }
 

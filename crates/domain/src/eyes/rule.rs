@@ -22,6 +22,7 @@ use thiserror::Error;
 
 use super::alert::{Alert, AlertType, Severity};
 use super::detection::{Detection, valid_label};
+use super::grouping::GroupingConfig;
 use super::persistence::{PersistenceTracker, TrackerConfig};
 use crate::calendar::cst;
 use crate::zone::{HourRange, ZoneKind};
@@ -186,15 +187,18 @@ struct LabelRules {
 pub struct RuleSet {
     rules: Vec<Rule>,
     tracker: TrackerConfig,
+    grouping: GroupingConfig,
     by_label: HashMap<String, LabelRules>,
 }
 
-/// The rules file: `[persistence]` settings and `[[rule]]` tables.
+/// The rules file: `[persistence]` and `[grouping]` settings and `[[rule]]` tables.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RuleFile {
     #[serde(default)]
     persistence: TrackerConfig,
+    #[serde(default)]
+    grouping: GroupingConfig,
     #[serde(default)]
     rule: Vec<Rule>,
 }
@@ -224,14 +228,23 @@ impl RuleSet {
                 entry.tracked |= rule.persistence.is_some();
             }
         }
-        Ok(RuleSet { rules, tracker, by_label })
+        Ok(RuleSet { rules, tracker, grouping: GroupingConfig::default(), by_label })
     }
 
-    /// Reads a rules file: optional `[persistence]` (see [`TrackerConfig`])
-    /// and `[[rule]]` tables with the fields of [`Rule`].
+    /// Reads a rules file: optional `[persistence]` (see [`TrackerConfig`]),
+    /// optional `[grouping]` (see [`GroupingConfig`]) and `[[rule]]` tables
+    /// with the fields of [`Rule`].
     pub fn from_toml(text: &str) -> Result<RuleSet, RuleError> {
         let file: RuleFile = toml::from_str(text).map_err(|e| RuleError::Parse(e.to_string()))?;
-        RuleSet::new(file.rule, file.persistence)
+        let mut set = RuleSet::new(file.rule, file.persistence)?;
+        set.grouping = file.grouping;
+        Ok(set)
+    }
+
+    /// The grouping settings the file gave (defaults otherwise), for a
+    /// [`Grouper`](super::Grouper).
+    pub fn grouping(&self) -> &GroupingConfig {
+        &self.grouping
     }
 
     /// The rules, in order.
@@ -485,6 +498,24 @@ mod tests {
             RuleError::EmptyWindow { rule: "r1".into() }
         );
         assert_eq!(load_err(&format!("[persistence]\nmax_gap_secs = 0\n{ONE}")), RuleError::BadTracker);
+        for bad in [
+            "illegal_fishin = { radius_m = 1.0, quiet_minutes = 1 }",
+            "illegal_fishing = { radius_m = 0.0, quiet_minutes = 1 }",
+            "illegal_fishing = { radius_m = 10.0 }",
+            "max_open = 0",
+        ] {
+            assert!(matches!(load_err(&format!("[grouping]\n{bad}\n{ONE}")), RuleError::Parse(_)), "{bad}");
+        }
+        let set = RuleSet::from_toml(&format!(
+            "[grouping]\nlate_secs = 60\nriver_traffic = {{ radius_m = 250.0, quiet_minutes = 5 }}\n{ONE}"
+        ))
+        .unwrap();
+        assert_eq!(set.grouping().late_secs, 60);
+        assert_eq!(set.grouping().params(AlertType::RiverTraffic).radius_m, 250.0);
+        assert_eq!(
+            set.grouping().params(AlertType::IllegalFishing),
+            GroupingConfig::default().params(AlertType::IllegalFishing)
+        );
         let too_many: String = (0..=MAX_RULES).map(|i| ONE.replace("r1", &format!("r{i}"))).collect();
         assert_eq!(load_err(&too_many), RuleError::TooManyRules);
     }
@@ -493,6 +524,7 @@ mod tests {
     fn the_shipped_wuhu_rules_load_and_cover_the_elements() {
         let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/rules.toml")).unwrap();
         let set = RuleSet::from_toml(&text).unwrap();
+        assert_eq!(set.grouping(), &GroupingConfig::default(), "the file repeats the defaults");
         let mut tr = set.tracker();
         let raised: HashSet<AlertType> = set.rules().iter().map(|r| r.alert).collect();
         for t in AlertType::ALL {
