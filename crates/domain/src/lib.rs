@@ -13,6 +13,7 @@
 //! - [`geometry`]: the few plain geometric values the domain needs.
 //! - [`zone`]: geofences (prevention rings, river zones) and when they apply.
 //! - [`water`]: GB 3838-2002 surface-water classes of HJ 212 readings.
+//! - [`eyes`]: "smart eyes" (慧眼): detections, rules, alerts and their grouping into incidents.
 //! - `schema` (feature `openapi`): helpers declaring the validated values'
 //!   constraints in the OpenAPI document.
 
@@ -22,6 +23,7 @@ pub mod calendar;
 pub mod case;
 pub mod category;
 pub mod department;
+pub mod eyes;
 pub mod geometry;
 pub mod personal;
 pub mod rate;

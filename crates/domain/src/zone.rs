@@ -333,6 +333,11 @@ impl HourRange {
         self.to <= self.from
     }
 
+    /// Whether the local time of day `t` (minute precision) lies inside the range.
+    pub fn contains(&self, t: NaiveTime) -> bool {
+        self.started(ClockTime::of(t)).is_some()
+    }
+
     /// If `t` is inside, how many days back the range started (0 or 1).
     fn started(&self, t: ClockTime) -> Option<i64> {
         if !self.wraps() {
