@@ -4,7 +4,7 @@
 //! joined together go out back to back on one connection and PostgreSQL
 //! answers them in order. Creation uses that: `BEGIN`, the duplicate
 //! search, the case id and the audit chain head go out together; then the
-//! case row, its report, its contact, its audit record and `COMMIT`. Every
+//! case row, its report, its contact, its feed event, its audit record and `COMMIT`. Every
 //! statement is prepared (from the connection's cache) before the first is
 //! sent, so no statement waits for a parse in between and `COMMIT` can never
 //! overtake one.
@@ -19,12 +19,13 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use citygrid_domain::audit::AuditEvent;
 use citygrid_domain::case::{Case, TimelineEntry};
-use citygrid_store::{CreatedCase, NearbyQuery, SealedContact, StoreError};
+use citygrid_store::{CaseChange, CreatedCase, NearbyQuery, SealedContact, StoreError};
 use deadpool_postgres::ClientWrapper;
 use tokio_postgres::Statement;
 
 use crate::audit::{self, CHAINS};
 use crate::error::{Fail, to_json};
+use crate::feed;
 use crate::sql::{self, ProjectionArgs};
 
 /// The statements of one creation, prepared on the connection.
@@ -36,11 +37,12 @@ struct Statements {
     insert_departments: Statement,
     insert_contact: Statement,
     link: Statement,
+    feed: Statement,
 }
 
 impl Statements {
     async fn prepare(c: &ClientWrapper) -> Result<Statements, tokio_postgres::Error> {
-        let (next_id, free_head, insert_case, insert_entry, insert_departments, insert_contact, link) = tokio::try_join!(
+        let (next_id, free_head, insert_case, insert_entry, insert_departments, insert_contact, link, feed) = tokio::try_join!(
             c.prepare_cached(sql::NEXT_CASE_ID),
             c.prepare_cached(&audit::FREE_HEAD),
             c.prepare_cached(sql::INSERT_CASE),
@@ -48,8 +50,9 @@ impl Statements {
             c.prepare_cached(sql::INSERT_DEPARTMENTS),
             c.prepare_cached(sql::INSERT_CONTACT),
             c.prepare_cached(&audit::LINK),
+            c.prepare_cached(feed::INSERT),
         )?;
-        Ok(Statements { next_id, free_head, insert_case, insert_entry, insert_departments, insert_contact, link })
+        Ok(Statements { next_id, free_head, insert_case, insert_entry, insert_departments, insert_contact, link, feed })
     }
 }
 
@@ -120,6 +123,7 @@ async fn pipelined(
     let seq = 1i64;
     let action = entry.action.as_str();
     let departments = sql::entry_departments(&entry);
+    let change = feed::body(CaseChange::of(&case, &entry))?;
 
     // Second round trip: every write, then `COMMIT`.
     let failed = AtomicBool::new(false);
@@ -129,7 +133,7 @@ async fn pipelined(
         }
         r
     };
-    let (projection, timeline, linked, contact, audit_row, commit) = tokio::join!(
+    let (projection, timeline, linked, contact, feed_row, audit_row, commit) = tokio::join!(
         async { watch(c.execute(&st.insert_case, &row.params()).await) },
         async { watch(c.execute(&st.insert_entry, &[&id, &seq, &entry.at, &action, &entry_body]).await) },
         async {
@@ -146,6 +150,7 @@ async fn pipelined(
                 None => Ok(0),
             }
         },
+        async { watch(c.execute(&st.feed, &[&entry.at, &change]).await) },
         async {
             let r = c.query_one(&st.link, &link.params()).await;
             if r.is_err() {
@@ -168,6 +173,7 @@ async fn pipelined(
     timeline?;
     linked?;
     contact?;
+    feed_row?;
     audit_row?;
     commit?;
     Ok(CreatedCase { case, entry, nearby: near })

@@ -129,6 +129,7 @@
 mod audit;
 mod create;
 mod error;
+mod feed;
 mod listen;
 mod migrate;
 mod replica;
@@ -516,6 +517,7 @@ impl CaseStore for PgStore {
             }
             sql::append_entry(&tx, &case, &entry).await?;
             audit::append(&tx, &audit).await?;
+            feed::record(&*tx, entry.at, citygrid_store::CaseChange::of(&case, &entry)).await?;
         })
     }
 
@@ -542,6 +544,25 @@ impl CaseStore for PgStore {
             }
             audit::append(&tx, &audit).await?;
             ids
+        })
+    }
+}
+
+impl citygrid_store::FeedStore for PgStore {
+    async fn feed_after(&self, after: u64, limit: usize) -> Result<Vec<citygrid_store::FeedEvent>> {
+        // From the primary: a watcher must not miss what it was just told about.
+        done(feed::after(&**self.client().await?, after, limit).await)
+    }
+
+    async fn feed_bounds(&self) -> Result<Option<(u64, u64)>> {
+        done(feed::bounds(&**self.client().await?).await)
+    }
+
+    async fn prune_feed(&self, before: DateTime<Utc>, audit: AuditEvent) -> Result<u64> {
+        write_tx!(self, unrecorded |tx| {
+            let n = feed::prune(&*tx, before).await?;
+            audit::append(&tx, &audit).await?;
+            n
         })
     }
 }
