@@ -37,6 +37,7 @@
 //! | put / delete a zone | [`zones`] ([`Core::put_zone`], [`Core::delete_zone`]) |
 //! | put a category / department | [`catalog`] ([`Core::put_category`], [`Core::put_department`]) |
 //! | reload reference data | [`reload`] ([`Core::reload_world`] and friends) |
+//! | follow the live feed of case changes | [`feed`] ([`feed::FeedHub`]) |
 //! | background jobs, once across processes | [`jobs`] ([`jobs::JobRunner`], [`jobs::checkpoint`]) |
 //!
 //! # Calling it from somewhere new
@@ -68,6 +69,7 @@ pub mod cases;
 pub mod catalog;
 pub mod core;
 pub mod error;
+pub mod feed;
 pub mod jobs;
 pub mod reload;
 pub mod report;

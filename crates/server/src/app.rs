@@ -7,8 +7,10 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+use citygrid_app::feed::FeedHub;
 use citygrid_app::jobs::JobRunner;
 use citygrid_app::jobs::checkpoint::AuditCheckpoint;
+use citygrid_app::jobs::feed_prune::FeedPrune;
 use citygrid_app::{Actor, Core, CoreParts};
 use citygrid_domain::calendar::WorkingCalendar;
 use citygrid_domain::case::DeadlinePolicy;
@@ -69,6 +71,8 @@ pub struct AppInner<S> {
     /// The background jobs, once [`App::start_jobs`] started them; they stop
     /// with the app.
     jobs: parking_lot::Mutex<Option<JobRunner<S>>>,
+    /// The live feed's hub, started by the first watcher.
+    feed: tokio::sync::OnceCell<Arc<FeedHub>>,
 }
 
 impl<S> std::ops::Deref for AppInner<S> {
@@ -141,6 +145,7 @@ impl<S: Store> App<S> {
             metrics_token_hash: metrics_token.as_deref().map(crate::auth::hash_secret),
             unknown_logins: parking_lot::Mutex::new(std::collections::HashMap::new()),
             jobs: parking_lot::Mutex::new(None),
+            feed: tokio::sync::OnceCell::new(),
             config,
         };
         let app = App { inner: Arc::new(inner) };
@@ -150,6 +155,12 @@ impl<S: Store> App<S> {
 }
 
 impl<S: Store> App<S> {
+    /// The live feed's hub, started on first use.
+    pub async fn feed_hub(&self) -> Result<Arc<FeedHub>, citygrid_app::AppError> {
+        let hub = self.feed.get_or_try_init(|| FeedHub::start(Arc::clone(self.core()))).await?;
+        Ok(Arc::clone(hub))
+    }
+
     /// Starts the background jobs ([`citygrid_app::jobs`]: the audit
     /// checkpoint every `audit_checkpoint_secs`), each run once across all
     /// processes sharing the store. `citygrid serve` and `demo` call this;
@@ -164,6 +175,7 @@ impl<S: Store> App<S> {
         if self.config.audit_checkpoint_secs > 0 {
             runner.spawn(AuditCheckpoint::every(std::time::Duration::from_secs(self.config.audit_checkpoint_secs)));
         }
+        runner.spawn(FeedPrune::default());
         *jobs = Some(runner);
     }
 }

@@ -77,6 +77,7 @@ const CALLS: &[(&str, &str, &str, &[u16])] = &[
     ("GET", "/api/v1/cases/{id}/attachments/{sha256}", "city.op", &[404]),
     ("POST", "/api/v1/attachments", "citizen", &[]),
     ("GET", "/api/v1/attachments/{sha256}", "citizen", &[404]),
+    ("GET", "/api/v1/stream", "district.op", &[]),
     ("GET", "/api/v1/audit", "auditor", &[]),
     ("GET", "/api/v1/audit/verify", "auditor", &[]),
     // The second request creates the same username again.
@@ -570,7 +571,12 @@ impl World {
             None => rb,
         };
         let r = rb.send().await.unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
+        let status = r.status().as_u16();
+        if r.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream")) {
+            // A live feed never ends; its status is the answer.
+            return (status, String::new());
+        }
+        (status, r.text().await.unwrap())
     }
 }
 

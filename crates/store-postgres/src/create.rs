@@ -144,9 +144,9 @@ async fn pipelined(
         },
         async {
             match contact {
-                Some(sc) => watch(
-                    c.execute(&st.insert_contact, &[&id, &sc.ciphertext, &sc.phone_index, &sc.id_index]).await,
-                ),
+                Some(sc) => {
+                    watch(c.execute(&st.insert_contact, &[&id, &sc.ciphertext, &sc.phone_index, &sc.id_index]).await)
+                }
                 None => Ok(0),
             }
         },

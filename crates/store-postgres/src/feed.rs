@@ -26,7 +26,8 @@ pub(crate) async fn record<C: GenericClient + Sync>(c: &C, at: DateTime<Utc>, ch
 pub(crate) async fn after<C: GenericClient + Sync>(c: &C, after: u64, limit: usize) -> Result<Vec<FeedEvent>, Fail> {
     let after = i64::try_from(after).unwrap_or(i64::MAX);
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = c.query("SELECT seq, at, body FROM feed WHERE seq > $1 ORDER BY seq LIMIT $2", &[&after, &limit]).await?;
+    let rows =
+        c.query("SELECT seq, at, body FROM feed WHERE seq > $1 ORDER BY seq LIMIT $2", &[&after, &limit]).await?;
     let mut events = Vec::with_capacity(rows.len());
     for r in rows {
         events.push(FeedEvent {

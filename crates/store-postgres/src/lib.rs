@@ -559,11 +559,14 @@ impl citygrid_store::FeedStore for PgStore {
     }
 
     async fn prune_feed(&self, before: DateTime<Utc>, audit: AuditEvent) -> Result<u64> {
-        write_tx!(self, unrecorded |tx| {
-            let n = feed::prune(&*tx, before).await?;
-            audit::append(&tx, &audit).await?;
-            n
-        })
+        write_tx!(
+            self,
+            unrecorded | tx | {
+                let n = feed::prune(&*tx, before).await?;
+                audit::append(&tx, &audit).await?;
+                n
+            }
+        )
     }
 }
 

@@ -300,7 +300,8 @@ pub(crate) const INSERT_CASE: &str = "INSERT INTO cases (id, state, open, catego
     reported_at, deadline, lon, lat, version, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
 
 /// Inserts a timeline entry.
-pub(crate) const INSERT_ENTRY: &str = "INSERT INTO timeline (case_id, seq, at, action, body) VALUES ($1, $2, $3, $4, $5)";
+pub(crate) const INSERT_ENTRY: &str =
+    "INSERT INTO timeline (case_id, seq, at, action, body) VALUES ($1, $2, $3, $4, $5)";
 
 /// Links a case to the departments an entry names (`$1`, an array).
 pub(crate) const INSERT_DEPARTMENTS: &str = "INSERT INTO case_departments (department, case_id)

@@ -20,7 +20,8 @@ pub(crate) fn record(conn: &Connection, at: DateTime<Utc>, change: CaseChange) -
 pub(crate) fn after(conn: &Connection, after: u64, limit: usize) -> Result<Vec<FeedEvent>, StoreError> {
     let after = i64::try_from(after).unwrap_or(i64::MAX);
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut st = conn.prepare_cached("SELECT seq, at, body FROM feed WHERE seq > ?1 ORDER BY seq LIMIT ?2").map_err(backend)?;
+    let mut st =
+        conn.prepare_cached("SELECT seq, at, body FROM feed WHERE seq > ?1 ORDER BY seq LIMIT ?2").map_err(backend)?;
     let rows = st
         .query_map(params![after, limit], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))
         .map_err(backend)?;

@@ -141,6 +141,7 @@ macro_rules! conformance_tests {
             leases_exclude_other_holders,
             rate_tokens_run_out_and_refill,
             transfer_round_trips,
+            feed_numbers_every_case_change,
         );
     };
     (@each $fresh:path; $($name:ident),* $(,)?) => {
@@ -490,6 +491,65 @@ pub async fn import_keeps_timelines<S: Store>(s: &S) {
     let (c, e) = f.new_case(0, 118.6, "340202001001001", t0());
     let after = s.create_case(c, e, None, NEAR, audit("case.create")).await.unwrap();
     assert!(after.case.id > ids_in[0]);
+}
+
+pub async fn feed_numbers_every_case_change<S: Store>(s: &S) {
+    use crate::FeedItem;
+    use citygrid_domain::case::ActionKind;
+    assert_eq!(s.feed_bounds().await.unwrap(), None, "an empty store has no feed");
+    let f = Fixture::new();
+    let t = three_cases(s, &f).await;
+    let events = s.feed_after(0, 100).await.unwrap();
+    let seen: Vec<_> = events
+        .iter()
+        .map(|e| match &e.item {
+            FeedItem::Case(c) => (c.id, c.action, c.version),
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (t.first.id, ActionKind::Report, 1),
+            (t.second.id, ActionKind::Report, 1),
+            (t.other.id, ActionKind::Report, 1),
+            (t.first.id, ActionKind::Register, 2),
+            (t.first.id, ActionKind::Dispatch, 3),
+        ],
+        "one event per change, in commit order"
+    );
+    assert!(events.windows(2).all(|w| w[0].seq < w[1].seq), "numbers rise");
+    let FeedItem::Case(last) = &events[4].item;
+    assert_eq!(last.state, t.first.state);
+    assert_eq!(last.department.as_deref(), Some("D340202-UM"));
+    assert_eq!(last.assists, vec!["D340202-EE".to_string()]);
+    assert_eq!(last.territory, t.first.territory);
+    assert_eq!(events[0].at, t0(), "stamped with the change's own time");
+
+    // Resuming and paging.
+    assert_eq!(s.feed_after(events[1].seq, 2).await.unwrap(), events[2..4].to_vec());
+    assert!(s.feed_after(events[4].seq, 10).await.unwrap().is_empty());
+    assert!(s.feed_after(u64::MAX, 10).await.unwrap().is_empty(), "a number past the end is no error");
+    assert_eq!(s.feed_bounds().await.unwrap(), Some((events[0].seq, events[4].seq)));
+
+    // A bulk import adds nothing.
+    let (c, e) = f.new_case(0, 118.5, "340202001001001", t0());
+    s.import_cases(vec![CaseRecord { case: c, timeline: vec![e], contact: None }], audit("case.import")).await.unwrap();
+    assert_eq!(s.feed_after(0, 100).await.unwrap().len(), 5, "imports are not live changes");
+
+    // Pruning forgets what happened before the cut, audited, and numbers
+    // never come back.
+    let before = trail(s).await;
+    let pruned = s.prune_feed(t0() + Duration::minutes(2), audit("feed.prune")).await.unwrap();
+    assert_eq!(pruned, 2, "the first two reports happened before the cut");
+    assert_eq!(trail(s).await, before + 1);
+    assert_eq!(s.feed_bounds().await.unwrap(), Some((events[2].seq, events[4].seq)));
+    assert_eq!(s.prune_feed(t0() + Duration::days(1), audit("feed.prune")).await.unwrap(), 3);
+    assert_eq!(s.feed_bounds().await.unwrap(), None);
+    let (c, e) = f.new_case(0, 118.7, "340202001001001", t0());
+    s.create_case(c, e, None, NEAR, audit("case.create")).await.unwrap();
+    let next = s.feed_after(0, 10).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert!(next[0].seq > events[4].seq, "a number is never used twice, even after pruning everything");
 }
 
 pub async fn attachments_are_idempotent<S: Store>(s: &S) {

@@ -22,11 +22,13 @@
 //! | job | what | default interval |
 //! |---|---|---|
 //! | [`checkpoint::AuditCheckpoint`] | records every audit chain's head, so that a cut-off tail is found | 5 minutes |
+//! | [`feed_prune::FeedPrune`] | forgets live-feed events older than the retention (3 days) | 1 hour |
 //!
 //! A runner stops when it is dropped (its tasks are aborted) and when the
 //! [`Core`] it runs for is dropped (it holds only a weak reference).
 
 pub mod checkpoint;
+pub mod feed_prune;
 mod runner;
 
 use std::future::Future;

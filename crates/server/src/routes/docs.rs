@@ -56,6 +56,7 @@ impl utoipa::Modify for Security {
         super::cases::create::create, super::cases::list::list, super::cases::read::read,
         super::cases::act::act, super::cases::attachment::read_attachment,
         super::attachments::upload, super::attachments::read_own,
+        super::stream::stream,
         super::audit::list, super::audit::verify,
         super::users::create, super::users::list, super::users::update, super::users::revoke_sessions,
         super::devices::create, super::devices::list, super::devices::me, super::devices::revoke,
@@ -65,6 +66,7 @@ impl utoipa::Modify for Security {
         (name = "cases", description = "The case loop: report → register → dispatch → handle → verify → close → evaluate"),
         (name = "territory", description = "Divisions, grids and point location"),
         (name = "zones", description = "Geofences: prevention rings and river zones, with validity and schedules"),
+        (name = "stream", description = "The live feed (Server-Sent Events), resumable with Last-Event-ID"),
     )
 )]
 pub struct ApiDoc;

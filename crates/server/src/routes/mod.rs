@@ -12,6 +12,7 @@ pub mod devices;
 pub mod docs;
 pub mod health;
 pub mod metrics;
+pub mod stream;
 pub mod territory;
 pub mod tiles;
 pub mod users;
@@ -105,6 +106,7 @@ pub fn endpoints<S: Store>() -> Vec<Endpoint<S>> {
         ep(M::GET, "/api/v1/cases/{id}/attachments/{sha256}", A, get(cases::attachment::read_attachment::<S>)),
         upload(M::POST, "/api/v1/attachments", A, post(attachments::upload::<S>)),
         ep(M::GET, "/api/v1/attachments/{sha256}", A, get(attachments::read_own::<S>)),
+        ep(M::GET, "/api/v1/stream", A, get(stream::stream::<S>)),
         ep(M::GET, "/api/v1/audit", A, get(audit::list::<S>)),
         ep(M::GET, "/api/v1/audit/verify", A, get(audit::verify::<S>)),
         ep(M::POST, "/api/v1/users", A, post(users::create::<S>)),
