@@ -13,3 +13,4 @@ pub mod locate;
 pub mod migrate;
 pub mod reference;
 pub mod settings;
+pub mod simulate;

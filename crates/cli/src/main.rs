@@ -50,6 +50,9 @@ enum Command {
     Serve(ServeArgs),
     /// Serve the Wuhu demo city, seeding it on first run.
     Demo(ServeArgs),
+    /// Drive a running server over its real protocols with simulated
+    /// cameras, radars, checkpoints and water stations.
+    Simulate(citygrid::simulate::SimulateArgs),
     /// Import reference data into a data directory (all or nothing).
     Import {
         /// What the file holds.
@@ -240,6 +243,10 @@ async fn run(command: Command) -> Result<String, String> {
         Command::Demo(args) => {
             let s = Settings::resolve(&args)?;
             with_store(&s.database.clone(), s.open_options(), Serve { s, started, demo: true }).await
+        }
+        Command::Simulate(args) => {
+            citygrid::simulate::run(args).await.map_err(|e| e.to_string())?;
+            Ok("simulation finished".into())
         }
         Command::Import { kind, file, store, repair } => {
             let db = store.database()?;
