@@ -102,7 +102,8 @@ mod tests {
 
     #[test]
     fn episodes_rise_and_fall_on_schedule() {
-        let t = |s: i64| Utc.timestamp_opt(1_800_000_000 - 1_800_000_000 % 3600 + s, 0).unwrap();
+        // 1_800_000_000 is a whole hour.
+        let t = |s: i64| Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap();
         assert_eq!(pollution(t(0), 3600, 600), 0.0);
         assert!((pollution(t(300), 3600, 600) - 1.0).abs() < 1e-9);
         assert!(pollution(t(150), 3600, 600) > 0.4);
