@@ -13,6 +13,7 @@
 //! - [`geometry`]: the few plain geometric values the domain needs.
 //! - [`zone`]: geofences (prevention rings, river zones) and when they apply.
 //! - [`water`]: GB 3838-2002 surface-water classes of HJ 212 readings.
+//! - [`device`]: the kinds of device; [`reading`]: the series a station reading belongs to.
 //! - `schema` (feature `openapi`): helpers declaring the validated values'
 //!   constraints in the OpenAPI document.
 
@@ -22,9 +23,11 @@ pub mod calendar;
 pub mod case;
 pub mod category;
 pub mod department;
+pub mod device;
 pub mod geometry;
 pub mod personal;
 pub mod rate;
+pub mod reading;
 #[cfg(feature = "openapi")]
 pub mod schema;
 pub mod territory;
@@ -34,6 +37,8 @@ pub mod zone;
 pub use calendar::WorkingCalendar;
 pub use category::{Category, CategoryCode, CategoryKind, TimeLimit, TimeLimits};
 pub use department::Department;
+pub use device::DeviceKind;
 pub use geometry::{BBox, Point};
+pub use reading::ReadingKind;
 pub use territory::{Level, Unit, UnitCode};
 pub use zone::{Schedule, WaterClass, Zone, ZoneKind};

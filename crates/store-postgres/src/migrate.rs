@@ -13,8 +13,11 @@ use tokio_postgres::Client;
 use crate::error::pg;
 
 /// Every migration, in order; index + 1 is the schema version it produces.
-pub(crate) const MIGRATIONS: &[&str] =
-    &[include_str!("../migrations/0001_init.sql"), include_str!("../migrations/0002_more_chains.sql")];
+pub(crate) const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_more_chains.sql"),
+    include_str!("../migrations/0003_water.sql"),
+];
 
 /// The advisory lock key migrations are taken under ("citygrid" in ASCII).
 const LOCK_KEY: i64 = 0x6369_7479_6772_6964;

@@ -6,8 +6,11 @@ use rusqlite::Connection;
 use crate::sql::backend;
 
 /// Every migration, in order; index + 1 is the schema version it produces.
-const MIGRATIONS: &[&str] =
-    &[include_str!("../migrations/0001_init.sql"), include_str!("../migrations/0002_zones.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_zones.sql"),
+    include_str!("../migrations/0003_water.sql"),
+];
 
 /// Brings the schema up to date, each step in its own transaction.
 pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {

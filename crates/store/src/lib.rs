@@ -3,7 +3,7 @@
 //! The operations the server needs are named in the domain's words and split
 //! by concern, one trait each ([`MetaStore`], [`ReferenceStore`],
 //! [`CaseStore`], [`AttachmentStore`], [`BlobStore`], [`AuditStore`],
-//! [`AccountStore`], [`DeviceStore`], [`LeaseStore`], [`RateStore`],
+//! [`AccountStore`], [`DeviceStore`], [`WaterStore`], [`LeaseStore`], [`RateStore`],
 //! [`ChangeFeed`], [`TransferStore`]); [`Store`] is all of them. Each backend
 //! (`citygrid-store-sqlite`, later PostgreSQL) implements them and proves
 //! itself against the shared [`conformance`] suite. The server is generic
@@ -23,7 +23,7 @@ mod types;
 pub use citygrid_domain::access::CaseScope;
 pub use contract::{
     AccountStore, AttachmentStore, AuditStore, BlobStore, CaseStore, Change, ChangeFeed, DeviceStore, LeaseStore,
-    MetaStore, RateStore, ReferenceStore, Row, Table, TransferStore,
+    MetaStore, RateStore, ReferenceStore, Row, Table, TransferStore, WaterStore,
 };
 pub use error::StoreError;
 pub use types::*;
@@ -41,6 +41,7 @@ pub trait Store:
     + AuditStore
     + AccountStore
     + DeviceStore
+    + WaterStore
     + LeaseStore
     + RateStore
     + ChangeFeed
@@ -58,6 +59,7 @@ impl<T> Store for T where
         + AuditStore
         + AccountStore
         + DeviceStore
+        + WaterStore
         + LeaseStore
         + RateStore
         + ChangeFeed
@@ -70,6 +72,6 @@ impl<T> Store for T where
 pub mod prelude {
     pub use crate::{
         AccountStore, AttachmentStore, AuditStore, BlobStore, CaseStore, ChangeFeed, DeviceStore, LeaseStore,
-        MetaStore, RateStore, ReferenceStore, Store, TransferStore,
+        MetaStore, RateStore, ReferenceStore, Store, TransferStore, WaterStore,
     };
 }
