@@ -184,9 +184,7 @@ impl<S: Store> Core<S> {
         if let Some(secs) = req.report_interval_secs
             && !(1..=MAX_REPORT_INTERVAL_SECS).contains(&secs)
         {
-            return Err(AppError::invalid(format!(
-                "report_interval_secs must be 1..={MAX_REPORT_INTERVAL_SECS}"
-            )));
+            return Err(AppError::invalid(format!("report_interval_secs must be 1..={MAX_REPORT_INTERVAL_SECS}")));
         }
 
         let rec = DeviceRecord {

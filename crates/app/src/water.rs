@@ -132,7 +132,10 @@ impl<S: Store> Core<S> {
     pub async fn ingest_hj212(&self, packet: Packet, peer: Option<IpAddr>) -> AppResult<Ingested> {
         let station = self.station_for(&packet.mn, &packet.pw).await?;
         let values = hj212::readings(&packet).map_err(|e| match DataKind::of(&packet.cn) {
-            None => AppError::Malformed { code: "not_a_data_upload", message: format!("CN={} is not a data upload", packet.cn) },
+            None => AppError::Malformed {
+                code: "not_a_data_upload",
+                message: format!("CN={} is not a data upload", packet.cn),
+            },
             Some(_) => AppError::Malformed { code: "invalid_data", message: e.to_string() },
         })?;
         let received = now();
@@ -141,7 +144,8 @@ impl<S: Store> Core<S> {
             .as_ref()
             .and_then(|l| self.world().zones.get(&l.water_section).and_then(|(z, _)| z.target_class));
         let normal = |r: &hj212::Reading| r.flag.as_ref().is_none_or(|f| f.is_normal());
-        let sample = sample_class(values.iter().filter(|r| normal(r)).map(|r| (r.factor.as_str(), r.value)), WaterBody::River);
+        let sample =
+            sample_class(values.iter().filter(|r| normal(r)).map(|r| (r.factor.as_str(), r.value)), WaterBody::River);
         let mut readings = Vec::with_capacity(values.len());
         for r in &values {
             let data_time = cst()
@@ -165,7 +169,12 @@ impl<S: Store> Core<S> {
         }
         let total = readings.len() as u64;
         let mut ev = station_event(&station, peer, received);
-        ev.detail = Some(format!("CN={} QN={} {} reading(s)", packet.cn, packet.qn.map(|q| q.to_string()).unwrap_or_default(), total));
+        ev.detail = Some(format!(
+            "CN={} QN={} {} reading(s)",
+            packet.cn,
+            packet.qn.map(|q| q.to_string()).unwrap_or_default(),
+            total
+        ));
         let stored = self.store.append_readings(readings, ev).await?;
         if self.liveness.due(&station.id, received)
             && let Err(e) = self.store.touch_devices(vec![(station.id.clone(), received)]).await

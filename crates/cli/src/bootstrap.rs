@@ -75,8 +75,9 @@ pub async fn run<S: Store>(s: &Settings, app: App<S>, started: std::time::Instan
     );
     if let Some(port) = s.hj212_port {
         let addr = SocketAddr::new(s.bind, port);
-        let hj212 =
-            tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen for HJ 212 on {addr}: {e}"))?;
+        let hj212 = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen for HJ 212 on {addr}: {e}"))?;
         let local = hj212.local_addr().map_err(|e| e.to_string())?;
         println!("CityGrid HJ 212 listening on tcp://{local}  (water stations)");
         let intake = std::sync::Arc::clone(app.core());

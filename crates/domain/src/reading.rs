@@ -22,7 +22,8 @@ pub enum ReadingKind {
 
 impl ReadingKind {
     /// Every kind.
-    pub const ALL: [ReadingKind; 4] = [ReadingKind::Realtime, ReadingKind::Minute, ReadingKind::Hourly, ReadingKind::Daily];
+    pub const ALL: [ReadingKind; 4] =
+        [ReadingKind::Realtime, ReadingKind::Minute, ReadingKind::Hourly, ReadingKind::Daily];
 
     /// The snake_case name (what the stores keep).
     pub fn as_str(self) -> &'static str {

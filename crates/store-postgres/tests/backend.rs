@@ -247,11 +247,17 @@ async fn export_then_import_copies_every_table_exactly_and_the_trail_goes_on() {
     let dev = DeviceRecord {
         id: "cam-1".into(),
         name: "江边 1".into(),
-        kind: "camera".into(),
+        kind: citygrid_domain::DeviceKind::Camera,
         key_hash: "kh".into(),
         unit: None,
         created_at: t0(),
         revoked_at: None,
+        position: None,
+        zones: vec![],
+        station: None,
+        gateway: None,
+        report_interval_secs: None,
+        last_seen: None,
     };
     a.create_device(dev, audit("device.create", "device/cam-1")).await.unwrap();
     a.revoke_device("cam-1", t0(), audit("device.revoke", "device/cam-1")).await.unwrap();

@@ -25,9 +25,7 @@ use citygrid_domain::access::Role;
 mod transfer;
 mod water;
 pub use transfer::{export_all, fill, transfer_between, transfer_round_trips};
-pub use water::{
-    readings_append_idempotently, readings_page_within_range, stations_by_mn_and_last_seen,
-};
+pub use water::{readings_append_idempotently, readings_page_within_range, stations_by_mn_and_last_seen};
 
 use crate::prelude::*;
 use crate::{

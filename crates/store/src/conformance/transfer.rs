@@ -9,8 +9,8 @@ use citygrid_domain::{Department, DeviceKind, Level, Unit, UnitCode};
 use super::{Fixture, NEAR, audit, t0, three_cases, two_zones, user};
 use crate::prelude::*;
 use crate::{
-    AttachmentMeta, AuditFilter, CaseFilter, CaseRecord, CaseScope, DeviceRecord, LoginOutcome, Row, SessionRecord,
-    StoreError, StoredUnit, Table, UserRecord,
+    AttachmentMeta, AuditFilter, CaseFilter, CaseRecord, CaseScope, LoginOutcome, Row, SessionRecord, StoreError,
+    StoredUnit, Table, UserRecord,
 };
 
 /// The rows' page size in these checks: small, so that `after` is used.

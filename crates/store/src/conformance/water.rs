@@ -157,7 +157,9 @@ pub async fn readings_page_within_range<S: Store>(s: &S) {
     sorted.sort();
     sorted.dedup();
     assert_eq!(seen, sorted, "in order, no repeats");
-    assert!(seen.iter().all(|c| c.data_time >= t0() + Duration::minutes(5) && c.data_time < t0() + Duration::minutes(15)));
+    assert!(
+        seen.iter().all(|c| c.data_time >= t0() + Duration::minutes(5) && c.data_time < t0() + Duration::minutes(15))
+    );
     // One series only.
     q.after = None;
     q.limit = 1000;
