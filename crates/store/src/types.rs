@@ -308,8 +308,10 @@ impl WaterReading {
     }
 }
 
-/// A position in the order readings are listed: `(data_time, kind, factor)`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+/// A position in the order readings are listed: by data time, then the
+/// series' name (`daily` < `hourly` < `minute` < `realtime`, as the stores
+/// sort text), then the factor code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadingCursor {
     /// Data time.
     pub data_time: DateTime<Utc>,
@@ -317,6 +319,18 @@ pub struct ReadingCursor {
     pub kind: ReadingKind,
     /// Factor code.
     pub factor: String,
+}
+
+impl Ord for ReadingCursor {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.data_time, self.kind.as_str(), &self.factor).cmp(&(other.data_time, other.kind.as_str(), &other.factor))
+    }
+}
+
+impl PartialOrd for ReadingCursor {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// Which readings to list: one station, a time range, one page.
