@@ -792,6 +792,21 @@ mod tests {
         conn
     }
 
+    #[test]
+    fn devices_registered_before_schema_3_read_back_with_defaults() {
+        let conn = db();
+        conn.execute(
+            "INSERT INTO devices (id, key_hash, body) VALUES ('cam-old', 'kh', ?1)",
+            [r#"{"id":"cam-old","name":"旧","kind":"camera","key_hash":"kh","unit":"340202","created_at":"2025-01-01T00:00:00Z","revoked_at":null}"#],
+        )
+        .unwrap();
+        let d = device_where(&conn, "id", "cam-old").unwrap().unwrap();
+        assert_eq!(d.kind, citygrid_domain::DeviceKind::Camera);
+        assert_eq!(d.unit.as_ref().map(UnitCode::as_str), Some("340202"));
+        assert!(d.position.is_none() && d.zones.is_empty() && d.station.is_none() && d.last_seen.is_none());
+        assert_eq!(devices(&conn).unwrap().len(), 1);
+    }
+
     fn backend_message(r: Result<impl std::fmt::Debug, StoreError>) -> String {
         match r {
             Err(StoreError::Backend(m)) => m,

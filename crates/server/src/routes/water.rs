@@ -26,6 +26,7 @@ pub const DEFAULT_LIMIT: usize = 100;
 #[into_params(parameter_in = Query)]
 pub struct ReadingsParams {
     /// The station's device id.
+    #[param(example = "ws-wuhu-01")]
     station: String,
     /// Data time at or after (RFC 3339); default: a day before `to`.
     #[serde(default)]
@@ -42,6 +43,7 @@ pub struct ReadingsParams {
     cursor: Option<String>,
     /// Page size: 1 to the server's `max_page` (default 100).
     #[serde(default)]
+    #[param(minimum = 1, example = 100)]
     limit: Option<usize>,
 }
 
