@@ -90,7 +90,7 @@ async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
     let again = db.store().await;
     again.set_meta("k", "v", audit("meta.set", "meta/k")).await.unwrap();
     drop(again);
-    assert_eq!(schema_versions(&db).await, (2, 2), "each migration recorded once");
+    assert_eq!(schema_versions(&db).await, (3, 3), "each migration recorded once");
     let reopened = db.store().await;
     assert_eq!(reopened.meta("k").await.unwrap().as_deref(), Some("v"), "data survives a restart");
     drop(reopened);
@@ -100,10 +100,26 @@ async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
     admin.execute("INSERT INTO schema_version (version) VALUES (99)", &[]).await.unwrap();
     match PgStore::connect(&db.url, PgOptions::default()).await {
         Err(StoreError::Backend(m)) => {
-            assert!(m.contains("schema version 99, newer than this build knows (2); upgrade CityGrid"), "{m}")
+            assert!(m.contains("schema version 99, newer than this build knows (3); upgrade CityGrid"), "{m}")
         }
         other => panic!("a newer schema must be refused, got {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_registered_before_schema_3_read_back_with_defaults() {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    let (admin, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let body = r#"{"id":"cam-old","name":"旧","kind":"camera","key_hash":"kh","unit":"340202","created_at":"2025-01-01T00:00:00Z","revoked_at":null}"#;
+    admin.execute("INSERT INTO devices (id, key_hash, body) VALUES ('cam-old', 'kh', $1)", &[&body]).await.unwrap();
+    let d = store.device("cam-old").await.unwrap().unwrap();
+    assert_eq!(d.kind, citygrid_domain::DeviceKind::Camera);
+    assert_eq!(d.unit.as_ref().map(UnitCode::as_str), Some("340202"));
+    assert!(d.position.is_none() && d.zones.is_empty() && d.station.is_none() && d.last_seen.is_none());
+    assert_eq!(store.devices().await.unwrap().len(), 1);
+    assert_eq!(store.device_by_key_hash("kh").await.unwrap().map(|d| d.id), Some("cam-old".to_owned()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
