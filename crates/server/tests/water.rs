@@ -83,8 +83,8 @@ impl Rig {
     }
 }
 
-/// A real-time upload from the example's station, with COD 25 (class IV)
-/// and ammonia 0.4 (class II), asking for an answer.
+/// A real-time upload from the example's station, with COD 25 (class IV),
+/// ammonia 0.4 (class II) and pH 7.2 (class I), asking for an answer.
 fn upload(qn: &str, pw: &str, data_time: &str) -> Packet {
     let cp = format!("DataTime={data_time};w01018-Rtd=25.0,w01018-Flag=N;w21003-Rtd=0.4,w21003-Flag=N;w01001-Rtd=7.2");
     let p = Packet::parse_data_segment(format!("QN={qn};ST=21;CN=2011;PW={pw};MN={MN};Flag=5;CP=&&{cp}&&").as_bytes())
@@ -209,8 +209,8 @@ async fn stations_send_readings_over_hj212_and_they_are_read_back_with_their_cla
     assert_eq!(cod["sample_class"], "IV");
     let nh3 = readings.iter().find(|r| r["factor"] == "w21003").unwrap();
     assert_eq!((nh3["class"].as_str(), nh3["exceeds_target"].as_bool()), (Some("II"), Some(false)));
-    let temp = readings.iter().find(|r| r["factor"] == "w01001").unwrap();
-    assert_eq!(temp["class"], Value::Null, "no GB 3838 limit for temperature");
+    let ph = readings.iter().find(|r| r["factor"] == "w01001").unwrap();
+    assert_eq!(ph["class"], "I", "pH 7.2 is inside 6–9");
     // Paged.
     let r = rig.s.get(&format!("{path}&limit=4"), &rig.admin).await;
     let first: Value = r.json().await.unwrap();

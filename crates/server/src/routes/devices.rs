@@ -42,7 +42,6 @@ pub struct DeviceView {
     /// Kind.
     kind: DeviceKind,
     /// Where it stands: the deepest unit containing its position.
-    #[schema(value_type = Option<String>)]
     unit: Option<UnitCode>,
     /// Longitude.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -116,7 +115,6 @@ pub struct NewDevice {
     lat: Option<f64>,
     /// Where it stands, when no position is given: a known unit.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
     unit: Option<UnitCode>,
     /// Zones it watches (ids of existing zones).
     #[serde(default)]
@@ -133,8 +131,9 @@ pub struct NewDevice {
     /// The id of a gateway device it is registered under.
     #[serde(default)]
     gateway: Option<String>,
-    /// Expected seconds between two reports.
+    /// Expected seconds between two reports (at most a week).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 604800)]
     report_interval_secs: Option<u32>,
 }
 
