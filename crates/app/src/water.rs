@@ -37,7 +37,7 @@ pub struct Ingested {
     pub stored: u64,
     /// Readings that were already stored (a station sending again).
     pub duplicates: u64,
-    /// The sample's class, and the section's target.
+    /// The sample's class: the worst of its classed values.
     pub sample_class: Option<WaterClass>,
     /// The section's target class.
     pub target: Option<WaterClass>,
