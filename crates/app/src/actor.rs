@@ -105,5 +105,6 @@ pub fn op_name(op: Operation) -> String {
         Operation::ReadAudit => "read_audit".into(),
         Operation::ReadMetrics => "read_metrics".into(),
         Operation::ReadOwnDevice => "read_own_device".into(),
+        Operation::ReadReadings => "read_readings".into(),
     }
 }

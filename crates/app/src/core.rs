@@ -34,6 +34,8 @@ pub struct Core<S> {
     /// Held while reference data (territory, zones) is checked, written and
     /// swapped, so changes run one at a time and none is lost.
     pub(crate) reference_lock: tokio::sync::Mutex<()>,
+    /// When devices were last heard from, throttling `last_seen` writes.
+    pub liveness: crate::liveness::Liveness,
     /// Skip every policy check: see [`Core::skip_policy_checks`]. The field,
     /// and the switch, exist only in builds with the `unchecked-baseline`
     /// feature, which only the benchmarks enable.
@@ -66,6 +68,7 @@ impl<S: Store> Core<S> {
             vault: parts.vault,
             nearby_radius_m: parts.nearby_radius_m,
             reference_lock: tokio::sync::Mutex::new(()),
+            liveness: crate::liveness::Liveness::default(),
             #[cfg(feature = "unchecked-baseline")]
             unchecked_baseline: false,
             store: parts.store,

@@ -21,6 +21,10 @@ pub enum AppError {
     /// The actor's role may not do this here. The denial has been audited.
     #[error("your role may not do this here")]
     Forbidden,
+    /// The credentials that came with the input (a station's HJ 212 `PW`,
+    /// a revoked registration) do not admit it. Nothing was written.
+    #[error("{0}")]
+    Unauthenticated(String),
     /// The input cannot be read at all (e.g. a coordinate out of range):
     /// `code` is a stable snake_case name such as `invalid_point`.
     #[error("{message}")]

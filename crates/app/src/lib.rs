@@ -34,6 +34,8 @@
 //! | act on a case | [`act`] ([`Core::act`]) |
 //! | load a case for an operation | [`cases`] ([`Core::case_for`]) |
 //! | import territory | [`territory`] ([`Core::import_territory`]) |
+//! | register a device | [`devices`] ([`Core::register_device`]) |
+//! | take in an HJ 212 packet, list readings | [`water`] ([`water::StationIntake`], [`Core::water_readings`]) |
 //! | put / delete a zone | [`zones`] ([`Core::put_zone`], [`Core::delete_zone`]) |
 //! | put a category / department | [`catalog`] ([`Core::put_category`], [`Core::put_department`]) |
 //! | reload reference data | [`reload`] ([`Core::reload_world`] and friends) |
@@ -68,15 +70,18 @@ pub mod actor;
 pub mod cases;
 pub mod catalog;
 pub mod core;
+pub mod devices;
 pub mod error;
 pub mod feed;
 pub mod jobs;
+pub mod liveness;
 pub mod reload;
 pub mod report;
 pub mod territory;
 pub mod tiles;
 pub mod turn;
 pub mod vault;
+pub mod water;
 pub mod world;
 pub mod zones;
 

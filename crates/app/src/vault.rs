@@ -26,6 +26,9 @@ use thiserror::Error;
 /// Associated data binding ciphertexts to their purpose.
 const CONTACT_AAD: &[u8] = b"citygrid/contact/v1";
 
+/// Associated data of a device's protocol secret (an HJ 212 `PW`).
+const DEVICE_SECRET_AAD: &[u8] = b"citygrid/device-secret/v1";
+
 /// Why the vault failed.
 #[derive(Debug, Error)]
 pub enum VaultError {
@@ -137,20 +140,41 @@ impl Vault {
 
     /// Encrypts a contact under the active key: `keyid:base64(nonce‖ciphertext)`.
     pub fn seal(&self, contact: &Contact) -> Result<String, VaultError> {
-        let cipher = self.ciphers.get(&self.active).ok_or_else(|| VaultError::Invalid("no active key".into()))?;
         let plain = serde_json::to_vec(contact).map_err(|e| VaultError::Invalid(e.to_string()))?;
+        self.seal_bytes(&plain, CONTACT_AAD)
+    }
+
+    /// Decrypts what [`Vault::seal`] produced, with whichever key it names.
+    pub fn open(&self, sealed: &str) -> Result<Contact, VaultError> {
+        let plain = self.open_bytes(sealed, CONTACT_AAD)?;
+        serde_json::from_slice(&plain).map_err(|e| VaultError::Decrypt(e.to_string()))
+    }
+
+    /// Encrypts a device's protocol secret (an HJ 212 `PW`) like a contact,
+    /// bound to that purpose: a sealed contact does not open as a secret.
+    pub fn seal_secret(&self, secret: &str) -> Result<String, VaultError> {
+        self.seal_bytes(secret.as_bytes(), DEVICE_SECRET_AAD)
+    }
+
+    /// Decrypts what [`Vault::seal_secret`] produced.
+    pub fn open_secret(&self, sealed: &str) -> Result<String, VaultError> {
+        String::from_utf8(self.open_bytes(sealed, DEVICE_SECRET_AAD)?)
+            .map_err(|_| VaultError::Decrypt("not UTF-8".into()))
+    }
+
+    fn seal_bytes(&self, plain: &[u8], aad: &[u8]) -> Result<String, VaultError> {
+        let cipher = self.ciphers.get(&self.active).ok_or_else(|| VaultError::Invalid("no active key".into()))?;
         let mut nonce = [0u8; 24];
         rand::rng().fill_bytes(&mut nonce);
         let ct = cipher
-            .encrypt(&XNonce::from(nonce), Payload { msg: &plain, aad: CONTACT_AAD })
+            .encrypt(&XNonce::from(nonce), Payload { msg: plain, aad })
             .map_err(|_| VaultError::Invalid("encryption failed".into()))?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
         Ok(format!("{}:{}", self.active, URL_SAFE_NO_PAD.encode(out)))
     }
 
-    /// Decrypts what [`Vault::seal`] produced, with whichever key it names.
-    pub fn open(&self, sealed: &str) -> Result<Contact, VaultError> {
+    fn open_bytes(&self, sealed: &str, aad: &[u8]) -> Result<Vec<u8>, VaultError> {
         let (id, body) = sealed.split_once(':').ok_or_else(|| VaultError::Decrypt("no key id".into()))?;
         let cipher = self.ciphers.get(id).ok_or_else(|| VaultError::Decrypt(format!("unknown key {id:?}")))?;
         let raw = URL_SAFE_NO_PAD.decode(body).map_err(|_| VaultError::Decrypt("bad encoding".into()))?;
@@ -159,10 +183,9 @@ impl Vault {
         }
         let (nonce, ct) = raw.split_at(24);
         let nonce: [u8; 24] = nonce.try_into().map_err(|_| VaultError::Decrypt("bad nonce".into()))?;
-        let plain = cipher
-            .decrypt(&XNonce::from(nonce), Payload { msg: ct, aad: CONTACT_AAD })
-            .map_err(|_| VaultError::Decrypt("authentication failed".into()))?;
-        serde_json::from_slice(&plain).map_err(|e| VaultError::Decrypt(e.to_string()))
+        cipher
+            .decrypt(&XNonce::from(nonce), Payload { msg: ct, aad })
+            .map_err(|_| VaultError::Decrypt("authentication failed".into()))
     }
 
     /// The keyed blind index of a normalised value of some kind (`phone`, `id`).
@@ -246,6 +269,16 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn secrets_are_sealed_for_their_purpose() {
+        let v = Vault::ephemeral();
+        let sealed = v.seal_secret("100000").unwrap();
+        assert!(!sealed.contains("100000"));
+        assert_eq!(v.open_secret(&sealed).unwrap(), "100000");
+        assert!(v.open(&sealed).is_err(), "a secret does not open as a contact");
+        assert!(v.open_secret(&v.seal(&contact()).unwrap()).is_err(), "nor a contact as a secret");
     }
 
     #[test]

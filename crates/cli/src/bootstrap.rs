@@ -73,6 +73,19 @@ pub async fn run<S: Store>(s: &Settings, app: App<S>, started: std::time::Instan
         t.len(),
         started.elapsed().as_secs_f64()
     );
+    if let Some(port) = s.hj212_port {
+        let addr = SocketAddr::new(s.bind, port);
+        let hj212 = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen for HJ 212 on {addr}: {e}"))?;
+        let local = hj212.local_addr().map_err(|e| e.to_string())?;
+        println!("CityGrid HJ 212 listening on tcp://{local}  (water stations)");
+        let intake = std::sync::Arc::clone(app.core());
+        let options = app.config.hj212_options();
+        tokio::spawn(citygrid_server::listeners::hj212::serve(hj212, intake, options, async {
+            let _ = tokio::signal::ctrl_c().await;
+        }));
+    }
     // Background work (audit checkpoints), once across every process on
     // this database.
     app.start_jobs();

@@ -241,7 +241,8 @@ async fn run(command: Command) -> Result<String, String> {
             with_store(&s.database.clone(), s.open_options(), Serve { s, started, demo: false }).await
         }
         Command::Demo(args) => {
-            let s = Settings::resolve(&args)?;
+            let mut s = Settings::resolve(&args)?;
+            s.hj212_port = s.hj212_port.or(Some(citygrid::settings::DEMO_HJ212_PORT));
             with_store(&s.database.clone(), s.open_options(), Serve { s, started, demo: true }).await
         }
         Command::Simulate(args) => {

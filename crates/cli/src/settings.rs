@@ -15,6 +15,8 @@ use serde::Deserialize;
 pub const DEFAULT_DATA_DIR: &str = "citygrid-data";
 /// Default port.
 pub const DEFAULT_PORT: u16 = 8080;
+/// The HJ 212 port `citygrid demo` listens on unless told otherwise.
+pub const DEMO_HJ212_PORT: u16 = 9212;
 
 /// Options shared by `serve` and `demo`.
 #[derive(Debug, Clone, Default, Args)]
@@ -39,6 +41,10 @@ pub struct ServeArgs {
     /// Address to bind.
     #[arg(long, env = "CITYGRID_BIND")]
     pub bind: Option<IpAddr>,
+    /// Port for HJ 212 water-quality stations over TCP (0 picks a free one;
+    /// unset: no listener, except `demo`, which listens on 9212).
+    #[arg(long, env = "CITYGRID_HJ212_PORT")]
+    pub hj212_port: Option<u16>,
 }
 
 /// The config file's shape.
@@ -50,6 +56,7 @@ struct FileConfig {
     database_replica: Option<String>,
     port: Option<u16>,
     bind: Option<IpAddr>,
+    hj212_port: Option<u16>,
     key_file: Option<PathBuf>,
     calendar_dir: Option<PathBuf>,
     metrics_token: Option<String>,
@@ -69,6 +76,8 @@ pub struct Settings {
     pub port: u16,
     /// Bind address.
     pub bind: IpAddr,
+    /// HJ 212 listener port on the same address, if one is wanted.
+    pub hj212_port: Option<u16>,
     /// Keyring file.
     pub key_file: PathBuf,
     /// Holiday year files to use instead of the built-in ones.
@@ -102,6 +111,7 @@ impl Settings {
             database,
             port: args.port.or(file.port).unwrap_or(DEFAULT_PORT),
             bind: args.bind.or(file.bind).unwrap_or(IpAddr::from([127, 0, 0, 1])),
+            hj212_port: args.hj212_port.or(file.hj212_port),
             key_file,
             calendar_dir: std::env::var_os("CITYGRID_CALENDAR_DIR").map(PathBuf::from).or(file.calendar_dir),
             metrics_token: std::env::var("CITYGRID_METRICS_TOKEN").ok().or(file.metrics_token),
@@ -120,6 +130,7 @@ impl Settings {
             database: Database::Embedded(data_dir.to_owned()),
             port: DEFAULT_PORT,
             bind: IpAddr::from([127, 0, 0, 1]),
+            hj212_port: None,
             key_file: data_dir.join("keys.json"),
             calendar_dir: None,
             metrics_token: None,
@@ -173,6 +184,13 @@ mod tests {
         assert_eq!(s.port, 7000);
         assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(s.server.nearby_radius_m, 50.0);
+        assert_eq!(s.hj212_port, None);
+        std::fs::write(&cfg, "hj212_port = 9300\n").unwrap();
+        let s = Settings::resolve(&ServeArgs { config: Some(cfg.clone()), ..Default::default() }).unwrap();
+        assert_eq!(s.hj212_port, Some(9300));
+        let s = Settings::resolve(&ServeArgs { config: Some(cfg.clone()), hj212_port: Some(0), ..Default::default() })
+            .unwrap();
+        assert_eq!(s.hj212_port, Some(0));
         std::fs::write(&cfg, "prot = 1\n").unwrap();
         assert!(
             Settings::resolve(&ServeArgs { config: Some(cfg), ..Default::default() }).unwrap_err().contains("prot")

@@ -191,6 +191,10 @@ pub enum Scope<'a> {
     Place(&'a UnitCode),
     /// An existing case.
     Case(CaseFacts<'a>),
+    /// An existing device, standing in this unit (`None`: not located).
+    /// Scoped roles see only the devices inside their territory; others
+    /// are answered as if they did not exist.
+    Device(Option<&'a UnitCode>),
 }
 
 /// Everything that can be asked of the API.
@@ -218,6 +222,8 @@ pub enum Operation {
     ReadMetrics,
     /// A device reads its own registration.
     ReadOwnDevice,
+    /// Read a device's readings (water-quality samples and their classes).
+    ReadReadings,
 }
 
 /// Refusal: the caller may not, or may not know the resource exists.
@@ -248,6 +254,7 @@ pub fn authorize(p: &Principal, op: Operation, scope: &Scope<'_>) -> Result<(), 
         O::ReadAudit => matches!(p.role, R::Auditor | R::Admin),
         O::ReadMetrics => matches!(p.role, R::Admin | R::Auditor | R::Operator),
         O::ReadOwnDevice => p.role == R::Device,
+        O::ReadReadings => matches!(p.role, R::Admin | R::Operator | R::GridWorker | R::Auditor),
     };
     if !role_ok {
         // Out-of-scope resources stay invisible even to a role that could never act on them.
@@ -260,6 +267,10 @@ pub fn authorize(p: &Principal, op: Operation, scope: &Scope<'_>) -> Result<(), 
         Scope::Global => Ok(()),
         Scope::Place(unit) => match p.role {
             R::Operator | R::GridWorker if !p.in_unit(unit) => Err(Denial::Forbidden),
+            _ => Ok(()),
+        },
+        Scope::Device(unit) => match p.role {
+            R::Operator | R::GridWorker if !unit.is_some_and(|u| p.in_unit(u)) => Err(Denial::OutOfScope),
             _ => Ok(()),
         },
         Scope::Case(c) => {
@@ -387,6 +398,23 @@ mod tests {
             // Not even a case's existence is revealed.
             assert_eq!(authorize(&p, Operation::ReadCase, &case), Err(Denial::OutOfScope));
             assert_eq!(authorize(&p, Operation::ActOnCase(ActionKind::Register), &case), Err(Denial::OutOfScope));
+        }
+    }
+
+    #[test]
+    fn readings_are_read_within_the_station_territory() {
+        let here = code("340202001001001");
+        let there = code("340207001001001");
+        let op = who(Role::Operator, Some("340202"), None);
+        assert_eq!(authorize(&op, Operation::ReadReadings, &Scope::Device(Some(&here))), Ok(()));
+        assert_eq!(authorize(&op, Operation::ReadReadings, &Scope::Device(Some(&there))), Err(Denial::OutOfScope));
+        assert_eq!(authorize(&op, Operation::ReadReadings, &Scope::Device(None)), Err(Denial::OutOfScope));
+        for r in [Role::Admin, Role::Auditor] {
+            assert_eq!(authorize(&who(r, None, None), Operation::ReadReadings, &Scope::Device(Some(&there))), Ok(()));
+        }
+        for r in [Role::Device, Role::Citizen, Role::Mediator, Role::DepartmentHandler] {
+            let p = who(r, Some("340202"), Some("D1"));
+            assert_eq!(authorize(&p, Operation::ReadReadings, &Scope::Device(Some(&here))), Err(Denial::Forbidden));
         }
     }
 

@@ -14,6 +14,7 @@
 //! - [`zone`]: geofences (prevention rings, river zones) and when they apply.
 //! - [`water`]: GB 3838-2002 surface-water classes of HJ 212 readings.
 //! - [`eyes`]: "smart eyes" (慧眼): detections, rules, alerts and their grouping into incidents.
+//! - [`device`]: the kinds of device; [`reading`]: the series a station reading belongs to.
 //! - `schema` (feature `openapi`): helpers declaring the validated values'
 //!   constraints in the OpenAPI document.
 
@@ -24,9 +25,11 @@ pub mod case;
 pub mod category;
 pub mod department;
 pub mod eyes;
+pub mod device;
 pub mod geometry;
 pub mod personal;
 pub mod rate;
+pub mod reading;
 #[cfg(feature = "openapi")]
 pub mod schema;
 pub mod territory;
@@ -36,6 +39,8 @@ pub mod zone;
 pub use calendar::WorkingCalendar;
 pub use category::{Category, CategoryCode, CategoryKind, TimeLimit, TimeLimits};
 pub use department::Department;
+pub use device::DeviceKind;
 pub use geometry::{BBox, Point};
+pub use reading::ReadingKind;
 pub use territory::{Level, Unit, UnitCode};
 pub use zone::{Schedule, WaterClass, Zone, ZoneKind};

@@ -32,6 +32,21 @@ pub struct ServerConfig {
     /// Seconds between audit checkpoints (0 = none), once the background
     /// jobs are started (`App::start_jobs`).
     pub audit_checkpoint_secs: u64,
+    /// Most HJ 212 station connections open at once (when the listener runs).
+    pub hj212_max_connections: usize,
+    /// Seconds an HJ 212 connection may stay silent before it is closed.
+    pub hj212_idle_secs: u64,
+}
+
+impl ServerConfig {
+    /// The HJ 212 listener's options from these settings.
+    pub fn hj212_options(&self) -> crate::listeners::hj212::Hj212Options {
+        crate::listeners::hj212::Hj212Options {
+            max_connections: self.hj212_max_connections.max(1),
+            idle: std::time::Duration::from_secs(self.hj212_idle_secs.max(1)),
+            ..Default::default()
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -49,6 +64,8 @@ impl Default for ServerConfig {
             cors_origins: vec![],
             max_page: 500,
             audit_checkpoint_secs: 300,
+            hj212_max_connections: 4096,
+            hj212_idle_secs: 300,
         }
     }
 }

@@ -129,6 +129,7 @@ impl From<AppError> for ApiError {
         match e {
             AppError::NotFound(what) | AppError::OutOfScope(what) => ApiError::not_found(what),
             AppError::Forbidden => ApiError::forbidden(),
+            AppError::Unauthenticated(m) => ApiError::unauthenticated(m),
             AppError::Malformed { code, message } => ApiError::bad_request(code, message),
             AppError::Invalid { code, message } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message),
             e @ AppError::InvalidBoundaries(_) => {

@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 mod follow;
+pub mod listeners;
 pub mod metrics;
 pub mod routes;
 

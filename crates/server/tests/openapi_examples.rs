@@ -94,6 +94,8 @@ const CALLS: &[(&str, &str, &str, &[u16])] = &[
     ("GET", "/api/v1/zones/at", "citizen", &[]),
     ("PUT", "/api/v1/zones/{id}", "admin", &[]),
     ("DELETE", "/api/v1/zones/{id}", "admin", &[404]),
+    // The documented station id names no fixture station.
+    ("GET", "/api/v1/water/readings", "admin", &[404]),
 ];
 
 /// `(schema or "METHOD path", field)`: fields whose validity depends on
@@ -102,6 +104,19 @@ const CALLS: &[(&str, &str, &str, &[u16])] = &[
 const CONDITIONAL: &[(&str, &str)] = &[
     // Only on `water_section` zones, which need it; the example kind is another.
     ("Zone", "target_class"),
+    // A position must lie in the city; station fields only on a water
+    // station; zones and gateways must exist.
+    ("NewDevice", "lon"),
+    ("NewDevice", "lat"),
+    ("NewDevice", "mn"),
+    ("NewDevice", "pw"),
+    ("NewDevice", "water_section"),
+    ("NewDevice", "gateway"),
+    ("NewDevice", "zones"),
+    // `from` must come before `to`; a cursor comes from a previous page.
+    ("GET /api/v1/water/readings", "from"),
+    ("GET /api/v1/water/readings", "to"),
+    ("GET /api/v1/water/readings", "cursor"),
     // Contact search is by phone or by ID number, not both.
     ("GET /api/v1/cases", "id_number"),
 ];

@@ -150,6 +150,10 @@ enum Rule {
     OwnUpload,
     /// The device itself: devices only.
     DeviceSelf,
+    /// A water station's readings: administrators and auditors anywhere,
+    /// operators and grid workers inside their territory (404 outside),
+    /// every other role and device keys 403.
+    ReadReadings,
 }
 
 fn is_event_stream(r: &reqwest::Response) -> bool {
@@ -204,6 +208,7 @@ const RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/api/v1/zones/at", Rule::Reference),
     ("PUT", "/api/v1/zones/{id}", Rule::Roles(&[Role::Admin])),
     ("DELETE", "/api/v1/zones/{id}", Rule::Roles(&[Role::Admin])),
+    ("GET", "/api/v1/water/readings", Rule::ReadReadings),
 ];
 
 /// A caller: `covers` = its territory contains side A / B (operators and
@@ -268,6 +273,12 @@ fn expected(rule: &Rule, who: &Who, side: Side) -> Expect {
         Rule::OwnUpload => NotFound,
         Rule::DeviceSelf if role == Role::Device => Allowed,
         Rule::DeviceSelf => Forbidden,
+        Rule::ReadReadings => match role {
+            Role::Admin | Role::Auditor => Allowed,
+            Role::Operator | Role::GridWorker if who.covers[side.idx()] => Allowed,
+            Role::Operator | Role::GridWorker => NotFound,
+            _ => Forbidden,
+        },
     }
 }
 
@@ -553,6 +564,9 @@ impl World {
                 };
                 Req::new(m, template.replace("{id}", &id))
             }
+            ("GET", "/api/v1/water/readings") => {
+                Req::new(m, format!("{template}?station={}", ["station-a", "station-b"][i]))
+            }
             ("GET", "/api/v1/zones") => Req::new(m, format!("{template}?kind=key_area")),
             ("GET", "/api/v1/zones/geojson") => {
                 Req::new(m, format!("{template}?kind={}", ["key_area", "shoreline"][i]))
@@ -646,6 +660,20 @@ async fn setup() -> World {
         if id == "probe-device" {
             w.device_key = r.json::<Value>().await.unwrap()["api_key"].as_str().unwrap().to_owned();
         }
+    }
+    // A water section over the city, and a water station on each side.
+    let ring = json!([[[118.0, 31.0], [118.4, 31.0], [118.4, 31.2], [118.0, 31.2], [118.0, 31.0]]]);
+    let section = json!({
+        "zone": {"id": "ws-city", "name": "section", "kind": "water_section", "valid_from": "2024-01-01", "target_class": "III"},
+        "geometry": {"type": "Polygon", "coordinates": ring},
+    });
+    let r = w.s.req(Method::PUT, "/api/v1/zones/ws-city", &admin).json(&section).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    for (id, mn, (lon, lat)) in [("station-a", "MN-A", A1), ("station-b", "MN-B", B1)] {
+        let body = json!({"id": id, "name": id, "kind": "water_station", "lon": lon, "lat": lat,
+                          "mn": mn, "pw": "123456", "water_section": "ws-city"});
+        let r = w.s.post("/api/v1/devices", &admin, body).await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     }
     w.categories = w.s.get("/api/v1/categories", &admin).await.json().await.unwrap();
     w.departments = w.s.get("/api/v1/departments", &admin).await.json().await.unwrap();

@@ -135,6 +135,7 @@ mod migrate;
 mod replica;
 mod sql;
 mod transfer;
+mod water;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -148,7 +149,8 @@ use citygrid_domain::{Category, Department};
 use citygrid_store::prelude::*;
 use citygrid_store::{
     AttachmentMeta, AuditFilter, CaseFilter, CasePage, CaseRecord, CaseScope, Change, CreatedCase, DeviceRecord,
-    LoginOutcome, NearbyQuery, Result, SealedContact, SessionRecord, StoreError, StoredUnit, StoredZone, UserRecord,
+    LoginOutcome, NearbyQuery, ReadingPage, ReadingQuery, Result, SealedContact, SessionRecord, StoreError, StoredUnit,
+    StoredZone, UserRecord, WaterReading,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio::sync::{broadcast, oneshot};
@@ -679,8 +681,25 @@ impl DeviceStore for PgStore {
         done(sql::device_where(&**self.client().await?, "key_hash", key_hash, false).await)
     }
 
+    async fn device(&self, id: &str) -> Result<Option<DeviceRecord>> {
+        done(sql::device_where(&**self.client().await?, "id", id, false).await)
+    }
+
+    async fn device_by_mn(&self, mn: &str) -> Result<Option<DeviceRecord>> {
+        done(sql::device_where(&**self.client().await?, "mn", mn, false).await)
+    }
+
     async fn devices(&self) -> Result<Vec<DeviceRecord>> {
         lagging_read!(self, |c| sql::json_rows(c, "SELECT body FROM devices ORDER BY id", &[]))
+    }
+
+    async fn touch_devices(&self, seen: Vec<(String, DateTime<Utc>)>) -> Result<()> {
+        if seen.is_empty() {
+            return Ok(());
+        }
+        write_tx!(self, |tx| {
+            sql::touch_devices(&*tx, &seen).await?;
+        })
     }
 
     async fn revoke_device(&self, id: &str, at: DateTime<Utc>, audit: AuditEvent) -> Result<()> {
@@ -693,6 +712,26 @@ impl DeviceStore for PgStore {
             audit::append(&tx, &audit).await?;
             self.notify(&*tx, &Change::Principal(id.to_owned())).await?;
         })
+    }
+}
+
+impl WaterStore for PgStore {
+    async fn append_readings(&self, readings: Vec<WaterReading>, audit: AuditEvent) -> Result<u64> {
+        water::check_values(&readings)?;
+        if readings.is_empty() {
+            return Ok(0);
+        }
+        write_tx!(self, |tx| {
+            let n = water::append(&*tx, &readings).await?;
+            if n > 0 {
+                audit::append(&tx, &audit).await?;
+            }
+            n
+        })
+    }
+
+    async fn readings(&self, query: ReadingQuery) -> Result<ReadingPage> {
+        lagging_read!(self, |c| water::page(c, &query))
     }
 }
 

@@ -690,14 +690,20 @@ pub(crate) async fn revoke_sessions<C: GenericClient + Sync>(
 pub(crate) async fn put_device<C: GenericClient + Sync>(c: &C, d: &DeviceRecord, insert: bool) -> Result<(), Fail> {
     let body = to_json(d)?;
     let sql = if insert {
-        "INSERT INTO devices (id, key_hash, body) VALUES ($1, $2, $3)"
+        "INSERT INTO devices (id, key_hash, body, mn) VALUES ($1, $2, $3, $4)"
     } else {
-        "UPDATE devices SET key_hash = $2, body = $3 WHERE id = $1"
+        "UPDATE devices SET key_hash = $2, body = $3, mn = $4 WHERE id = $1"
     };
-    let n = match c.execute(sql, &[&d.id, &d.key_hash, &body]).await {
+    let n = match c.execute(sql, &[&d.id, &d.key_hash, &body, &d.mn()]).await {
         Ok(n) => n,
         Err(e) => {
+            let on_mn = e.as_db_error().and_then(|db| db.constraint()) == Some("devices_mn");
             return Err(match crate::error::pg(e) {
+                StoreError::Conflict(_) if on_mn => StoreError::Conflict(format!(
+                    "station code {:?} is already registered to another device",
+                    d.mn().unwrap_or_default()
+                ))
+                .into(),
                 StoreError::Conflict(_) => StoreError::Conflict(format!("device {:?} already exists", d.id)).into(),
                 other => other.into(),
             });
@@ -705,6 +711,26 @@ pub(crate) async fn put_device<C: GenericClient + Sync>(c: &C, d: &DeviceRecord,
     };
     if n == 0 {
         return Err(StoreError::NotFound(format!("device {}", d.id)).into());
+    }
+    Ok(())
+}
+
+/// Moves `last_seen` forward for each known device, in id order (so that
+/// two touches never wait on each other's locks in a cycle).
+pub(crate) async fn touch_devices<C: GenericClient + Sync>(
+    c: &C,
+    seen: &[(String, DateTime<Utc>)],
+) -> Result<(), Fail> {
+    let mut sorted: Vec<&(String, DateTime<Utc>)> = seen.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    for (id, at) in sorted {
+        let Some(mut d) = device_where(c, "id", id, true).await? else { continue };
+        if d.last_seen.is_some_and(|t| t >= *at) {
+            continue;
+        }
+        d.last_seen = Some(*at);
+        let body = to_json(&d)?;
+        c.execute("UPDATE devices SET body = $2 WHERE id = $1", &[id, &body]).await?;
     }
     Ok(())
 }

@@ -90,7 +90,7 @@ async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
     let again = db.store().await;
     again.set_meta("k", "v", audit("meta.set", "meta/k")).await.unwrap();
     drop(again);
-    assert_eq!(schema_versions(&db).await, (2, 2), "each migration recorded once");
+    assert_eq!(schema_versions(&db).await, (4, 4), "each migration recorded once");
     let reopened = db.store().await;
     assert_eq!(reopened.meta("k").await.unwrap().as_deref(), Some("v"), "data survives a restart");
     drop(reopened);
@@ -100,10 +100,26 @@ async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
     admin.execute("INSERT INTO schema_version (version) VALUES (99)", &[]).await.unwrap();
     match PgStore::connect(&db.url, PgOptions::default()).await {
         Err(StoreError::Backend(m)) => {
-            assert!(m.contains("schema version 99, newer than this build knows (2); upgrade CityGrid"), "{m}")
+            assert!(m.contains("schema version 99, newer than this build knows (4); upgrade CityGrid"), "{m}")
         }
         other => panic!("a newer schema must be refused, got {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_registered_before_the_device_extension_read_back_with_defaults() {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    let (admin, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let body = r#"{"id":"cam-old","name":"旧","kind":"camera","key_hash":"kh","unit":"340202","created_at":"2025-01-01T00:00:00Z","revoked_at":null}"#;
+    admin.execute("INSERT INTO devices (id, key_hash, body) VALUES ('cam-old', 'kh', $1)", &[&body]).await.unwrap();
+    let d = store.device("cam-old").await.unwrap().unwrap();
+    assert_eq!(d.kind, citygrid_domain::DeviceKind::Camera);
+    assert_eq!(d.unit.as_ref().map(UnitCode::as_str), Some("340202"));
+    assert!(d.position.is_none() && d.zones.is_empty() && d.station.is_none() && d.last_seen.is_none());
+    assert_eq!(store.devices().await.unwrap().len(), 1);
+    assert_eq!(store.device_by_key_hash("kh").await.unwrap().map(|d| d.id), Some("cam-old".to_owned()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -247,11 +263,17 @@ async fn export_then_import_copies_every_table_exactly_and_the_trail_goes_on() {
     let dev = DeviceRecord {
         id: "cam-1".into(),
         name: "江边 1".into(),
-        kind: "camera".into(),
+        kind: citygrid_domain::DeviceKind::Camera,
         key_hash: "kh".into(),
         unit: None,
         created_at: t0(),
         revoked_at: None,
+        position: None,
+        zones: vec![],
+        station: None,
+        gateway: None,
+        report_interval_secs: None,
+        last_seen: None,
     };
     a.create_device(dev, audit("device.create", "device/cam-1")).await.unwrap();
     a.revoke_device("cam-1", t0(), audit("device.revoke", "device/cam-1")).await.unwrap();

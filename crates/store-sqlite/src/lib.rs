@@ -13,6 +13,7 @@ mod nearby;
 mod readers;
 mod sql;
 mod transfer;
+mod water;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -25,8 +26,8 @@ use citygrid_domain::{Category, Department};
 use citygrid_store::prelude::*;
 use citygrid_store::{
     AttachmentMeta, AuditFilter, CaseChange, CaseFilter, CasePage, CaseRecord, CaseScope, CreatedCase, DeviceRecord,
-    FeedEvent, LoginOutcome, NearbyQuery, Result, SealedContact, SessionRecord, StoreError, StoredUnit, StoredZone,
-    UserRecord,
+    FeedEvent, LoginOutcome, NearbyQuery, ReadingPage, ReadingQuery, Result, SealedContact, SessionRecord, StoreError,
+    StoredUnit, StoredZone, UserRecord, WaterReading,
 };
 use rusqlite::Connection;
 
@@ -448,8 +449,25 @@ impl DeviceStore for SqliteStore {
         self.readers.read(move |c| sql::device_where(c, "key_hash", &h)).await
     }
 
+    async fn device(&self, id: &str) -> Result<Option<DeviceRecord>> {
+        let id = id.to_owned();
+        self.readers.read(move |c| sql::device_where(c, "id", &id)).await
+    }
+
+    async fn device_by_mn(&self, mn: &str) -> Result<Option<DeviceRecord>> {
+        let mn = mn.to_owned();
+        self.readers.read(move |c| sql::device_where(c, "mn", &mn)).await
+    }
+
     async fn devices(&self) -> Result<Vec<DeviceRecord>> {
         self.readers.read(sql::devices).await
+    }
+
+    async fn touch_devices(&self, seen: Vec<(String, DateTime<Utc>)>) -> Result<()> {
+        if seen.is_empty() {
+            return Ok(());
+        }
+        self.writer.write(move |w| sql::touch_devices(w.conn, &seen)).await
     }
 
     async fn revoke_device(&self, id: &str, at: DateTime<Utc>, audit: AuditEvent) -> Result<()> {
@@ -484,6 +502,28 @@ impl FeedStore for SqliteStore {
                 Ok(n)
             })
             .await
+    }
+}
+
+impl WaterStore for SqliteStore {
+    async fn append_readings(&self, readings: Vec<WaterReading>, audit: AuditEvent) -> Result<u64> {
+        water::check_values(&readings)?;
+        if readings.is_empty() {
+            return Ok(0);
+        }
+        self.writer
+            .write(move |w| {
+                let n = water::append(w.conn, &readings)?;
+                if n > 0 {
+                    sql::append_audit(w, &audit)?;
+                }
+                Ok(n)
+            })
+            .await
+    }
+
+    async fn readings(&self, query: ReadingQuery) -> Result<ReadingPage> {
+        self.readers.read(move |c| water::page(c, &query)).await
     }
 }
 

@@ -59,6 +59,7 @@ fn json_row<T: serde::de::DeserializeOwned>(
     body.map(|b| serde_json::from_str(&b).map_err(json_err)).transpose()
 }
 
+/// An instant as stored: milliseconds since the epoch.
 pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
@@ -687,19 +688,44 @@ pub(crate) fn revoke_sessions(
 
 pub(crate) fn put_device(conn: &Connection, d: &DeviceRecord, insert: bool) -> Result<(), StoreError> {
     let body = to_json(d)?;
+    if let Some(mn) = d.mn() {
+        let taken: Option<String> = conn
+            .prepare_cached("SELECT id FROM devices WHERE mn = ?1 AND id <> ?2")
+            .and_then(|mut st| st.query_row(params![mn, d.id], |r| r.get(0)).optional())
+            .map_err(backend)?;
+        if let Some(other) = taken {
+            return Err(StoreError::Conflict(format!("station code {mn:?} is already registered to device {other:?}")));
+        }
+    }
     let sql = if insert {
-        "INSERT INTO devices (id, key_hash, body) VALUES (?1, ?2, ?3)"
+        "INSERT INTO devices (id, key_hash, body, mn) VALUES (?1, ?2, ?3, ?4)"
     } else {
-        "UPDATE devices SET key_hash = ?2, body = ?3 WHERE id = ?1"
+        "UPDATE devices SET key_hash = ?2, body = ?3, mn = ?4 WHERE id = ?1"
     };
-    let n = conn.prepare_cached(sql).and_then(|mut st| st.execute(params![d.id, d.key_hash, body])).map_err(|e| {
-        match backend(e) {
+    let n = conn.prepare_cached(sql).and_then(|mut st| st.execute(params![d.id, d.key_hash, body, d.mn()])).map_err(
+        |e| match backend(e) {
             StoreError::Conflict(_) => StoreError::Conflict(format!("device {:?} already exists", d.id)),
             other => other,
-        }
-    })?;
+        },
+    )?;
     if n == 0 {
         return Err(StoreError::NotFound(format!("device {}", d.id)));
+    }
+    Ok(())
+}
+
+/// Moves `last_seen` forward for each known device.
+pub(crate) fn touch_devices(conn: &Connection, seen: &[(String, DateTime<Utc>)]) -> Result<(), StoreError> {
+    for (id, at) in seen {
+        let Some(mut d) = device_where(conn, "id", id)? else { continue };
+        if d.last_seen.is_some_and(|t| t >= *at) {
+            continue;
+        }
+        d.last_seen = Some(*at);
+        let body = to_json(&d)?;
+        conn.prepare_cached("UPDATE devices SET body = ?2 WHERE id = ?1")
+            .and_then(|mut st| st.execute(params![id, body]))
+            .map_err(backend)?;
     }
     Ok(())
 }
@@ -764,6 +790,21 @@ mod tests {
         let conn = Connection::open_in_memory().unwrap();
         crate::migrate::migrate(&conn).unwrap();
         conn
+    }
+
+    #[test]
+    fn devices_registered_before_the_device_extension_read_back_with_defaults() {
+        let conn = db();
+        conn.execute(
+            "INSERT INTO devices (id, key_hash, body) VALUES ('cam-old', 'kh', ?1)",
+            [r#"{"id":"cam-old","name":"旧","kind":"camera","key_hash":"kh","unit":"340202","created_at":"2025-01-01T00:00:00Z","revoked_at":null}"#],
+        )
+        .unwrap();
+        let d = device_where(&conn, "id", "cam-old").unwrap().unwrap();
+        assert_eq!(d.kind, citygrid_domain::DeviceKind::Camera);
+        assert_eq!(d.unit.as_ref().map(UnitCode::as_str), Some("340202"));
+        assert!(d.position.is_none() && d.zones.is_empty() && d.station.is_none() && d.last_seen.is_none());
+        assert_eq!(devices(&conn).unwrap().len(), 1);
     }
 
     fn backend_message(r: Result<impl std::fmt::Debug, StoreError>) -> String {

@@ -16,19 +16,21 @@ use citygrid_domain::case::{
 };
 use citygrid_domain::zone::{ClockTime, HourRange, MonthDay, Schedule, Season};
 use citygrid_domain::{
-    BBox, Category, CategoryCode, Department, Level, Point, TimeLimit, TimeLimits, Unit, UnitCode, WaterClass, Zone,
-    ZoneKind,
+    BBox, Category, CategoryCode, Department, DeviceKind, Level, Point, TimeLimit, TimeLimits, Unit, UnitCode,
+    WaterClass, Zone, ZoneKind,
 };
 
 use citygrid_domain::access::Role;
 
 mod transfer;
+mod water;
 pub use transfer::{export_all, fill, transfer_between, transfer_round_trips};
+pub use water::{readings_append_idempotently, readings_page_within_range, stations_by_mn_and_last_seen};
 
 use crate::prelude::*;
 use crate::{
     AttachmentMeta, AuditFilter, CaseFilter, CaseRecord, CaseScope, DeviceRecord, LoginOutcome, NearbyQuery,
-    SealedContact, SessionRecord, StoreError, StoredUnit, StoredZone, UserRecord,
+    SealedContact, SessionRecord, StationLink, StoreError, StoredUnit, StoredZone, UserRecord,
 };
 
 fn t0() -> DateTime<Utc> {
@@ -133,6 +135,9 @@ macro_rules! conformance_tests {
             audit_heads_are_each_chains_last_record,
             users_and_sessions,
             devices_register_and_revoke,
+            stations_by_mn_and_last_seen,
+            readings_append_idempotently,
+            readings_page_within_range,
             concurrent_transitions_on_one_case_let_one_win,
             concurrent_creations_get_unique_ids_and_a_whole_trail,
             pagination_is_stable_while_cases_are_added,
@@ -688,20 +693,38 @@ pub async fn users_and_sessions<S: Store>(s: &S) {
     assert!(matches!(s.update_user(ghost, audit("user.update")).await, Err(StoreError::NotFound(_))));
 }
 
-pub async fn devices_register_and_revoke<S: Store>(s: &S) {
-    let dev = DeviceRecord {
-        id: "cam-1".into(),
+/// A camera with no position, registered at [`t0`].
+pub(crate) fn device(id: &str, key_hash: &str) -> DeviceRecord {
+    DeviceRecord {
+        id: id.into(),
         name: "江边 1".into(),
-        kind: "camera".into(),
-        key_hash: "kh".into(),
+        kind: DeviceKind::Camera,
+        key_hash: key_hash.into(),
         unit: None,
         created_at: t0(),
         revoked_at: None,
-    };
+        position: None,
+        zones: vec![],
+        station: None,
+        gateway: None,
+        report_interval_secs: None,
+        last_seen: None,
+    }
+}
+
+/// A water station's link with station code `mn`.
+pub(crate) fn station_link(mn: &str) -> StationLink {
+    StationLink { mn: mn.into(), pw_sealed: "k1:sealed-pw".into(), water_section: "ws-1".into() }
+}
+
+pub async fn devices_register_and_revoke<S: Store>(s: &S) {
+    let dev = device("cam-1", "kh");
     s.create_device(dev.clone(), audit("device.create")).await.unwrap();
     assert!(matches!(s.create_device(dev.clone(), audit("device.create")).await, Err(StoreError::Conflict(_))));
     assert_eq!(s.device_by_key_hash("kh").await.unwrap(), Some(dev.clone()));
     assert_eq!(s.device_by_key_hash("other").await.unwrap(), None);
+    assert_eq!(s.device("cam-1").await.unwrap(), Some(dev.clone()));
+    assert_eq!(s.device("cam-9").await.unwrap(), None);
     s.revoke_device("cam-1", t0(), audit("device.revoke")).await.unwrap();
     assert_eq!(s.devices().await.unwrap()[0].revoked_at, Some(t0()));
     assert!(matches!(s.revoke_device("cam-9", t0(), audit("device.revoke")).await, Err(StoreError::NotFound(_))));
@@ -709,7 +732,7 @@ pub async fn devices_register_and_revoke<S: Store>(s: &S) {
 }
 
 /// How many audit records the store holds.
-async fn trail<S: Store>(s: &S) -> usize {
+pub(crate) async fn trail<S: Store>(s: &S) -> usize {
     s.audit_records(AuditFilter::default()).await.unwrap().len()
 }
 

@@ -3,7 +3,7 @@
 //! The operations the server needs are named in the domain's words and split
 //! by concern, one trait each ([`MetaStore`], [`ReferenceStore`],
 //! [`CaseStore`], [`AttachmentStore`], [`BlobStore`], [`AuditStore`],
-//! [`AccountStore`], [`DeviceStore`], [`LeaseStore`], [`RateStore`],
+//! [`AccountStore`], [`DeviceStore`], [`WaterStore`], [`LeaseStore`], [`RateStore`],
 //! [`ChangeFeed`], [`TransferStore`]); [`Store`] is all of them. Each backend
 //! (`citygrid-store-sqlite`, later PostgreSQL) implements them and proves
 //! itself against the shared [`conformance`] suite. The server is generic
@@ -24,6 +24,7 @@ pub use citygrid_domain::access::CaseScope;
 pub use contract::{
     AccountStore, AttachmentStore, AuditStore, BlobStore, CaseChange, CaseStore, Change, ChangeFeed, DeviceStore,
     FeedEvent, FeedItem, FeedStore, LeaseStore, MetaStore, RateStore, ReferenceStore, Row, Table, TransferStore,
+    WaterStore,
 };
 pub use error::StoreError;
 pub use types::*;
@@ -42,6 +43,7 @@ pub trait Store:
     + AccountStore
     + DeviceStore
     + FeedStore
+    + WaterStore
     + LeaseStore
     + RateStore
     + ChangeFeed
@@ -60,6 +62,7 @@ impl<T> Store for T where
         + AccountStore
         + DeviceStore
         + FeedStore
+        + WaterStore
         + LeaseStore
         + RateStore
         + ChangeFeed
@@ -72,6 +75,6 @@ impl<T> Store for T where
 pub mod prelude {
     pub use crate::{
         AccountStore, AttachmentStore, AuditStore, BlobStore, CaseStore, ChangeFeed, DeviceStore, FeedStore,
-        LeaseStore, MetaStore, RateStore, ReferenceStore, Store, TransferStore,
+        LeaseStore, MetaStore, RateStore, ReferenceStore, Store, TransferStore, WaterStore,
     };
 }

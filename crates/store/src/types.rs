@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use citygrid_domain::access::{CaseScope, Role};
 use citygrid_domain::case::{Case, CaseId, CaseState, TimelineEntry};
-use citygrid_domain::{BBox, CategoryCode, Unit, UnitCode, Zone};
+use citygrid_domain::{BBox, CategoryCode, DeviceKind, Point, ReadingKind, Unit, UnitCode, WaterClass, Zone};
 use serde::{Deserialize, Serialize};
 
 /// A territory unit with its boundary as a GeoJSON geometry object (text),
@@ -215,23 +215,148 @@ pub struct SessionRecord {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-/// A device (camera, radar, station) and its API key's hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A device (camera, radar, station, gateway) and its API key's hash.
+///
+/// Fields after `revoked_at` came with the perception layer; devices
+/// registered before read back with their defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceRecord {
     /// Stable id, e.g. `cam-yangtze-017`.
     pub id: String,
     /// Human name.
     pub name: String,
-    /// What it is: camera, radar, water_station, checkpoint.
-    pub kind: String,
+    /// What it is.
+    pub kind: DeviceKind,
     /// SHA-256 of the API key, hex.
     pub key_hash: String,
-    /// Where it stands.
+    /// Where it stands: the deepest territory unit containing its position.
     pub unit: Option<UnitCode>,
     /// When registered.
     pub created_at: DateTime<Utc>,
     /// When its key was revoked.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Its position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<Point>,
+    /// The zones it watches, by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<String>,
+    /// For a water station: how it speaks HJ 212 and which section it samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub station: Option<StationLink>,
+    /// The gateway device it is registered under, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    /// Expected seconds between two reports (silent longer: a fault).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_interval_secs: Option<u32>,
+    /// When it last reported, as last written by [`crate::DeviceStore::touch_devices`]
+    /// (throttled: may lag the true instant by up to the caller's interval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+impl DeviceRecord {
+    /// The station code (`MN`), for a water station.
+    pub fn mn(&self) -> Option<&str> {
+        self.station.as_ref().map(|s| s.mn.as_str())
+    }
+}
+
+/// A water station's HJ 212 identity and section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StationLink {
+    /// The HJ 212 station code (`MN`), unique among devices.
+    pub mn: String,
+    /// Its HJ 212 access password (`PW`), sealed by the application's
+    /// keyring before it reaches the store; never shown by the API.
+    pub pw_sealed: String,
+    /// The `water_section` zone it samples (giving the target class).
+    pub water_section: String,
+}
+
+/// One factor's value from a water station, classified under GB 3838.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WaterReading {
+    /// The station's device id.
+    pub station: String,
+    /// The instant the value is for (HJ 212 `DataTime`).
+    pub data_time: DateTime<Utc>,
+    /// Which series.
+    pub kind: ReadingKind,
+    /// HJ 212 factor code, e.g. `w01018`.
+    pub factor: String,
+    /// The value (`-Rtd` or `-Avg`).
+    pub value: f64,
+    /// The station's data flag as sent (`N` normal, `D` fault, …).
+    pub flag: Option<String>,
+    /// This value's GB 3838 class (`None`: no limit for the factor, or
+    /// not a normal measurement).
+    pub class: Option<WaterClass>,
+    /// The whole sample's class: the worst of its assessed values.
+    pub sample_class: Option<WaterClass>,
+    /// The section's target class when the reading arrived.
+    pub target: Option<WaterClass>,
+    /// When the platform received it.
+    pub received_at: DateTime<Utc>,
+}
+
+impl WaterReading {
+    /// Where a page of readings continues after this one.
+    pub fn cursor(&self) -> ReadingCursor {
+        ReadingCursor { data_time: self.data_time, kind: self.kind, factor: self.factor.clone() }
+    }
+}
+
+/// A position in the order readings are listed: by data time, then the
+/// series' name (`daily` < `hourly` < `minute` < `realtime`, as the stores
+/// sort text), then the factor code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadingCursor {
+    /// Data time.
+    pub data_time: DateTime<Utc>,
+    /// Series.
+    pub kind: ReadingKind,
+    /// Factor code.
+    pub factor: String,
+}
+
+impl Ord for ReadingCursor {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.data_time, self.kind.as_str(), &self.factor).cmp(&(other.data_time, other.kind.as_str(), &other.factor))
+    }
+}
+
+impl PartialOrd for ReadingCursor {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Which readings to list: one station, a time range, one page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadingQuery {
+    /// The station's device id.
+    pub station: String,
+    /// Data time at or after.
+    pub from: DateTime<Utc>,
+    /// Data time before.
+    pub to: DateTime<Utc>,
+    /// Only this series.
+    pub kind: Option<ReadingKind>,
+    /// Continue after this reading.
+    pub after: Option<ReadingCursor>,
+    /// Page size (at least 1).
+    pub limit: usize,
+}
+
+/// One page of readings, in `(data_time, kind, factor)` order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadingPage {
+    /// The readings.
+    pub readings: Vec<WaterReading>,
+    /// Where to continue, when there may be more.
+    pub next: Option<ReadingCursor>,
 }
 
 /// What a login attempt changes, written with its audit record at once.

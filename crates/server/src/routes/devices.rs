@@ -1,38 +1,29 @@
 //! Devices and their API keys. A key is shown once, stored only as a hash,
-//! and can be revoked; a device sees only itself.
+//! and can be revoked; a device sees only itself. A water station's HJ 212
+//! password is taken once and never shown (the store keeps it sealed).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use citygrid_domain::UnitCode;
+use citygrid_app::devices::RegisterDevice;
 use citygrid_domain::access::{Operation, Scope};
+use citygrid_domain::{DeviceKind, Point, UnitCode};
 use citygrid_domain::{named_schema, schema};
 use citygrid_store::{DeviceRecord, Store};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
 
 use crate::app::App;
 use crate::auth::{Caller, DEVICE_PREFIX, hash_secret, new_secret};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
 
-/// Device kinds accepted.
-pub const DEVICE_KINDS: &[&str] = &["camera", "radar", "water_station", "checkpoint", "sensor"];
-
-/// Shortest and longest device id.
-pub const DEVICE_ID_LEN: (usize, usize) = (3, 64);
+pub use citygrid_app::devices::{DEVICE_ID_LEN, valid_device_id};
 
 /// The characters of a device id.
 pub const DEVICE_ID_PATTERN: &str = "^[a-z0-9._-]+$";
-
-/// Whether `id` is a valid device id: [`DEVICE_ID_LEN`] characters matching [`DEVICE_ID_PATTERN`].
-pub fn valid_device_id(id: &str) -> bool {
-    (DEVICE_ID_LEN.0..=DEVICE_ID_LEN.1).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
-}
 
 named_schema!(
     /// A device id.
@@ -41,12 +32,7 @@ named_schema!(
         .max_length(Some(DEVICE_ID_LEN.1))
 );
 
-named_schema!(
-    /// A device kind.
-    DeviceKind => ObjectBuilder::new().schema_type(SchemaType::new(Type::String)).enum_values(Some(DEVICE_KINDS.iter().copied()))
-);
-
-/// A device as the API shows it (never the key or its hash).
+/// A device as the API shows it (never the key, its hash or a station's password).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeviceView {
     /// Id.
@@ -54,9 +40,31 @@ pub struct DeviceView {
     /// Name.
     name: String,
     /// Kind.
-    kind: String,
-    /// Where it stands.
+    kind: DeviceKind,
+    /// Where it stands: the deepest unit containing its position.
     unit: Option<UnitCode>,
+    /// Longitude.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lon: Option<f64>,
+    /// Latitude.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lat: Option<f64>,
+    /// Zones it watches.
+    zones: Vec<String>,
+    /// Water stations: the HJ 212 station code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mn: Option<String>,
+    /// Water stations: the `water_section` zone sampled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    water_section: Option<String>,
+    /// The gateway it is registered under.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gateway: Option<String>,
+    /// Expected seconds between reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report_interval_secs: Option<u32>,
+    /// When it last reported (updated at most once a minute).
+    last_seen: Option<DateTime<Utc>>,
     /// Registered.
     created_at: DateTime<Utc>,
     /// Key revoked.
@@ -65,11 +73,23 @@ pub struct DeviceView {
 
 impl From<DeviceRecord> for DeviceView {
     fn from(d: DeviceRecord) -> Self {
+        let (mn, water_section) = match d.station {
+            Some(s) => (Some(s.mn), Some(s.water_section)),
+            None => (None, None),
+        };
         DeviceView {
             id: d.id,
             name: d.name,
             kind: d.kind,
             unit: d.unit,
+            lon: d.position.map(|p: Point| p.lon),
+            lat: d.position.map(|p: Point| p.lat),
+            zones: d.zones,
+            mn,
+            water_section,
+            gateway: d.gateway,
+            report_interval_secs: d.report_interval_secs,
+            last_seen: d.last_seen,
             created_at: d.created_at,
             revoked_at: d.revoked_at,
         }
@@ -85,12 +105,36 @@ pub struct NewDevice {
     id: String,
     /// Name.
     name: String,
-    /// camera, radar, water_station, checkpoint or sensor.
-    #[schema(value_type = DeviceKind)]
-    kind: String,
-    /// Where it stands: a known unit.
+    /// camera, radar, water_station, checkpoint, sensor or gateway.
+    kind: DeviceKind,
+    /// Longitude of its position (with `lat`); the unit is located from it.
+    #[serde(default)]
+    lon: Option<f64>,
+    /// Latitude of its position.
+    #[serde(default)]
+    lat: Option<f64>,
+    /// Where it stands, when no position is given: a known unit.
     #[serde(default)]
     unit: Option<UnitCode>,
+    /// Zones it watches (ids of existing zones).
+    #[serde(default)]
+    zones: Vec<String>,
+    /// Water stations: the HJ 212 station code (`MN`), unique.
+    #[serde(default)]
+    mn: Option<String>,
+    /// Water stations: the HJ 212 access password (`PW`); stored sealed, never shown.
+    #[serde(default)]
+    pw: Option<String>,
+    /// Water stations: the `water_section` zone it samples.
+    #[serde(default)]
+    water_section: Option<String>,
+    /// The id of a gateway device it is registered under.
+    #[serde(default)]
+    gateway: Option<String>,
+    /// Expected seconds between two reports (at most a week).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 604800)]
+    report_interval_secs: Option<u32>,
 }
 
 /// A registered device with its key.
@@ -110,31 +154,22 @@ pub async fn create<S: Store>(
     caller: Caller,
     ApiJson(n): ApiJson<NewDevice>,
 ) -> ApiResult<Response> {
-    let resource = format!("device/{}", n.id);
-    app.authorize(&caller.principal, caller.ip, Operation::ManageAccounts, &Scope::Global, &resource).await?;
-    if !valid_device_id(&n.id) {
-        return Err(ApiError::invalid("device id must be 3–64 characters of a–z, 0–9, '.', '_' or '-'"));
-    }
-    if !DEVICE_KINDS.contains(&n.kind.as_str()) {
-        return Err(ApiError::invalid(format!("kind must be one of {}", DEVICE_KINDS.join(", "))));
-    }
-    if let Some(u) = &n.unit
-        && app.world().territory.get(u).is_none()
-    {
-        return Err(ApiError::invalid(format!("no territory unit {u}")));
-    }
     let api_key = new_secret(DEVICE_PREFIX);
-    let rec = DeviceRecord {
+    let req = RegisterDevice {
         id: n.id,
         name: n.name,
         kind: n.kind,
-        key_hash: hash_secret(&api_key),
+        lon: n.lon,
+        lat: n.lat,
         unit: n.unit,
-        created_at: Utc::now(),
-        revoked_at: None,
+        zones: n.zones,
+        mn: n.mn,
+        pw: n.pw,
+        water_section: n.water_section,
+        gateway: n.gateway,
+        report_interval_secs: n.report_interval_secs,
     };
-    let ev = app.audit_event(&caller.principal, caller.ip, "device.create", &resource);
-    app.store.create_device(rec.clone(), ev).await?;
+    let rec = app.register_device(&caller.actor(), req, hash_secret(&api_key)).await?;
     Ok((StatusCode::CREATED, Json(NewDeviceResponse { device: rec.into(), api_key })).into_response())
 }
 
@@ -167,13 +202,7 @@ pub async fn revoke<S: Store>(
 pub async fn me<S: Store>(State(app): State<App<S>>, caller: Caller) -> ApiResult<Json<DeviceView>> {
     let resource = format!("device/{}", caller.principal.id);
     app.authorize(&caller.principal, caller.ip, Operation::ReadOwnDevice, &Scope::Global, &resource).await?;
-    let d = app
-        .store
-        .devices()
-        .await?
-        .into_iter()
-        .find(|d| d.id == caller.principal.id)
-        .ok_or_else(|| ApiError::not_found("device"))?;
+    let d = app.store.device(&caller.principal.id).await?.ok_or_else(|| ApiError::not_found("device"))?;
     Ok(Json(d.into()))
 }
 

@@ -37,6 +37,7 @@ impl utoipa::Modify for Security {
     // Schemas only parameters refer to, which are not collected from the paths.
     components(schemas(
         citygrid_domain::UnitCode, citygrid_domain::CategoryCode, citygrid_domain::Level, citygrid_domain::ZoneKind,
+        citygrid_domain::DeviceKind, citygrid_domain::ReadingKind, citygrid_domain::WaterClass,
         schema::Longitude, schema::Latitude, schema::BoundingBox, schema::ContentHash, schema::ZoneId,
         schema::DepartmentCode, schema::Phone, schema::ResidentId,
         super::tiles::Zoom, super::cases::list::CaseStates, super::cases::list::Cursor,
@@ -61,12 +62,14 @@ impl utoipa::Modify for Security {
         super::users::create, super::users::list, super::users::update, super::users::revoke_sessions,
         super::devices::create, super::devices::list, super::devices::me, super::devices::revoke,
         super::zones::list, super::zones::geojson, super::zones::at, super::zones::put, super::zones::delete,
+        super::water::readings,
     ),
     tags(
         (name = "cases", description = "The case loop: report → register → dispatch → handle → verify → close → evaluate"),
         (name = "territory", description = "Divisions, grids and point location"),
         (name = "zones", description = "Geofences: prevention rings and river zones, with validity and schedules"),
         (name = "stream", description = "The live feed (Server-Sent Events), resumable with Last-Event-ID"),
+        (name = "water", description = "Water-quality stations (HJ 212) and their readings, classed under GB 3838-2002"),
     )
 )]
 pub struct ApiDoc;

@@ -16,6 +16,7 @@ pub mod stream;
 pub mod territory;
 pub mod tiles;
 pub mod users;
+pub mod water;
 pub mod zones;
 
 use axum::Router;
@@ -122,6 +123,7 @@ pub fn endpoints<S: Store>() -> Vec<Endpoint<S>> {
         ep(M::GET, "/api/v1/zones/at", A, get(zones::at::<S>)),
         ep(M::PUT, "/api/v1/zones/{id}", A, put(zones::put::<S>)),
         ep(M::DELETE, "/api/v1/zones/{id}", A, delete(zones::delete::<S>)),
+        ep(M::GET, "/api/v1/water/readings", A, get(water::readings::<S>)),
     ]
 }
 

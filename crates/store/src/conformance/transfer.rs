@@ -4,13 +4,13 @@
 
 use chrono::Duration;
 use citygrid_domain::audit::{Outcome, verify_chain};
-use citygrid_domain::{Department, Level, Unit, UnitCode};
+use citygrid_domain::{Department, DeviceKind, Level, Unit, UnitCode};
 
 use super::{Fixture, NEAR, audit, t0, three_cases, two_zones, user};
 use crate::prelude::*;
 use crate::{
-    AttachmentMeta, AuditFilter, CaseFilter, CaseRecord, CaseScope, DeviceRecord, LoginOutcome, Row, SessionRecord,
-    StoreError, StoredUnit, Table, UserRecord,
+    AttachmentMeta, AuditFilter, CaseFilter, CaseRecord, CaseScope, LoginOutcome, Row, SessionRecord, StoreError,
+    StoredUnit, Table, UserRecord,
 };
 
 /// The rows' page size in these checks: small, so that `after` is used.
@@ -88,19 +88,18 @@ pub async fn fill<S: Store>(s: &S) {
     }
     s.revoke_sessions("u-bob", None, t0() + Duration::hours(1), audit("auth.logout")).await.unwrap();
 
-    for (i, kind) in ["camera", "radar"].into_iter().enumerate() {
-        let dev = DeviceRecord {
-            id: format!("{kind}-{i}"),
-            name: format!("江边 {i}"),
-            kind: kind.into(),
-            key_hash: format!("kh-{i}"),
-            unit: Some(UnitCode::parse("340202").unwrap()),
-            created_at: t0(),
-            revoked_at: None,
-        };
+    for (i, kind) in ["camera", "station"].into_iter().enumerate() {
+        let mut dev = super::device(&format!("{kind}-{i}"), &format!("kh-{i}"));
+        dev.kind = if kind == "camera" { DeviceKind::Camera } else { DeviceKind::WaterStation };
+        dev.unit = Some(UnitCode::parse("340202").unwrap());
+        if dev.kind == DeviceKind::WaterStation {
+            dev.station = Some(super::station_link("MN-TRANSFER"));
+            dev.position = Some(citygrid_domain::Point { lon: 118.05, lat: 31.15 });
+            dev.zones = vec!["ws-1".into()];
+        }
         s.create_device(dev, audit("device.create")).await.unwrap();
     }
-    s.revoke_device("radar-1", t0() + Duration::hours(2), audit("device.revoke")).await.unwrap();
+    s.revoke_device("station-1", t0() + Duration::hours(2), audit("device.revoke")).await.unwrap();
 
     for (sha, bytes) in blobs() {
         s.put_blob(&sha, bytes.clone()).await.unwrap();

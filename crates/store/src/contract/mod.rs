@@ -13,6 +13,7 @@ mod meta;
 mod rates;
 mod reference;
 mod transfer;
+mod water;
 
 pub use accounts::AccountStore;
 pub use attachments::AttachmentStore;
@@ -27,3 +28,4 @@ pub use meta::MetaStore;
 pub use rates::RateStore;
 pub use reference::ReferenceStore;
 pub use transfer::{Row, Table, TransferStore};
+pub use water::WaterStore;
