@@ -25,7 +25,7 @@ pub fn startup(exe: &Path, runs: usize) -> Result<String, String> {
             std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
         let t0 = Instant::now();
         let mut child = Command::new(exe)
-            .args(["demo", "--port", &port.to_string(), "--data-dir"])
+            .args(["demo", "--no-simulate", "--hj212-port", "0", "--port", &port.to_string(), "--data-dir"])
             .arg(dir.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

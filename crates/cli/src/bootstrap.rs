@@ -73,6 +73,7 @@ pub async fn run<S: Store>(s: &Settings, app: App<S>, started: std::time::Instan
         t.len(),
         started.elapsed().as_secs_f64()
     );
+    let mut hj212_addr = None;
     if let Some(port) = s.hj212_port {
         let addr = SocketAddr::new(s.bind, port);
         let hj212 = tokio::net::TcpListener::bind(addr)
@@ -85,6 +86,27 @@ pub async fn run<S: Store>(s: &Settings, app: App<S>, started: std::time::Instan
         tokio::spawn(citygrid_server::listeners::hj212::serve(hj212, intake, options, async {
             let _ = tokio::signal::ctrl_c().await;
         }));
+        hj212_addr = Some(local.to_string());
+    }
+    if s.simulate {
+        // Gently: a few detections a second and a packet per station every
+        // half minute keep the demo alive without loading it.
+        let args = crate::simulate::SimulateArgs {
+            server: format!("http://{local}"),
+            admin: "admin".into(),
+            password: crate::demo::DEMO_PASSWORD.into(),
+            hj212: hj212_addr,
+            rate: 3.0,
+            station_interval: 30,
+            duration: None,
+            seed: 2026,
+        };
+        println!("CityGrid demo simulator running (turn it off with --no-simulate)");
+        tokio::spawn(async move {
+            if let Err(e) = crate::simulate::run(args).await {
+                tracing::warn!(error = %e, "the demo simulator stopped");
+            }
+        });
     }
     // Background work (audit checkpoints), once across every process on
     // this database.

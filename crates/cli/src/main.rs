@@ -243,6 +243,7 @@ async fn run(command: Command) -> Result<String, String> {
         Command::Demo(args) => {
             let mut s = Settings::resolve(&args)?;
             s.hj212_port = s.hj212_port.or(Some(citygrid::settings::DEMO_HJ212_PORT));
+            s.simulate = !args.no_simulate;
             with_store(&s.database.clone(), s.open_options(), Serve { s, started, demo: true }).await
         }
         Command::Simulate(args) => {

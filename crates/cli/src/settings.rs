@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// unset: no listener, except `demo`, which listens on 9212).
     #[arg(long, env = "CITYGRID_HJ212_PORT")]
     pub hj212_port: Option<u16>,
+    /// `demo` only: do not run the built-in simulator (`citygrid simulate`
+    /// at a gentle rate) that keeps the demo's devices reporting.
+    #[arg(long)]
+    pub no_simulate: bool,
 }
 
 /// The config file's shape.
@@ -78,6 +82,8 @@ pub struct Settings {
     pub bind: IpAddr,
     /// HJ 212 listener port on the same address, if one is wanted.
     pub hj212_port: Option<u16>,
+    /// Whether to drive the served city with the simulator (the demo's default).
+    pub simulate: bool,
     /// Keyring file.
     pub key_file: PathBuf,
     /// Holiday year files to use instead of the built-in ones.
@@ -112,6 +118,7 @@ impl Settings {
             port: args.port.or(file.port).unwrap_or(DEFAULT_PORT),
             bind: args.bind.or(file.bind).unwrap_or(IpAddr::from([127, 0, 0, 1])),
             hj212_port: args.hj212_port.or(file.hj212_port),
+            simulate: false,
             key_file,
             calendar_dir: std::env::var_os("CITYGRID_CALENDAR_DIR").map(PathBuf::from).or(file.calendar_dir),
             metrics_token: std::env::var("CITYGRID_METRICS_TOKEN").ok().or(file.metrics_token),
@@ -131,6 +138,7 @@ impl Settings {
             port: DEFAULT_PORT,
             bind: IpAddr::from([127, 0, 0, 1]),
             hj212_port: None,
+            simulate: false,
             key_file: data_dir.join("keys.json"),
             calendar_dir: None,
             metrics_token: None,

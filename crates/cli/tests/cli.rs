@@ -86,7 +86,7 @@ fn demo_serves_the_wuhu_city_and_reuses_its_data() {
     let dir = tempfile::tempdir().unwrap();
     for run in 0..2 {
         let mut child = Command::new(env!("CARGO_BIN_EXE_citygrid"))
-            .args(["demo", "--port", "0", "--data-dir", dir.path().to_str().unwrap()])
+            .args(["demo", "--port", "0", "--hj212-port", "0", "--data-dir", dir.path().to_str().unwrap()])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -24,7 +24,8 @@ impl Server {
     fn start(args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_citygrid"))
             .args(args)
-            .args(["--port", "0"])
+            // No simulated devices: the tests compare what they wrote.
+            .args(["--port", "0", "--hj212-port", "0", "--no-simulate"])
             .env("RUST_LOG", "warn")
             .env_remove("CITYGRID_DATA_DIR")
             .env_remove("CITYGRID_DATABASE_URL")

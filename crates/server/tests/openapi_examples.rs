@@ -418,6 +418,7 @@ struct Call {
     method: Method,
     path: String,
     query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
     body: Option<Body>,
     caller: &'static str,
     /// The action, for case actions.
@@ -502,6 +503,7 @@ impl World {
         for every in [false, true] {
             let mut path = template.to_owned();
             let mut query = vec![];
+            let mut headers: Vec<(String, String)> = vec![];
             for p in op["parameters"].as_array().into_iter().flatten() {
                 let name = p["name"].as_str().unwrap();
                 let required = p["required"].as_bool().unwrap_or(false);
@@ -520,6 +522,7 @@ impl World {
                     Some("path") if !every => problems.push(format!("{key}: path parameter {name} is not in the path")),
                     Some("path") => {}
                     Some("query") => query.push((name.to_owned(), as_param(&v))),
+                    Some("header") => headers.push((name.to_owned(), as_param(&v))),
                     other => panic!("{key}: parameter {name} in {other:?}"),
                 }
             }
@@ -562,6 +565,7 @@ impl World {
                     method: Method::from_bytes(method.as_bytes()).unwrap(),
                     path: path.clone(),
                     query: query.clone(),
+                    headers: headers.clone(),
                     body,
                     caller,
                     action,
@@ -575,6 +579,9 @@ impl World {
     async fn send(&self, call: &Call) -> (u16, String) {
         let url = format!("{}{}", self.s.base, call.path);
         let mut rb = self.s.http.request(call.method.clone(), url).query(&call.query);
+        for (name, value) in &call.headers {
+            rb = rb.header(name, value);
+        }
         rb = match call.caller {
             ANONYMOUS => rb,
             DEVICE => rb.header("x-api-key", &self.device_key),

@@ -114,13 +114,20 @@ pub async fn run(args: SimulateArgs) -> Result<(), SimulateError> {
     }
     tasks.spawn(drive_cameras(api, cameras, args.rate, Arc::clone(&totals), args.seed));
     tasks.spawn(report(Arc::clone(&totals)));
+    // Runs until the time is up, or until every driver has stopped (the
+    // reporter alone does not count).
+    let drivers = async {
+        while tasks.len() > 1 {
+            if tasks.join_next().await.is_none() {
+                break;
+            }
+        }
+    };
     match args.duration {
         Some(s) => {
-            let _ = tokio::time::timeout(Duration::from_secs(s), tasks.join_next()).await;
+            let _ = tokio::time::timeout(Duration::from_secs(s), drivers).await;
         }
-        None => {
-            let _ = tasks.join_next().await;
-        }
+        None => drivers.await,
     }
     tasks.abort_all();
     log_totals(&totals);
@@ -183,6 +190,10 @@ async fn drive_cameras(api: Api, mut cameras: Vec<(Camera, String)>, rate: f64, 
                     totals.accepted.fetch_add(t.accepted, Ordering::Relaxed);
                     totals.duplicate.fetch_add(t.duplicate, Ordering::Relaxed);
                     totals.rejected.fetch_add(t.rejected, Ordering::Relaxed);
+                }
+                Err(api::ApiError::Refused { status: reqwest::StatusCode::NOT_FOUND, .. }) => {
+                    tracing::warn!("the server takes no detections (no POST /api/v1/detections): cameras stop");
+                    return;
                 }
                 Err(e) => {
                     totals.failed_batches.fetch_add(1, Ordering::Relaxed);
