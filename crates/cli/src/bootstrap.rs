@@ -67,12 +67,12 @@ pub async fn run<S: Store>(s: &Settings, app: App<S>, started: std::time::Instan
     if t.is_empty() {
         tracing::warn!("no territory loaded: import one with `citygrid import territory FILE`, or run `citygrid demo`");
     }
-    println!(
+    announce(format_args!(
         "CityGrid serving http://{local}  (API docs: http://{local}/api/docs, data: {}, {} territory units, ready in {:.2}s)",
         s.database,
         t.len(),
         started.elapsed().as_secs_f64()
-    );
+    ));
     let mut hj212_addr = None;
     if let Some(port) = s.hj212_port {
         let addr = SocketAddr::new(s.bind, port);
@@ -80,7 +80,7 @@ pub async fn run<S: Store>(s: &Settings, app: App<S>, started: std::time::Instan
             .await
             .map_err(|e| format!("cannot listen for HJ 212 on {addr}: {e}"))?;
         let local = hj212.local_addr().map_err(|e| e.to_string())?;
-        println!("CityGrid HJ 212 listening on tcp://{local}  (water stations)");
+        announce(format_args!("CityGrid HJ 212 listening on tcp://{local}  (water stations)"));
         let intake = std::sync::Arc::clone(app.core());
         let options = app.config.hj212_options();
         tokio::spawn(citygrid_server::listeners::hj212::serve(hj212, intake, options, async {
@@ -101,7 +101,7 @@ pub async fn run<S: Store>(s: &Settings, app: App<S>, started: std::time::Instan
             duration: None,
             seed: 2026,
         };
-        println!("CityGrid demo simulator running (turn it off with --no-simulate)");
+        announce(format_args!("CityGrid demo simulator running (turn it off with --no-simulate)"));
         tokio::spawn(async move {
             if let Err(e) = crate::simulate::run(args).await {
                 tracing::warn!(error = %e, "the demo simulator stopped");
@@ -115,4 +115,12 @@ pub async fn run<S: Store>(s: &Settings, app: App<S>, started: std::time::Instan
         let _ = tokio::signal::ctrl_c().await;
     };
     citygrid_server::serve(listener, app, shutdown).await.map_err(|e| e.to_string())
+}
+
+/// Prints a line for whoever started the server. A closed stdout (the
+/// reader went away) must not take the server down, as `println!` would.
+fn announce(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }

@@ -93,7 +93,9 @@ fn demo_serves_the_wuhu_city_and_reuses_its_data() {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        // Kept open while the server runs: it goes on printing.
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        out.read_line(&mut line).unwrap();
         let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).unwrap().to_owned();
         let mut s = std::net::TcpStream::connect(&addr).unwrap();
         s.write_all(b"GET /healthz HTTP/1.0\r\n\r\n").unwrap();

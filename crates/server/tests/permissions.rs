@@ -537,6 +537,7 @@ impl World {
                 r
             }
             ("GET", "/api/v1/audit") => Req::new(m, format!("{template}?limit=5")),
+            ("GET", "/api/v1/stream") => Req::new(m, template),
             ("POST", "/api/v1/users") => Req::new(m, template).json(json!({
                 "username": format!("probe.user{}", self.next()), "display_name": "probe", "role": "operator",
                 "unit": d, "password": PASSWORD,
