@@ -105,5 +105,8 @@ pub fn op_name(op: Operation) -> String {
         Operation::ReadAudit => "read_audit".into(),
         Operation::ReadMetrics => "read_metrics".into(),
         Operation::ReadOwnDevice => "read_own_device".into(),
+        Operation::SubmitDetections => "submit_detections".into(),
+        Operation::ReadIncident => "read_incident".into(),
+        Operation::ReviewIncident => "review_incident".into(),
     }
 }

@@ -33,6 +33,7 @@
 //! | report a case | [`report`] ([`Core::report`]) |
 //! | act on a case | [`act`] ([`Core::act`]) |
 //! | load a case for an operation | [`cases`] ([`Core::case_for`]) |
+//! | take detections, review and promote incidents | [`eyes`] ([`eyes::Intake::submit`], [`Core::review_incident`], [`Core::promote_incident`]) |
 //! | import territory | [`territory`] ([`Core::import_territory`]) |
 //! | put / delete a zone | [`zones`] ([`Core::put_zone`], [`Core::delete_zone`]) |
 //! | put a category / department | [`catalog`] ([`Core::put_category`], [`Core::put_department`]) |
@@ -68,6 +69,7 @@ pub mod cases;
 pub mod catalog;
 pub mod core;
 pub mod error;
+pub mod eyes;
 pub mod jobs;
 pub mod reload;
 pub mod report;
