@@ -204,8 +204,9 @@ async fn resending_is_idempotent_and_grouping_survives_a_restart() {
         let id = out[0].incident.unwrap();
         assert_eq!(core.store.incident(id).await.unwrap().unwrap().incident.count, 2, "duplicates count once");
         // Another device nearby joins the same incident.
-        let other = core.submit(&device("cam-2"), IntakeSource::Http, vec![det("cam-2", "e1", "fishing", BAN)]);
-        assert_eq!(other.await.unwrap()[0].incident, Some(id));
+        let cam2 = device("cam-2");
+        let other = core.submit(&cam2, IntakeSource::Http, vec![det("cam-2", "e1", "fishing", BAN)]).await;
+        assert_eq!(other.unwrap()[0].incident, Some(id));
         id
     };
     // A new process on the same data: the open incident is reloaded and joined.

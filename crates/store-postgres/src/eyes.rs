@@ -40,7 +40,7 @@ const INSERT_INCIDENT: &str = "INSERT INTO incidents
 
 const UPDATE_INCIDENT: &str = "UPDATE incidents SET kind = $2, state = $3, territory = $4, rule = $5,
     first_seen = $6, last_seen = $7, lon = $8, lat = $9, version = $10, updated_at = $11, body = $12
-    WHERE id = $1 AND version = $10 - 1";
+    WHERE id = $1 AND version = $10::bigint - 1";
 
 const DETECTION_COLUMNS: &str =
     "device, source_id, at, label, score, lon, lat, evidence, attributes, received_at, territory, rule, incident";

@@ -279,14 +279,14 @@ impl<S: Store> Core<S> {
         let incidents: Vec<_> =
             touched.iter().filter_map(|id| latest.remove(id)).filter_map(|i| p.next_record(i, now)).collect();
         let accepted = rows.len();
-        let mut audit = self.actor_event(actor, "detections.record", format!("device/{}", actor.principal.id));
+        let mut audit = self.actor_event(actor, "detections.record", &format!("device/{}", actor.principal.id));
         audit.detail = Some(
             serde_json::json!({
                 "source": source.as_str(),
                 "accepted": accepted,
                 "duplicate": candidates.len() - accepted,
                 "rejected": rejected,
-                "incidents": touched,
+                "incidents": &touched,
             })
             .to_string(),
         );

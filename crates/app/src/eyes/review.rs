@@ -156,7 +156,7 @@ impl<S: Store> Core<S> {
             )
         })?;
         let missing = self.store.missing_attachments(i.evidence.clone()).await?;
-        let evidence = i.evidence.iter().filter(|h| !missing.contains(h)).cloned().collect();
+        let evidence = i.evidence.iter().filter(|h| !missing.contains(*h)).cloned().collect();
         let devices = if i.devices_truncated { format!("{}, …", i.devices.join(", ")) } else { i.devices.join(", ") };
         let description = format!(
             "Incident #{id} ({}, {}): {} detection(s) from {} ({}); first seen {}, last seen {}.",
@@ -204,14 +204,12 @@ impl<S: Store> Core<S> {
         rec.incident.apply(t).map_err(|e| AppError::InvalidTransition(e.to_string()))?;
         rec.version += 1;
         rec.updated_at = now();
-        let audit = self.actor_event(actor, action, format!("incident/{id}"));
+        let audit = self.actor_event(actor, action, &format!("incident/{id}"));
         self.store.update_incident(rec.clone(), audit).await?;
-        if rec.incident.is_joinable() {
-            if let Some(h) = p.held.get_mut(&id) {
-                h.version = rec.version;
-            }
-        } else {
+        if !rec.incident.is_joinable() {
             p.held.remove(&id);
+        } else if let Some(h) = p.held.get_mut(&id) {
+            h.version = rec.version;
         }
         p.grouper.set_state(id, rec.incident.state);
         Ok(rec)

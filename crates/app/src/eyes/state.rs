@@ -90,7 +90,7 @@ impl Eyes {
     /// Loads the open incidents of the last week (no incident stays
     /// joinable longer) into a fresh grouper running `rules`.
     pub async fn load<S: Store>(store: &S, rules: RuleSet, now: DateTime<Utc>) -> AppResult<Eyes> {
-        let grouper = Grouper::new(rules.grouping().clone()).map_err(|e| AppError::internal(e))?;
+        let grouper = Grouper::new(rules.grouping().clone()).map_err(AppError::internal)?;
         let late = Duration::seconds(i64::from(rules.grouping().late_secs));
         let since = now - Duration::minutes(i64::from(MAX_QUIET_MINUTES)) - late;
         let mut pipeline = Pipeline {

@@ -153,10 +153,11 @@ pub async fn submit<S: Store>(
     // Authorized even when no item was readable, so a caller that may not
     // submit learns nothing from its items.
     let outcomes = app.submit(&caller.actor(), IntakeSource::Http, parsed).await?;
-    let mut items = Vec::with_capacity(outcomes.len() + unreadable.len());
+    let total = outcomes.len() + unreadable.len();
+    let mut items = Vec::with_capacity(total);
     let mut outcomes = outcomes.into_iter();
     let mut unreadable = unreadable.into_iter().peekable();
-    while items.len() < items.capacity() {
+    while items.len() < total {
         match unreadable.next_if(|(i, _)| *i == items.len()) {
             Some((_, r)) => items.push(r),
             None => match outcomes.next() {

@@ -25,8 +25,9 @@ use crate::routes::cases::list::{Cursor, decode_cursor, encode_cursor};
 #[serde(deny_unknown_fields)]
 pub struct IncidentQuery {
     /// Comma-separated alert types, e.g. `illegal_fishing,illegal_dumping`.
+    #[serde(rename = "type")]
     #[param(example = "illegal_fishing")]
-    r#type: Option<String>,
+    kind: Option<String>,
     /// Comma-separated states, e.g. `open,confirmed`.
     #[param(example = "open")]
     state: Option<String>,
@@ -80,7 +81,7 @@ pub async fn list<S: Store>(
     }
     // The scope is set by the use case from the caller.
     let mut f = IncidentFilter::scoped(CaseScope::Nothing, limit);
-    if let Some(t) = &q.r#type {
+    if let Some(t) = &q.kind {
         f.kinds = list_of(t, "invalid_type", AlertType::parse)?;
     }
     if let Some(s) = &q.state {

@@ -44,6 +44,7 @@ pub struct IncidentView {
     /// Mean position of its alerts, latitude.
     lat: f64,
     /// `[min_lon, min_lat, max_lon, max_lat]` around its alerts.
+    #[schema(value_type = Vec<f64>)]
     bbox: [f64; 4],
     /// The territory unit of its first alert.
     territory: UnitCode,
