@@ -55,7 +55,7 @@ pub struct DetectionItem {
 pub struct DetectionBatchBody {
     /// 1–1,000 detections. Items are read one by one: an unreadable item is
     /// rejected alone, with a reason.
-    #[schema(value_type = Vec<DetectionItem>, max_items = 1000)]
+    #[schema(value_type = Vec<DetectionItem>, min_items = 1, max_items = 1000)]
     detections: Vec<Value>,
 }
 
@@ -67,7 +67,7 @@ pub struct ItemResult {
     /// Its `device` as sent (empty if it had none).
     device: String,
     /// `accepted` (durably stored), `duplicate` (stored before) or `rejected`.
-    #[schema(value_type = String, pattern = "^(accepted|duplicate|rejected)$")]
+    #[schema(value_type = String, pattern = "^(accepted|duplicate|rejected)$", example = "accepted")]
     status: ItemStatus,
     /// The incident it joined or opened, if a rule matched.
     #[serde(skip_serializing_if = "Option::is_none")]
