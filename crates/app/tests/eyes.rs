@@ -312,3 +312,37 @@ async fn promotion_opens_a_case_by_hand_or_by_rule() {
     assert_eq!(case.case.reporter, "eyes-auto-promote");
     assert!(case.case.urgent, "critical severity reports an urgent case");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_full_intake_queue_is_refused_at_once_and_drops_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path()).await;
+    seed(&s).await;
+    let core = std::sync::Arc::new(core(s).await);
+    let n = citygrid_app::eyes::INTAKE_QUEUE + 40;
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let core = std::sync::Arc::clone(&core);
+            tokio::spawn(async move {
+                let d = det("cam-1", &format!("q{i}"), "smoke", B1);
+                core.submit(&device("cam-1"), IntakeSource::Http, vec![d]).await
+            })
+        })
+        .collect();
+    let mut stored = vec![];
+    let mut refused = vec![];
+    for (i, t) in tasks.into_iter().enumerate() {
+        match t.await.unwrap() {
+            Ok(out) => {
+                assert_eq!(out[0].status, ItemStatus::Accepted);
+                stored.push(("cam-1".to_owned(), format!("q{i}")));
+            }
+            Err(AppError::Overloaded) => refused.push(("cam-1".to_owned(), format!("q{i}"))),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(!refused.is_empty(), "more batches than the queue holds: some are refused");
+    assert!(stored.len() >= citygrid_app::eyes::INTAKE_QUEUE, "the queue is used whole");
+    assert!(core.store.detections_known(stored).await.unwrap().iter().all(|k| *k), "accepted means stored");
+    assert!(core.store.detections_known(refused).await.unwrap().iter().all(|k| !*k), "refused means not stored");
+}

@@ -275,8 +275,10 @@ async fn export_then_import_copies_every_table_exactly_and_the_trail_goes_on() {
 
     let exported = export_all(&a, 2).await;
     let at = |t: Table| Table::ALL.iter().position(|x| *x == t).unwrap();
-    let trail: Vec<_> =
-        exported[at(Table::Audit)].iter().map(|r| if let Row::Audit(r) = r { r.clone() } else { unreachable!() }).collect();
+    let trail: Vec<_> = exported[at(Table::Audit)]
+        .iter()
+        .map(|r| if let Row::Audit(r) = r { r.clone() } else { unreachable!() })
+        .collect();
     let chains: HashSet<u32> = trail.iter().map(|r| r.chain).collect();
     assert!(chains.len() >= 3, "records in several chains: {chains:?}");
     assert_eq!(verify_chain(&trail), Ok(trail.len() as u64));
@@ -305,7 +307,8 @@ async fn export_then_import_copies_every_table_exactly_and_the_trail_goes_on() {
     assert_eq!(b.audit_records(AuditFilter::default()).await.unwrap(), trail, "imports add no audit record");
 
     b.finish_import().await.unwrap();
-    let max_case = exported[at(Table::Cases)].iter().map(|r| if let Row::Case(c) = r { c.case.id } else { 0 }).max().unwrap();
+    let max_case =
+        exported[at(Table::Cases)].iter().map(|r| if let Row::Case(c) = r { c.case.id } else { 0 }).max().unwrap();
     let Row::Case(rec) = &exported[at(Table::Cases)][0] else { unreachable!() };
     let near = NearbyQuery { radius_m: 200.0, limit: 10 };
     let created =

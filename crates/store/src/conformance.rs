@@ -23,12 +23,12 @@ use citygrid_domain::{
 use citygrid_domain::access::Role;
 
 mod eyes;
-pub use eyes::{detection as sample_detection, incident as sample_incident};
 pub use eyes::{
     concurrent_batches_store_each_detection_once, detections_are_recorded_once,
     false_positive_rates_per_device_and_rule, incident_pagination_is_stable, incident_versions_are_optimistic,
     incidents_filter_within_scope,
 };
+pub use eyes::{detection as sample_detection, incident as sample_incident};
 mod transfer;
 pub use transfer::{export_all, fill, transfer_between, transfer_round_trips};
 

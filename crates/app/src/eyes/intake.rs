@@ -12,6 +12,9 @@
 //! is the answer given, so an `accepted` item is durable. Detections no
 //! rule matches are stored too (accepted, no incident).
 //!
+//! At most [`super::state::INTAKE_QUEUE`] batches wait for the lock; past
+//! that a batch is refused at once with [`AppError::Overloaded`].
+//!
 //! A detection that raises several alert types (it may lie in two kinds of
 //! zone) joins an incident for each; it is linked to the first.
 
@@ -181,6 +184,8 @@ impl<S: Store> Intake for Core<S> {
         }
         let rejected = out.iter().filter(|o| o.status == ItemStatus::Rejected).count();
         let written = {
+            // Back-pressure: a full queue is refused now, nothing written.
+            let _place = self.eyes.admission.try_acquire().map_err(|_| AppError::Overloaded)?;
             let mut p = self.eyes.pipeline.lock().await;
             let mut attempt = 0;
             loop {

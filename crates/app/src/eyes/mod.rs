@@ -17,4 +17,4 @@ pub mod state;
 
 pub use intake::{Intake, IntakeSource, ItemOutcome, ItemStatus};
 pub use review::{IncidentDetail, Promoted, Review};
-pub use state::{Eyes, SEEDED_RULES};
+pub use state::{Eyes, INTAKE_QUEUE, SEEDED_RULES};

@@ -21,6 +21,12 @@ use citygrid_store::{IncidentRecord, Store};
 
 use crate::error::{AppError, AppResult};
 
+/// Most batches waiting for (or holding) the intake lock at once; one more
+/// is refused at once with [`AppError::Overloaded`] (HTTP 503 with
+/// `Retry-After`), so a flood costs memory for this many batches at most
+/// and every caller learns to back off rather than wait without bound.
+pub const INTAKE_QUEUE: usize = 64;
+
 /// The rules shipped with CityGrid (`data/rules.toml`): what a server runs
 /// with unless it is given others.
 pub const SEEDED_RULES: &str = include_str!("../../../../data/rules.toml");
@@ -84,6 +90,8 @@ pub struct Eyes {
     pub(crate) rules: RuleSet,
     /// Grouping and writing, one batch at a time (see the module docs).
     pub(crate) pipeline: tokio::sync::Mutex<Pipeline>,
+    /// Places in the queue for the lock ([`INTAKE_QUEUE`]).
+    pub(crate) admission: tokio::sync::Semaphore,
 }
 
 impl Eyes {
@@ -102,7 +110,11 @@ impl Eyes {
         for r in store.open_incidents(since).await? {
             pipeline.load(r);
         }
-        Ok(Eyes { rules, pipeline: tokio::sync::Mutex::new(pipeline) })
+        Ok(Eyes {
+            rules,
+            pipeline: tokio::sync::Mutex::new(pipeline),
+            admission: tokio::sync::Semaphore::new(INTAKE_QUEUE),
+        })
     }
 
     /// The rules in force.
