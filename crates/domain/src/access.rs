@@ -191,9 +191,12 @@ pub enum Scope<'a> {
     Place(&'a UnitCode),
     /// An existing case.
     Case(CaseFacts<'a>),
-    /// An existing incident (grouped detections), located in this unit;
-    /// one outside the caller's territory is hidden like a case (404).
-    Incident(&'a UnitCode),
+    /// An incident (grouped detections) located in this unit; one outside
+    /// the caller's territory is hidden like a case (404). `None` is an
+    /// incident that does not exist: only callers who see every incident
+    /// may learn that, so asking for one answers exactly like asking for
+    /// one outside one's territory.
+    Incident(Option<&'a UnitCode>),
 }
 
 /// Everything that can be asked of the API.
@@ -269,7 +272,7 @@ pub fn authorize(p: &Principal, op: Operation, scope: &Scope<'_>) -> Result<(), 
         // Out-of-scope resources stay invisible even to a role that could never act on them.
         return match scope {
             Scope::Case(c) if !sees_case(p, c) => Err(Denial::OutOfScope),
-            Scope::Incident(t) if !sees_incident(p, t) => Err(Denial::OutOfScope),
+            Scope::Incident(t) if !sees_incident(p, *t) => Err(Denial::OutOfScope),
             _ => Err(Denial::Forbidden),
         };
     }
@@ -280,7 +283,7 @@ pub fn authorize(p: &Principal, op: Operation, scope: &Scope<'_>) -> Result<(), 
             _ => Ok(()),
         },
         Scope::Incident(t) => {
-            if sees_incident(p, t) {
+            if sees_incident(p, *t) {
                 Ok(())
             } else {
                 Err(Denial::OutOfScope)
@@ -315,10 +318,10 @@ pub fn incident_visibility(p: &Principal) -> CaseScope {
     }
 }
 
-fn sees_incident(p: &Principal, territory: &UnitCode) -> bool {
-    match incident_visibility(p) {
-        CaseScope::All => true,
-        CaseScope::Territory(u) => u.contains(territory),
+fn sees_incident(p: &Principal, territory: Option<&UnitCode>) -> bool {
+    match (incident_visibility(p), territory) {
+        (CaseScope::All, _) => true,
+        (CaseScope::Territory(u), Some(t)) => u.contains(t),
         _ => false,
     }
 }
@@ -450,7 +453,7 @@ mod tests {
         let there = code("340207001001001");
         let op = who(Role::Operator, Some("340202"), None);
         let dev = Principal { id: "cam-1".into(), role: Role::Device, unit: None, department: None };
-        let inc = |t| Scope::Incident(t);
+        let inc = |t| Scope::Incident(Some(t));
         assert_eq!(authorize(&op, Operation::ReadIncident, &inc(&here)), Ok(()));
         assert_eq!(authorize(&op, Operation::ReviewIncident, &inc(&here)), Ok(()));
         assert_eq!(authorize(&op, Operation::ReadIncident, &inc(&there)), Err(Denial::OutOfScope));
@@ -465,6 +468,11 @@ mod tests {
         let auditor = who(Role::Auditor, None, None);
         assert_eq!(authorize(&auditor, Operation::ReadIncident, &inc(&there)), Ok(()));
         assert_eq!(authorize(&auditor, Operation::ReviewIncident, &inc(&there)), Err(Denial::Forbidden));
+        // A missing incident answers like one out of scope, except to those who see all.
+        assert_eq!(authorize(&op, Operation::ReadIncident, &Scope::Incident(None)), Err(Denial::OutOfScope));
+        assert_eq!(authorize(&dev, Operation::ReadIncident, &Scope::Incident(None)), Err(Denial::OutOfScope));
+        assert_eq!(authorize(&auditor, Operation::ReadIncident, &Scope::Incident(None)), Ok(()));
+        assert_eq!(authorize(&auditor, Operation::ReviewIncident, &Scope::Incident(None)), Err(Denial::Forbidden));
         assert_eq!(incident_visibility(&op), CaseScope::Territory(code("340202")));
         assert_eq!(incident_visibility(&who(Role::DepartmentHandler, None, Some("d"))), CaseScope::Nothing);
     }

@@ -148,6 +148,14 @@ async fn fishing_seen_by_two_cameras_becomes_one_incident_and_then_a_case() {
     assert_error(as_device("/api/v1/incidents").await.unwrap(), 403, "forbidden").await;
     assert_error(as_device(&format!("/api/v1/incidents/{incident}")).await.unwrap(), 404, "not_found").await;
     assert_error(as_device("/api/v1/cases").await.unwrap(), 403, "forbidden").await;
+    // A missing incident answers exactly like one out of sight.
+    assert_error(as_device("/api/v1/incidents/999999").await.unwrap(), 404, "not_found").await;
+    let theirs = s.get(&format!("/api/v1/incidents/{incident}"), &op_b).await.text().await.unwrap();
+    let ghost = s.get("/api/v1/incidents/999999", &op_b).await.text().await.unwrap();
+    assert_eq!(theirs.replace(&incident.to_string(), "N"), ghost.replace("999999", "N"));
+    let grid = s.login("grid.worker").await;
+    let r = s.req(Method::POST, "/api/v1/incidents/999999/dismiss", &grid).send().await.unwrap();
+    assert_error(r, 404, "not_found").await;
     let citizen = s.login("citizen").await;
     let r = s.post("/api/v1/detections", &citizen, json!({"detections": [item("citizen", "c", "fishing", p)]})).await;
     assert_error(r, 403, "forbidden").await;

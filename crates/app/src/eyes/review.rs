@@ -72,11 +72,12 @@ impl<S: Store> Core<S> {
     pub async fn incident_for(&self, actor: &Actor, id: IncidentId, op: Operation) -> AppResult<IncidentRecord> {
         let resource = format!("incident/{id}");
         let Some(rec) = self.store.incident(id).await? else {
-            // A role that may never see incidents learns nothing from the id either.
-            self.authorize_actor(actor, op, &Scope::Global, &resource).await?;
+            // Answered like an incident outside the actor's territory, so
+            // that nobody learns which ids exist beyond their own.
+            self.authorize_actor(actor, op, &Scope::Incident(None), &resource).await?;
             return Err(AppError::NotFound(resource));
         };
-        self.authorize_actor(actor, op, &Scope::Incident(&rec.territory), &resource).await?;
+        self.authorize_actor(actor, op, &Scope::Incident(Some(&rec.territory)), &resource).await?;
         Ok(rec)
     }
 
