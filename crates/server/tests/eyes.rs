@@ -269,6 +269,7 @@ async fn malformed_and_out_of_bounds_requests_get_their_codes() {
         assert_error(s.get(path, &op).await, 400, code).await;
     }
     assert_error(s.get("/api/v1/incidents/999999", &op).await, 404, "not_found").await;
+    assert_error(s.get("/api/v1/incidents/18446744073709551615", &op).await, 404, "not_found").await;
     let merge =
         |id: u64, body: Value| s.req(Method::POST, &format!("/api/v1/incidents/{id}/merge"), &op).json(&body).send();
     assert_error(merge(smoke, json!({"into": smoke})).await.unwrap(), 409, "invalid_transition").await;
