@@ -106,5 +106,8 @@ pub fn op_name(op: Operation) -> String {
         Operation::ReadMetrics => "read_metrics".into(),
         Operation::ReadOwnDevice => "read_own_device".into(),
         Operation::ReadReadings => "read_readings".into(),
+        Operation::SubmitDetections => "submit_detections".into(),
+        Operation::ReadIncident => "read_incident".into(),
+        Operation::ReviewIncident => "review_incident".into(),
     }
 }

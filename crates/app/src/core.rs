@@ -9,7 +9,10 @@ use citygrid_geo::ZoneIndex;
 use citygrid_store::Store;
 use parking_lot::RwLock;
 
-use crate::error::AppResult;
+use citygrid_domain::eyes::RuleSet;
+
+use crate::error::{AppError, AppResult};
+use crate::eyes::{Eyes, SEEDED_RULES};
 use crate::vault::Vault;
 use crate::world::{Territory, World};
 
@@ -36,6 +39,8 @@ pub struct Core<S> {
     pub(crate) reference_lock: tokio::sync::Mutex<()>,
     /// When devices were last heard from, throttling `last_seen` writes.
     pub liveness: crate::liveness::Liveness,
+    /// Smart eyes: rules and the grouper the intake feeds.
+    pub(crate) eyes: Eyes,
     /// Skip every policy check: see [`Core::skip_policy_checks`]. The field,
     /// and the switch, exist only in builds with the `unchecked-baseline`
     /// feature, which only the benchmarks enable.
@@ -60,8 +65,17 @@ pub struct CoreParts<S> {
 impl<S: Store> Core<S> {
     /// Loads the reference data from the store and assembles the state.
     pub async fn load(parts: CoreParts<S>) -> AppResult<Core<S>> {
+        let rules = RuleSet::from_toml(SEEDED_RULES).map_err(AppError::internal)?;
+        Core::load_with_rules(parts, rules).await
+    }
+
+    /// [`Core::load`] with smart-eyes rules other than the seeded ones.
+    /// The grouper starts from the store's open incidents.
+    pub async fn load_with_rules(parts: CoreParts<S>, rules: RuleSet) -> AppResult<Core<S>> {
         let world = crate::reload::load_world(&parts.store).await?;
+        let eyes = Eyes::load(&parts.store, rules, now()).await?;
         Ok(Core {
+            eyes,
             world: RwLock::new(world),
             calendar: parts.calendar,
             policy: parts.policy,
@@ -86,6 +100,11 @@ impl<S: Store> Core<S> {
 }
 
 impl<S> Core<S> {
+    /// The smart-eyes rules in force.
+    pub fn eyes_rules(&self) -> &RuleSet {
+        self.eyes.rules()
+    }
+
     /// The reference data as of now: a snapshot, cheap to clone, that later
     /// changes do not touch.
     pub fn world(&self) -> World {

@@ -33,6 +33,7 @@
 //! | report a case | [`report`] ([`Core::report`]) |
 //! | act on a case | [`act`] ([`Core::act`]) |
 //! | load a case for an operation | [`cases`] ([`Core::case_for`]) |
+//! | take detections, review and promote incidents | [`eyes`] ([`eyes::Intake::submit`], [`Core::review_incident`], [`Core::promote_incident`]) |
 //! | import territory | [`territory`] ([`Core::import_territory`]) |
 //! | register a device | [`devices`] ([`Core::register_device`]) |
 //! | take in an HJ 212 packet, list readings | [`water`] ([`water::StationIntake`], [`Core::water_readings`]) |
@@ -73,6 +74,7 @@ pub mod core;
 pub mod devices;
 pub mod error;
 pub mod feed;
+pub mod eyes;
 pub mod jobs;
 pub mod liveness;
 pub mod reload;

@@ -69,6 +69,13 @@ impl<S: Store> Core<S> {
     /// contact is encrypted, and open cases of the same category nearby are
     /// returned as possible duplicates. Audited as `case.create`.
     pub async fn report(&self, actor: &Actor, req: ReportCase) -> AppResult<Reported> {
+        self.report_with(actor, req, true).await
+    }
+
+    /// [`Core::report`], with the policy check skipped when `authorize` is
+    /// false: for the platform reporting on its own account (an incident a
+    /// rule promotes without review), which no role's policy covers.
+    pub(crate) async fn report_with(&self, actor: &Actor, req: ReportCase, authorize: bool) -> AppResult<Reported> {
         let who = &actor.principal;
         let world = self.world();
         let code = req.category;
@@ -81,8 +88,10 @@ impl<S: Store> Core<S> {
             .ok_or_else(|| AppError::Malformed { code: "invalid_point", message: "lon/lat out of range".into() })?;
         let located = world.territory.locate(location).ok_or_else(AppError::outside_territory)?;
         let territory = located.deepest().cloned().ok_or_else(AppError::outside_territory)?;
-        self.authorize_actor(actor, Operation::CreateCase, &Scope::Place(&territory), &format!("unit/{territory}"))
-            .await?;
+        if authorize {
+            self.authorize_actor(actor, Operation::CreateCase, &Scope::Place(&territory), &format!("unit/{territory}"))
+                .await?;
+        }
         let source = source_for(who.role, req.source)?;
         let contact = match req.contact.filter(|c| !c.is_empty()) {
             Some(c) => Some(c.normalized().map_err(|e| AppError::rule("invalid_contact", e.to_string()))?),

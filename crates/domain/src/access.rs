@@ -195,6 +195,12 @@ pub enum Scope<'a> {
     /// Scoped roles see only the devices inside their territory; others
     /// are answered as if they did not exist.
     Device(Option<&'a UnitCode>),
+    /// An incident (grouped detections) located in this unit; one outside
+    /// the caller's territory is hidden like a case (404). `None` is an
+    /// incident that does not exist: only callers who see every incident
+    /// may learn that, so asking for one answers exactly like asking for
+    /// one outside one's territory.
+    Incident(Option<&'a UnitCode>),
 }
 
 /// Everything that can be asked of the API.
@@ -224,6 +230,13 @@ pub enum Operation {
     ReadOwnDevice,
     /// Read a device's readings (water-quality samples and their classes).
     ReadReadings,
+    /// A device (or gateway) submits detections; which devices it may
+    /// submit for is the intake's check, not the policy's.
+    SubmitDetections,
+    /// Read incidents and their detections, and false-positive rates.
+    ReadIncident,
+    /// Review an incident: confirm, dismiss, merge, promote to a case.
+    ReviewIncident,
 }
 
 /// Refusal: the caller may not, or may not know the resource exists.
@@ -239,9 +252,13 @@ pub enum Denial {
 pub fn authorize(p: &Principal, op: Operation, scope: &Scope<'_>) -> Result<(), Denial> {
     use Operation as O;
     use Role as R;
-    if p.role == R::Device && op != O::ReadOwnDevice {
-        // Devices only feed detections and read themselves; cases stay invisible to them.
-        return Err(if matches!(scope, Scope::Case(_)) { Denial::OutOfScope } else { Denial::Forbidden });
+    if p.role == R::Device && !matches!(op, O::ReadOwnDevice | O::SubmitDetections) {
+        // Devices only feed detections and read themselves; cases and incidents stay invisible to them.
+        return Err(if matches!(scope, Scope::Case(_) | Scope::Incident(_)) {
+            Denial::OutOfScope
+        } else {
+            Denial::Forbidden
+        });
     }
     let role_ok = match op {
         O::ReadReference => true,
@@ -253,13 +270,16 @@ pub fn authorize(p: &Principal, op: Operation, scope: &Scope<'_>) -> Result<(), 
         O::UploadAttachment => matches!(p.role, R::Operator | R::GridWorker | R::Citizen | R::DepartmentHandler),
         O::ReadAudit => matches!(p.role, R::Auditor | R::Admin),
         O::ReadMetrics => matches!(p.role, R::Admin | R::Auditor | R::Operator),
-        O::ReadOwnDevice => p.role == R::Device,
+        O::ReadOwnDevice | O::SubmitDetections => p.role == R::Device,
         O::ReadReadings => matches!(p.role, R::Admin | R::Operator | R::GridWorker | R::Auditor),
+        O::ReadIncident => matches!(p.role, R::Admin | R::Auditor | R::Operator | R::GridWorker),
+        O::ReviewIncident => p.role == R::Operator,
     };
     if !role_ok {
         // Out-of-scope resources stay invisible even to a role that could never act on them.
         return match scope {
             Scope::Case(c) if !sees_case(p, c) => Err(Denial::OutOfScope),
+            Scope::Incident(t) if !sees_incident(p, *t) => Err(Denial::OutOfScope),
             _ => Err(Denial::Forbidden),
         };
     }
@@ -273,6 +293,13 @@ pub fn authorize(p: &Principal, op: Operation, scope: &Scope<'_>) -> Result<(), 
             R::Operator | R::GridWorker if !unit.is_some_and(|u| p.in_unit(u)) => Err(Denial::OutOfScope),
             _ => Ok(()),
         },
+        Scope::Incident(t) => {
+            if sees_incident(p, *t) {
+                Ok(())
+            } else {
+                Err(Denial::OutOfScope)
+            }
+        }
         Scope::Case(c) => {
             if !sees_case(p, c) {
                 return Err(Denial::OutOfScope);
@@ -287,6 +314,26 @@ pub fn authorize(p: &Principal, op: Operation, scope: &Scope<'_>) -> Result<(), 
                 _ => Ok(()),
             }
         }
+    }
+}
+
+/// Which incidents a principal may see: like cases by territory for the
+/// territorial roles, everything for administrators and auditors, nothing
+/// for anyone else (departments see the cases promoted to them, not the
+/// raw incidents).
+pub fn incident_visibility(p: &Principal) -> CaseScope {
+    match (p.role, &p.unit) {
+        (Role::Admin | Role::Auditor, _) => CaseScope::All,
+        (Role::Operator | Role::GridWorker, Some(u)) => CaseScope::Territory(u.clone()),
+        _ => CaseScope::Nothing,
+    }
+}
+
+fn sees_incident(p: &Principal, territory: Option<&UnitCode>) -> bool {
+    match (incident_visibility(p), territory) {
+        (CaseScope::All, _) => true,
+        (CaseScope::Territory(u), Some(t)) => u.contains(t),
+        _ => false,
     }
 }
 
@@ -426,5 +473,35 @@ mod tests {
         assert!(who(Role::GridWorker, Some("340202001"), None).check_binding().is_err());
         assert!(who(Role::DepartmentHandler, None, None).check_binding().is_err());
         assert!(who(Role::Citizen, None, None).check_binding().is_ok());
+    }
+
+    #[test]
+    fn incidents_are_for_territorial_reviewers_and_detections_for_devices() {
+        let here = code("340202001001001");
+        let there = code("340207001001001");
+        let op = who(Role::Operator, Some("340202"), None);
+        let dev = Principal { id: "cam-1".into(), role: Role::Device, unit: None, department: None };
+        let inc = |t| Scope::Incident(Some(t));
+        assert_eq!(authorize(&op, Operation::ReadIncident, &inc(&here)), Ok(()));
+        assert_eq!(authorize(&op, Operation::ReviewIncident, &inc(&here)), Ok(()));
+        assert_eq!(authorize(&op, Operation::ReadIncident, &inc(&there)), Err(Denial::OutOfScope));
+        assert_eq!(authorize(&op, Operation::ReviewIncident, &inc(&there)), Err(Denial::OutOfScope));
+        assert_eq!(authorize(&op, Operation::SubmitDetections, &Scope::Global), Err(Denial::Forbidden));
+        assert_eq!(authorize(&dev, Operation::SubmitDetections, &Scope::Global), Ok(()));
+        assert_eq!(authorize(&dev, Operation::ReadIncident, &inc(&here)), Err(Denial::OutOfScope));
+        assert_eq!(authorize(&dev, Operation::ReadIncident, &Scope::Global), Err(Denial::Forbidden));
+        let citizen = who(Role::Citizen, None, None);
+        assert_eq!(authorize(&citizen, Operation::ReadIncident, &inc(&here)), Err(Denial::OutOfScope));
+        assert_eq!(authorize(&citizen, Operation::SubmitDetections, &Scope::Global), Err(Denial::Forbidden));
+        let auditor = who(Role::Auditor, None, None);
+        assert_eq!(authorize(&auditor, Operation::ReadIncident, &inc(&there)), Ok(()));
+        assert_eq!(authorize(&auditor, Operation::ReviewIncident, &inc(&there)), Err(Denial::Forbidden));
+        // A missing incident answers like one out of scope, except to those who see all.
+        assert_eq!(authorize(&op, Operation::ReadIncident, &Scope::Incident(None)), Err(Denial::OutOfScope));
+        assert_eq!(authorize(&dev, Operation::ReadIncident, &Scope::Incident(None)), Err(Denial::OutOfScope));
+        assert_eq!(authorize(&auditor, Operation::ReadIncident, &Scope::Incident(None)), Ok(()));
+        assert_eq!(authorize(&auditor, Operation::ReviewIncident, &Scope::Incident(None)), Err(Denial::Forbidden));
+        assert_eq!(incident_visibility(&op), CaseScope::Territory(code("340202")));
+        assert_eq!(incident_visibility(&who(Role::DepartmentHandler, None, Some("d"))), CaseScope::Nothing);
     }
 }

@@ -13,6 +13,9 @@ pub struct ServerConfig {
     pub max_attachment_bytes: usize,
     /// Largest boundary file `POST /api/v1/territory/import` accepts, in bytes.
     pub max_import_bytes: usize,
+    /// Largest detection batch `POST /api/v1/detections` accepts, in bytes
+    /// (1,000 items with attributes and evidence fit in the default).
+    pub max_intake_bytes: usize,
     /// Radius for the duplicate hint on new reports, in metres (0 = off).
     pub nearby_radius_m: f64,
     /// How long a login session lasts, in minutes.
@@ -55,6 +58,7 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             max_attachment_bytes: 10 * 1024 * 1024,
             max_import_bytes: 64 * 1024 * 1024,
+            max_intake_bytes: 8 * 1024 * 1024,
             nearby_radius_m: 200.0,
             session_minutes: 8 * 60,
             login_per_minute: 20,

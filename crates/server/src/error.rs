@@ -206,4 +206,11 @@ mod tests {
         assert_eq!(api.message, "case/1 not found");
         assert_eq!(ApiError::from(AppError::Unavailable("h".into())).retry_after, Some(2));
     }
+
+    #[test]
+    fn a_saturated_store_tells_the_client_when_to_retry() {
+        let res = ApiError::from(AppError::Overloaded).into_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("1"));
+    }
 }

@@ -96,6 +96,16 @@ const CALLS: &[(&str, &str, &str, &[u16])] = &[
     ("DELETE", "/api/v1/zones/{id}", "admin", &[404]),
     // The documented station id names no fixture station.
     ("GET", "/api/v1/water/readings", "admin", &[404]),
+    // Items the document describes may still be refused one by one (another
+    // device's id, an old `at`): the batch itself is answered 200.
+    ("POST", "/api/v1/detections", DEVICE, &[]),
+    ("GET", "/api/v1/incidents", "city.op", &[]),
+    ("GET", "/api/v1/incidents/stats", "city.op", &[]),
+    ("GET", "/api/v1/incidents/{id}", "city.op", &[404]),
+    ("POST", "/api/v1/incidents/{id}/confirm", "city.op", &[404]),
+    ("POST", "/api/v1/incidents/{id}/dismiss", "city.op", &[404]),
+    ("POST", "/api/v1/incidents/{id}/merge", "city.op", &[404]),
+    ("POST", "/api/v1/incidents/{id}/promote", "city.op", &[404]),
 ];
 
 /// `(schema or "METHOD path", field)`: fields whose validity depends on

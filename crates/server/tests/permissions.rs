@@ -154,12 +154,19 @@ enum Rule {
     /// operators and grid workers inside their territory (404 outside),
     /// every other role and device keys 403.
     ReadReadings,
+    /// An incident: administrators and auditors everywhere, operators and
+    /// grid workers in their territory; 404 for everyone else.
+    ReadIncident,
+    /// A review decision: operators in their territory; callers who see the
+    /// incident but may not decide get 403, the rest 404.
+    ReviewIncident,
 }
 
 fn is_event_stream(r: &reqwest::Response) -> bool {
     r.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"))
 }
 
+const INCIDENT_READERS: &[Role] = &[Role::Admin, Role::Auditor, Role::Operator, Role::GridWorker];
 const UPLOADERS: &[Role] = &[Role::Operator, Role::GridWorker, Role::Citizen, Role::DepartmentHandler];
 const CASE_READERS: &[Role] =
     &[Role::Admin, Role::Operator, Role::GridWorker, Role::DepartmentHandler, Role::Citizen, Role::Auditor];
@@ -209,6 +216,14 @@ const RULES: &[(&str, &str, Rule)] = &[
     ("PUT", "/api/v1/zones/{id}", Rule::Roles(&[Role::Admin])),
     ("DELETE", "/api/v1/zones/{id}", Rule::Roles(&[Role::Admin])),
     ("GET", "/api/v1/water/readings", Rule::ReadReadings),
+    ("POST", "/api/v1/detections", Rule::DeviceSelf),
+    ("GET", "/api/v1/incidents", Rule::Roles(INCIDENT_READERS)),
+    ("GET", "/api/v1/incidents/stats", Rule::Roles(INCIDENT_READERS)),
+    ("GET", "/api/v1/incidents/{id}", Rule::ReadIncident),
+    ("POST", "/api/v1/incidents/{id}/confirm", Rule::ReviewIncident),
+    ("POST", "/api/v1/incidents/{id}/dismiss", Rule::ReviewIncident),
+    ("POST", "/api/v1/incidents/{id}/merge", Rule::ReviewIncident),
+    ("POST", "/api/v1/incidents/{id}/promote", Rule::ReviewIncident),
 ];
 
 /// A caller: `covers` = its territory contains side A / B (operators and
@@ -279,6 +294,17 @@ fn expected(rule: &Rule, who: &Who, side: Side) -> Expect {
             Role::Operator | Role::GridWorker => NotFound,
             _ => Forbidden,
         },
+        Rule::ReadIncident => match role {
+            Role::Admin | Role::Auditor => Allowed,
+            Role::Operator | Role::GridWorker if who.covers[side.idx()] => Allowed,
+            _ => NotFound,
+        },
+        Rule::ReviewIncident => match role {
+            Role::Operator if who.covers[side.idx()] => Allowed,
+            Role::Admin | Role::Auditor => Forbidden,
+            Role::GridWorker if who.covers[side.idx()] => Forbidden,
+            _ => NotFound,
+        },
     }
 }
 
@@ -343,6 +369,8 @@ struct World {
     uploads: HashMap<&'static str, String>,
     categories: Vec<Value>,
     departments: Vec<Value>,
+    /// The shared incident of each side (bank displacement at the side's point).
+    read_incident: [u64; 2],
     n: Cell<u64>,
 }
 
@@ -431,6 +459,28 @@ impl World {
 
     async fn mint_session(&self, user: &str) -> String {
         self.s.mint_session(user).await
+    }
+
+    /// Posts one detection as the probe device; the incident it joined.
+    async fn detect(&self, label: &str, lon: f64, lat: f64) -> u64 {
+        let body = json!({"detections": [{
+            "id": format!("probe-{}", self.next()), "device": "probe-device", "at": chrono::Utc::now(),
+            "label": label, "score": 0.9, "lon": lon, "lat": lat,
+        }]});
+        let r = self.s.http.post(format!("{}/api/v1/detections", self.s.base)).header("x-api-key", &self.device_key);
+        let r = r.json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        v["items"][0]["incident"].as_u64().unwrap_or_else(|| panic!("no incident: {v}"))
+    }
+
+    /// A fresh air-pollution incident on `side`, over 2 km (its grouping
+    /// radius) from every other one.
+    async fn fresh_incident(&self, side: Side) -> u64 {
+        let k = self.next();
+        let x0 = [118.005, 118.205][side.idx()];
+        let (lon, lat) = (x0 + (k % 8) as f64 * 0.024, 31.005 + ((k / 8) % 8) as f64 * 0.024);
+        self.detect("smoke", lon, lat).await
     }
 
     fn foreign_upload(&self, who: &str) -> String {
@@ -618,6 +668,31 @@ impl World {
                 };
                 Req::new(m, template.replace("{id}", &id))
             }
+            ("POST", "/api/v1/detections") => {
+                let (lon, lat) = side.point();
+                Req::new(m, template).json(json!({"detections": [{
+                    "id": format!("matrix-{}", self.next()), "device": "probe-device", "at": chrono::Utc::now(),
+                    "label": "vessel", "score": 0.5, "lon": lon, "lat": lat,
+                }]}))
+            }
+            ("GET", "/api/v1/incidents") => Req::new(m, format!("{template}?state=open&limit=10")),
+            ("GET", "/api/v1/incidents/stats") => Req::new(m, template),
+            ("GET", "/api/v1/incidents/{id}") => {
+                Req::new(m, template.replace("{id}", &self.read_incident[i].to_string()))
+            }
+            ("POST", "/api/v1/incidents/{id}/confirm")
+            | ("POST", "/api/v1/incidents/{id}/dismiss")
+            | ("POST", "/api/v1/incidents/{id}/promote")
+            | ("POST", "/api/v1/incidents/{id}/merge") => {
+                let id = if exp == Expect::Allowed { self.fresh_incident(side).await } else { self.read_incident[i] };
+                let r = Req::new(m, template.replace("{id}", &id.to_string()));
+                if template.ends_with("/merge") {
+                    let into = if exp == Expect::Allowed { self.fresh_incident(side).await } else { id + 1 };
+                    r.json(json!({"into": into}))
+                } else {
+                    r
+                }
+            }
             _ => panic!("no request recipe for {method} {template}: add one to prepare()"),
         }
     }
@@ -638,6 +713,7 @@ async fn setup() -> World {
         uploads: HashMap::new(),
         categories: vec![],
         departments: vec![],
+        read_incident: [0, 0],
         n: Cell::new(0),
     };
     for (name, role, ..) in USERS {
@@ -675,6 +751,16 @@ async fn setup() -> World {
                           "mn": mn, "pw": "123456", "water_section": "ws-city"});
         let r = w.s.post("/api/v1/devices", &admin, body).await;
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+    // Promoted air-pollution incidents become E0703 cases.
+    let mut air = w.s.get("/api/v1/categories", &admin).await.json::<Vec<Value>>().await.unwrap()[0].clone();
+    air["code"] = json!("E0703");
+    air["name"] = json!("大气污染");
+    let r = w.s.req(Method::PUT, "/api/v1/categories/E0703", &admin).json(&air).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    for side in [Side::Own, Side::Other] {
+        let (lon, lat) = side.point();
+        w.read_incident[side.idx()] = w.detect("bank_crack", lon, lat).await;
     }
     w.categories = w.s.get("/api/v1/categories", &admin).await.json().await.unwrap();
     w.departments = w.s.get("/api/v1/departments", &admin).await.json().await.unwrap();

@@ -129,6 +129,7 @@
 mod audit;
 mod create;
 mod error;
+mod eyes;
 mod feed;
 mod listen;
 mod migrate;

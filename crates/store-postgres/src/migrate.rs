@@ -18,6 +18,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_more_chains.sql"),
     include_str!("../migrations/0003_feed.sql"),
     include_str!("../migrations/0004_water.sql"),
+    include_str!("../migrations/0005_eyes.sql"),
 ];
 
 /// The advisory lock key migrations are taken under ("citygrid" in ASCII).

@@ -102,6 +102,31 @@ async fn export<C: GenericClient + Sync>(
             }
             out
         }
+        Table::Incidents => {
+            let after = numeric_key(after.as_deref())?;
+            crate::eyes::incidents_where(c, "WHERE id > $1 ORDER BY id LIMIT $2", &[&after, &limit])
+                .await?
+                .into_iter()
+                .map(|r| Row::Incident(Box::new(r)))
+                .collect()
+        }
+        Table::Detections => {
+            let (device, source) = match after.as_deref() {
+                Some(a) => citygrid_store::split_detection_key(a)
+                    .map(|(d, s)| (d.to_owned(), s.to_owned()))
+                    .ok_or_else(|| StoreError::Invalid(format!("{a:?} is not a detections key")))?,
+                None => (String::new(), String::new()),
+            };
+            crate::eyes::detections_where(
+                c,
+                "WHERE (device, source_id) > ($1, $2) ORDER BY device, source_id LIMIT $3",
+                &[&device, &source, &limit],
+            )
+            .await?
+            .into_iter()
+            .map(|d| Row::Detection(Box::new(d)))
+            .collect()
+        }
         Table::Audit => {
             let after = numeric_key(after.as_deref())?;
             c.query(
@@ -137,6 +162,8 @@ async fn import<C: GenericClient + crate::sql::Cached>(c: &C, row: &Row) -> std:
         Row::Attachment(a) => sql::put_attachment(c, a, false).await?,
         Row::Blob { sha256, bytes } => sql::put_blob(c, sha256, bytes, false).await?,
         Row::Case(rec) => import_case(c, rec).await?,
+        Row::Incident(r) => crate::eyes::put_incident(c, r, true).await?,
+        Row::Detection(d) => crate::eyes::import_detection(c, d).await?,
         Row::Audit(r) => audit::insert(c, r).await?,
     }
     Ok(())

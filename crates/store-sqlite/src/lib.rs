@@ -6,6 +6,7 @@
 
 mod blobs;
 mod cache;
+mod eyes;
 mod feed;
 mod local;
 mod migrate;

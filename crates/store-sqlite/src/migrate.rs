@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_zones.sql"),
     include_str!("../migrations/0003_feed.sql"),
     include_str!("../migrations/0004_water.sql"),
+    include_str!("../migrations/0005_eyes.sql"),
 ];
 
 /// Brings the schema up to date, each step in its own transaction.

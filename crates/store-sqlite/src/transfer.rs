@@ -10,6 +10,7 @@ use std::sync::Arc;
 use citygrid_domain::audit::AuditRecord;
 use citygrid_store::{
     AttachmentMeta, AuditFilter, Result, Row, SessionRecord, StoreError, StoredUnit, StoredZone, Table, TransferStore,
+    split_detection_key,
 };
 use rusqlite::{Connection, params};
 
@@ -212,6 +213,29 @@ fn export(c: &Connection, table: Table, after: Option<&str>, limit: usize) -> Re
             }
             out
         }
+        Table::Incidents => {
+            let after = numeric::<i64>(table, after)?.unwrap_or(i64::MIN);
+            let args = vec![rusqlite::types::Value::Integer(after), rusqlite::types::Value::Integer(n)];
+            crate::eyes::incidents_where(c, "WHERE id > ? ORDER BY id LIMIT ?", args)?
+                .into_iter()
+                .map(|r| Row::Incident(Box::new(r)))
+                .collect()
+        }
+        Table::Detections => {
+            let (device, source) = match after {
+                Some(a) => split_detection_key(a)
+                    .ok_or_else(|| StoreError::Invalid(format!("{a:?} is not a detections key")))?,
+                None => ("", ""),
+            };
+            crate::eyes::detections_where(
+                c,
+                "WHERE (device, source_id) > (?1, ?2) ORDER BY device, source_id LIMIT ?3",
+                params![device, source, n],
+            )?
+            .into_iter()
+            .map(|d| Row::Detection(Box::new(d)))
+            .collect()
+        }
         Table::Audit => {
             let filter = AuditFilter { after_seq: numeric::<u64>(table, after)?, limit, ..AuditFilter::default() };
             sql::audit_records(c, &filter)?.into_iter().map(Row::Audit).collect()
@@ -360,6 +384,11 @@ fn insert_row(c: &Connection, row: &Row) -> Result<()> {
                 None => Ok(()),
             }
         }
+        Row::Incident(r) => crate::eyes::put_incident(c, r, true).map_err(|e| conflict(row, e)),
+        Row::Detection(d) => match crate::eyes::insert_detection(c, d)? {
+            citygrid_store::Recorded::Inserted => Ok(()),
+            citygrid_store::Recorded::Duplicate => Err(conflict(row, StoreError::Conflict(String::new()))),
+        },
         Row::Audit(a) => sql::insert_audit(c, a).map_err(|e| conflict(row, e)),
         Row::Blob { .. } => Err(StoreError::Invalid("blobs are files, not rows of the database".into())),
     }

@@ -22,6 +22,13 @@ use citygrid_domain::{
 
 use citygrid_domain::access::Role;
 
+mod eyes;
+pub use eyes::{
+    concurrent_batches_store_each_detection_once, detections_are_recorded_once,
+    false_positive_rates_per_device_and_rule, incident_pagination_is_stable, incident_versions_are_optimistic,
+    incidents_filter_within_scope,
+};
+pub use eyes::{detection as sample_detection, incident as sample_incident};
 mod transfer;
 mod water;
 pub use transfer::{export_all, fill, transfer_between, transfer_round_trips};
@@ -147,6 +154,12 @@ macro_rules! conformance_tests {
             rate_tokens_run_out_and_refill,
             transfer_round_trips,
             feed_numbers_every_case_change,
+            detections_are_recorded_once,
+            concurrent_batches_store_each_detection_once,
+            incident_versions_are_optimistic,
+            incidents_filter_within_scope,
+            incident_pagination_is_stable,
+            false_positive_rates_per_device_and_rule,
         );
     };
     (@each $fresh:path; $($name:ident),* $(,)?) => {

@@ -3,7 +3,7 @@
 //! The operations the server needs are named in the domain's words and split
 //! by concern, one trait each ([`MetaStore`], [`ReferenceStore`],
 //! [`CaseStore`], [`AttachmentStore`], [`BlobStore`], [`AuditStore`],
-//! [`AccountStore`], [`DeviceStore`], [`WaterStore`], [`LeaseStore`], [`RateStore`],
+//! [`AccountStore`], [`DeviceStore`], [`WaterStore`], [`EyesStore`], [`LeaseStore`], [`RateStore`],
 //! [`ChangeFeed`], [`TransferStore`]); [`Store`] is all of them. Each backend
 //! (`citygrid-store-sqlite`, later PostgreSQL) implements them and proves
 //! itself against the shared [`conformance`] suite. The server is generic
@@ -22,9 +22,10 @@ mod types;
 
 pub use citygrid_domain::access::CaseScope;
 pub use contract::{
-    AccountStore, AttachmentStore, AuditStore, BlobStore, CaseChange, CaseStore, Change, ChangeFeed, DeviceStore,
-    FeedEvent, FeedItem, FeedStore, LeaseStore, MetaStore, RateStore, ReferenceStore, Row, Table, TransferStore,
-    WaterStore,
+    AccountStore, AttachmentStore, AuditStore, BlobStore, CaseChange, CaseStore, Change, ChangeFeed, DetectionBatch,
+    DeviceStore, EyesStore, FalsePositiveStats, FalsePositives, FeedEvent, FeedItem, FeedStore, IncidentFilter,
+    IncidentPage, IncidentRecord, LeaseStore, MAX_DETECTION_BATCH, MAX_INCIDENT_PAGE, MetaStore, RateStore, Recorded,
+    ReferenceStore, Row, StoredDetection, Table, TransferStore, WaterStore, detection_key, split_detection_key,
 };
 pub use error::StoreError;
 pub use types::*;
@@ -42,6 +43,7 @@ pub trait Store:
     + AuditStore
     + AccountStore
     + DeviceStore
+    + EyesStore
     + FeedStore
     + WaterStore
     + LeaseStore
@@ -61,6 +63,7 @@ impl<T> Store for T where
         + AuditStore
         + AccountStore
         + DeviceStore
+        + EyesStore
         + FeedStore
         + WaterStore
         + LeaseStore
@@ -74,7 +77,7 @@ impl<T> Store for T where
 /// The traits, for code that calls a concrete backend's methods.
 pub mod prelude {
     pub use crate::{
-        AccountStore, AttachmentStore, AuditStore, BlobStore, CaseStore, ChangeFeed, DeviceStore, FeedStore,
+        AccountStore, AttachmentStore, AuditStore, BlobStore, CaseStore, ChangeFeed, DeviceStore, EyesStore, FeedStore,
         LeaseStore, MetaStore, RateStore, ReferenceStore, Store, TransferStore, WaterStore,
     };
 }

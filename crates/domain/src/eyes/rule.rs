@@ -14,7 +14,7 @@
 //! without a zone kind applies anywhere. Time windows are local hours in
 //! China Standard Time, half-open, and may wrap midnight.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -25,6 +25,7 @@ use super::detection::{Detection, valid_label};
 use super::grouping::GroupingConfig;
 use super::persistence::{PersistenceTracker, TrackerConfig};
 use crate::calendar::cst;
+use crate::category::CategoryCode;
 use crate::zone::{HourRange, ZoneKind};
 
 /// Most rules in one set.
@@ -188,6 +189,7 @@ pub struct RuleSet {
     rules: Vec<Rule>,
     tracker: TrackerConfig,
     grouping: GroupingConfig,
+    promote: BTreeMap<AlertType, CategoryCode>,
     by_label: HashMap<String, LabelRules>,
 }
 
@@ -199,6 +201,9 @@ struct RuleFile {
     persistence: TrackerConfig,
     #[serde(default)]
     grouping: GroupingConfig,
+    /// Alert type → the category code a promoted incident's case gets.
+    #[serde(default)]
+    promote: BTreeMap<AlertType, CategoryCode>,
     #[serde(default)]
     rule: Vec<Rule>,
 }
@@ -228,7 +233,7 @@ impl RuleSet {
                 entry.tracked |= rule.persistence.is_some();
             }
         }
-        Ok(RuleSet { rules, tracker, grouping: GroupingConfig::default(), by_label })
+        Ok(RuleSet { rules, tracker, grouping: GroupingConfig::default(), promote: BTreeMap::new(), by_label })
     }
 
     /// Reads a rules file: optional `[persistence]` (see [`TrackerConfig`]),
@@ -238,7 +243,15 @@ impl RuleSet {
         let file: RuleFile = toml::from_str(text).map_err(|e| RuleError::Parse(e.to_string()))?;
         let mut set = RuleSet::new(file.rule, file.persistence)?;
         set.grouping = file.grouping;
+        set.promote = file.promote;
         Ok(set)
+    }
+
+    /// The category a promoted incident of `kind` becomes a case of (the
+    /// file's `[promote]` table: `illegal_fishing = "E0701"`); whether the
+    /// code names an active category is the catalogue's to say.
+    pub fn promote_category(&self, kind: AlertType) -> Option<&CategoryCode> {
+        self.promote.get(&kind)
     }
 
     /// The grouping settings the file gave (defaults otherwise), for a
@@ -525,6 +538,14 @@ mod tests {
         let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/rules.toml")).unwrap();
         let set = RuleSet::from_toml(&text).unwrap();
         assert_eq!(set.grouping(), &GroupingConfig::default(), "the file repeats the defaults");
+        assert_eq!(set.promote_category(AlertType::IllegalFishing).map(CategoryCode::as_str), Some("E0701"));
+        assert_eq!(set.promote_category(AlertType::DeviceFault), None, "faults are not cases");
+        let codes = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/categories.csv")).unwrap();
+        for t in AlertType::ALL {
+            if let Some(c) = set.promote_category(t) {
+                assert!(codes.lines().any(|l| l.starts_with(&format!("{c},"))), "{t} → {c} is not a shipped category");
+            }
+        }
         let mut tr = set.tracker();
         let raised: HashSet<AlertType> = set.rules().iter().map(|r| r.alert).collect();
         for t in AlertType::ALL {

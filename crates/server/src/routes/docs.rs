@@ -63,6 +63,10 @@ impl utoipa::Modify for Security {
         super::devices::create, super::devices::list, super::devices::me, super::devices::revoke,
         super::zones::list, super::zones::geojson, super::zones::at, super::zones::put, super::zones::delete,
         super::water::readings,
+        super::detections::submit,
+        super::incidents::list::list, super::incidents::stats::stats, super::incidents::read::read,
+        super::incidents::review::confirm, super::incidents::review::dismiss, super::incidents::review::merge,
+        super::incidents::review::promote,
     ),
     tags(
         (name = "cases", description = "The case loop: report → register → dispatch → handle → verify → close → evaluate"),
@@ -70,6 +74,7 @@ impl utoipa::Modify for Security {
         (name = "zones", description = "Geofences: prevention rings and river zones, with validity and schedules"),
         (name = "stream", description = "The live feed (Server-Sent Events), resumable with Last-Event-ID"),
         (name = "water", description = "Water-quality stations (HJ 212) and their readings, classed under GB 3838-2002"),
+        (name = "eyes", description = "Smart eyes: detections from devices, grouped into incidents, reviewed and promoted to cases"),
     )
 )]
 pub struct ApiDoc;
@@ -80,9 +85,9 @@ pub fn document(config: &ServerConfig) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     if let Some(d) = doc.info.description.as_mut() {
         d.push_str(&format!(
-            " Request bodies: JSON up to {} bytes, attachments up to {} bytes, boundary files up to {} bytes; \
-             larger ones get 413.",
-            config.max_body_bytes, config.max_attachment_bytes, config.max_import_bytes
+            " Request bodies: JSON up to {} bytes, attachments up to {} bytes, boundary files up to {} bytes, \
+             detection batches up to {} bytes; larger ones get 413.",
+            config.max_body_bytes, config.max_attachment_bytes, config.max_import_bytes, config.max_intake_bytes
         ));
     }
     let limit = doc.components.as_mut().and_then(|c| c.schemas.get_mut("PageLimit"));

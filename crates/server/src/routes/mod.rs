@@ -8,9 +8,11 @@ pub mod auth;
 pub mod boundaries;
 pub mod cases;
 pub mod catalog;
+pub mod detections;
 pub mod devices;
 pub mod docs;
 pub mod health;
+pub mod incidents;
 pub mod metrics;
 pub mod stream;
 pub mod territory;
@@ -46,6 +48,8 @@ pub enum Body {
     Upload,
     /// A boundary file: `max_import_bytes`.
     Import,
+    /// A detection batch: `max_intake_bytes`.
+    Intake,
 }
 
 /// One endpoint.
@@ -124,6 +128,20 @@ pub fn endpoints<S: Store>() -> Vec<Endpoint<S>> {
         ep(M::PUT, "/api/v1/zones/{id}", A, put(zones::put::<S>)),
         ep(M::DELETE, "/api/v1/zones/{id}", A, delete(zones::delete::<S>)),
         ep(M::GET, "/api/v1/water/readings", A, get(water::readings::<S>)),
+        Endpoint {
+            method: M::POST,
+            path: "/api/v1/detections",
+            access: A,
+            body: Body::Intake,
+            route: post(detections::submit::<S>),
+        },
+        ep(M::GET, "/api/v1/incidents", A, get(incidents::list::list::<S>)),
+        ep(M::GET, "/api/v1/incidents/stats", A, get(incidents::stats::stats::<S>)),
+        ep(M::GET, "/api/v1/incidents/{id}", A, get(incidents::read::read::<S>)),
+        ep(M::POST, "/api/v1/incidents/{id}/confirm", A, post(incidents::review::confirm::<S>)),
+        ep(M::POST, "/api/v1/incidents/{id}/dismiss", A, post(incidents::review::dismiss::<S>)),
+        ep(M::POST, "/api/v1/incidents/{id}/merge", A, post(incidents::review::merge::<S>)),
+        ep(M::POST, "/api/v1/incidents/{id}/promote", A, post(incidents::review::promote::<S>)),
     ]
 }
 
@@ -139,6 +157,7 @@ pub fn api_routes<S: Store>(config: &ServerConfig) -> Router<App<S>> {
             Body::Json => config.max_body_bytes,
             Body::Upload => config.max_attachment_bytes,
             Body::Import => config.max_import_bytes,
+            Body::Intake => config.max_intake_bytes,
         };
         r.route(e.path, e.route.layer(DefaultBodyLimit::max(limit)))
     })

@@ -136,10 +136,40 @@ pub async fn start() -> TestServer {
 
 /// Starts a server with adjusted settings.
 pub async fn start_with(cfg: impl FnOnce(ServerConfig) -> ServerConfig) -> TestServer {
+    start_on(territory(), vec![], cfg).await
+}
+
+/// Starts a server on the Wuhu demo's real city and district boundaries
+/// and its demo zones (the Yangtze's fishing ban, sand-mining ban,
+/// shoreline, rings…), with the fixture's categories, departments and
+/// users (districts 340202 镜湖区 and 340207 鸠江区 are real Wuhu districts).
+pub async fn start_wuhu() -> TestServer {
+    use citygrid_domain::Level;
+    let features: Vec<_> =
+        citygrid_geo::wuhu_demo(0).unwrap().into_iter().filter(|f| f.unit.level <= Level::District).collect();
+    let units = features.iter().map(|f| citygrid_server::world::stored_unit(f).unwrap()).collect();
+    let zones = citygrid_geo::wuhu_demo_zones(&features)
+        .unwrap()
+        .into_iter()
+        .map(|(zone, g)| citygrid_store::StoredZone { zone, geometry: geometry_to_json(&g).unwrap() })
+        .collect();
+    start_on(units, zones, |c| c).await
+}
+
+/// Starts a server on this territory and these zones, with the fixture's
+/// categories, departments and users.
+pub async fn start_on(
+    units: Vec<StoredUnit>,
+    zones: Vec<citygrid_store::StoredZone>,
+    cfg: impl FnOnce(ServerConfig) -> ServerConfig,
+) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open_dir(dir.path(), SqliteOptions::default()).unwrap();
     let ev = || AuditEvent::ok(Utc::now(), "test", "admin", "fixture", "fixture");
-    store.upsert_units(territory(), ev()).await.unwrap();
+    store.upsert_units(units, ev()).await.unwrap();
+    if !zones.is_empty() {
+        store.put_zones(zones, ev()).await.unwrap();
+    }
     store.put_categories(categories(), ev()).await.unwrap();
     store.put_departments(departments(), ev()).await.unwrap();
     // One hash for all users keeps start-up fast; Argon2 is slow by design.

@@ -123,12 +123,35 @@ pub async fn fill<S: Store>(s: &S) {
     let loaded = CaseRecord { case: c, timeline: vec![e], contact: Some(super::sealed()) };
     s.import_cases(vec![loaded], audit("case.import")).await.unwrap();
 
+    let (detections, incidents) = eyes_rows();
+    let batch = crate::DetectionBatch { detections, incidents, audit: audit("detections.record") };
+    s.record_detections(batch).await.unwrap();
+    let mut confirmed = eyes_rows().1[1].clone();
+    confirmed.incident.apply(citygrid_domain::eyes::Transition::Confirm).unwrap();
+    confirmed.version = 2;
+    s.update_incident(confirmed, audit("incident.confirm")).await.unwrap();
+
     let mut denied = audit("case.read");
     denied.actor = "intruder".into();
     denied.outcome = Outcome::Denied;
     denied.source_ip = Some("10.0.0.9".into());
     denied.detail = Some("{\"why\":\"scope\"}".into());
     s.append_audit(denied).await.unwrap();
+}
+
+/// The detections and incidents [`fill`] records: two incidents, three
+/// detections (one of no incident) from two devices whose ids order
+/// differently as text and as pairs (`cam` < `cam-1`).
+fn eyes_rows() -> (Vec<crate::StoredDetection>, Vec<crate::IncidentRecord>) {
+    use citygrid_domain::eyes::AlertType;
+    let mut a = super::eyes::detection("cam", "z-9", 0);
+    let b = super::eyes::detection("cam-1", "a-1", 1);
+    let c = super::eyes::detection("cam", "a-2", 2);
+    let one = super::eyes::incident(1, AlertType::IllegalFishing, &a, "340202001001001");
+    let two = super::eyes::incident(2, AlertType::IllegalDumping, &c, "340207001001001");
+    a.incident = Some(1);
+    a.rule = one.rule.clone();
+    (vec![a, b, c], vec![one, two])
 }
 
 /// Every row of `table`, read `page` rows at a time; checks each page's
@@ -203,6 +226,11 @@ async fn expected<S: Store>(s: &S, table: Table) -> Vec<Row> {
             rows
         }
         Table::Audit => s.audit_records(AuditFilter::default()).await.unwrap().into_iter().map(Row::Audit).collect(),
+        Table::Incidents => {
+            let page = s.list_incidents(crate::IncidentFilter::scoped(CaseScope::All, 100)).await.unwrap();
+            page.incidents.into_iter().map(|r| Row::Incident(Box::new(r))).collect()
+        }
+        Table::Detections => eyes_rows().0.into_iter().map(|d| Row::Detection(Box::new(d))).collect(),
     };
     rows.sort_by_key(Row::key);
     rows

@@ -8,7 +8,10 @@ use citygrid_domain::audit::AuditRecord;
 use citygrid_domain::{Category, Department};
 use serde::{Deserialize, Serialize};
 
-use crate::{AttachmentMeta, CaseRecord, DeviceRecord, Result, SessionRecord, StoredUnit, StoredZone, UserRecord};
+use crate::{
+    AttachmentMeta, CaseRecord, DeviceRecord, IncidentRecord, Result, SessionRecord, StoredDetection, StoredUnit,
+    StoredZone, UserRecord,
+};
 
 /// The tables of a store, in the order a move copies them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -36,13 +39,17 @@ pub enum Table {
     Blobs,
     /// Cases with their timelines and sealed contacts.
     Cases,
+    /// Incidents (smart eyes).
+    Incidents,
+    /// Detections (smart eyes).
+    Detections,
     /// The audit trail.
     Audit,
 }
 
 impl Table {
     /// Every table, in copy order.
-    pub const ALL: [Table; 12] = [
+    pub const ALL: [Table; 14] = [
         Table::Meta,
         Table::Units,
         Table::Zones,
@@ -54,6 +61,8 @@ impl Table {
         Table::Attachments,
         Table::Blobs,
         Table::Cases,
+        Table::Incidents,
+        Table::Detections,
         Table::Audit,
     ];
 
@@ -71,6 +80,8 @@ impl Table {
             Table::Attachments => "attachments",
             Table::Blobs => "blobs",
             Table::Cases => "cases",
+            Table::Incidents => "incidents",
+            Table::Detections => "detections",
             Table::Audit => "audit",
         }
     }
@@ -113,6 +124,10 @@ pub enum Row {
     },
     /// A case, its timeline and sealed contact.
     Case(Box<CaseRecord>),
+    /// An incident, versioned as stored.
+    Incident(Box<IncidentRecord>),
+    /// A detection.
+    Detection(Box<StoredDetection>),
     /// An audit record, numbered and chained as stored.
     Audit(AuditRecord),
 }
@@ -132,13 +147,18 @@ impl Row {
             Row::Attachment(_) => Table::Attachments,
             Row::Blob { .. } => Table::Blobs,
             Row::Case(_) => Table::Cases,
+            Row::Incident(_) => Table::Incidents,
+            Row::Detection(_) => Table::Detections,
             Row::Audit(_) => Table::Audit,
         }
     }
 
     /// The row's key within its table: what [`TransferStore::export_rows`]
-    /// orders by and continues after. Numeric keys (case id, audit seq) are
-    /// zero-padded to 20 digits so that text order is numeric order.
+    /// orders by and continues after. Numeric keys (case id, incident id,
+    /// audit seq) are zero-padded to 20 digits so that text order is numeric
+    /// order; a detection's is its device and source id joined by U+0001
+    /// (below every character either may hold), so text order is the order
+    /// of the pair.
     pub fn key(&self) -> String {
         match self {
             Row::Meta { key, .. } => key.clone(),
@@ -152,9 +172,21 @@ impl Row {
             Row::Attachment(a) => a.sha256.clone(),
             Row::Blob { sha256, .. } => sha256.clone(),
             Row::Case(c) => format!("{:020}", c.case.id),
+            Row::Incident(i) => format!("{:020}", i.incident.id),
+            Row::Detection(d) => detection_key(&d.detection.device, &d.detection.id),
             Row::Audit(a) => format!("{:020}", a.seq),
         }
     }
+}
+
+/// A detection's [`Row::key`]: device and source id joined by U+0001.
+pub fn detection_key(device: &str, source_id: &str) -> String {
+    format!("{device}\u{1}{source_id}")
+}
+
+/// The device and source id a detection's [`Row::key`] joins.
+pub fn split_detection_key(key: &str) -> Option<(&str, &str)> {
+    key.split_once('\u{1}')
 }
 
 mod hex_bytes {

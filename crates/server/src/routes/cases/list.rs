@@ -121,11 +121,11 @@ pub struct CaseList {
     next_cursor: Option<String>,
 }
 
-fn encode_cursor(id: CaseId) -> String {
+pub(crate) fn encode_cursor(id: CaseId) -> String {
     URL_SAFE_NO_PAD.encode(format!("after:{id}"))
 }
 
-fn decode_cursor(c: &str) -> ApiResult<CaseId> {
+pub(crate) fn decode_cursor(c: &str) -> ApiResult<CaseId> {
     let bad = || ApiError::bad_request("invalid_cursor", "the cursor is not one this server issued");
     let raw = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
     let s = String::from_utf8(raw).map_err(|_| bad())?;
