@@ -288,7 +288,7 @@ const INSERT_FEED: &str = "INSERT INTO feed (at, body)
 static LINK_MANY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "WITH rec AS (INSERT INTO audit ({})
-             SELECT seq, $1, link, at, actor, role, action, resource, outcome, source_ip, detail, prev_hash, hash
+             SELECT seq, $1::int, link, at, actor, role, action, resource, outcome, source_ip, detail, prev_hash, hash
              FROM unnest($2::bigint[], $3::bigint[], $4::timestamptz[], $5::text[], $6::text[], $7::text[],
                  $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
                  AS u(seq, link, at, actor, role, action, resource, outcome, source_ip, detail, prev_hash, hash))
@@ -433,8 +433,9 @@ async fn create_all(c: &ClientWrapper, requests: &[&Request]) -> Result<Vec<Crea
     // a chain they rise with the link (see `audit::append`).
     let preferred = create::spread() as i32;
     let head = async {
-        let (free, seqs) =
-            tokio::try_join!(c.query_opt(&st.free_head, &[&preferred]), c.query(&st.next_seqs, &[&count]))?;
+        let (free, seqs) = tokio::try_join!(async { c.query_opt(&st.free_head, &[&preferred]).await }, async {
+            c.query(&st.next_seqs, &[&count]).await
+        })?;
         let drawn: Result<(Row, Vec<Row>), tokio_postgres::Error> = match free {
             Some(row) => Ok((row, seqs)),
             // Every head is locked: wait for the preferred one, then draw
@@ -454,7 +455,7 @@ async fn create_all(c: &ClientWrapper, requests: &[&Request]) -> Result<Vec<Crea
             }
             c.query(&st.search, &searches.params()).await
         },
-        c.query(&st.next_ids, &[&count]),
+        async { c.query(&st.next_ids, &[&count]).await },
         head,
     )?;
 

@@ -438,9 +438,9 @@ async fn concurrent_creations_are_batched_with_unique_ids_a_whole_trail_and_an_o
 
     // One feed event per case; within a transaction, in id order.
     let events = s.feed_after(0, 1000).await.unwrap();
-    let case_of = |item: &FeedItem| match item {
-        FeedItem::Case(change) => change.id,
-        other => panic!("only case changes: {other:?}"),
+    let case_of = |item: &FeedItem| {
+        let FeedItem::Case(change) = item;
+        change.id
     };
     let fed: Vec<i64> = events.iter().map(|e| case_of(&e.item)).collect();
     let mut sorted = fed.clone();
