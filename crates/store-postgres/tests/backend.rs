@@ -90,7 +90,7 @@ async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
     let again = db.store().await;
     again.set_meta("k", "v", audit("meta.set", "meta/k")).await.unwrap();
     drop(again);
-    assert_eq!(schema_versions(&db).await, (2, 2), "each migration recorded once");
+    assert_eq!(schema_versions(&db).await, (3, 3), "each migration recorded once");
     let reopened = db.store().await;
     assert_eq!(reopened.meta("k").await.unwrap().as_deref(), Some("v"), "data survives a restart");
     drop(reopened);
@@ -100,7 +100,7 @@ async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
     admin.execute("INSERT INTO schema_version (version) VALUES (99)", &[]).await.unwrap();
     match PgStore::connect(&db.url, PgOptions::default()).await {
         Err(StoreError::Backend(m)) => {
-            assert!(m.contains("schema version 99, newer than this build knows (2); upgrade CityGrid"), "{m}")
+            assert!(m.contains("schema version 99, newer than this build knows (3); upgrade CityGrid"), "{m}")
         }
         other => panic!("a newer schema must be refused, got {other:?}"),
     }
