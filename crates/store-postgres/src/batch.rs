@@ -193,12 +193,12 @@ async fn work(rx: Arc<Mutex<mpsc::Receiver<Job>>>, pool: Pool, routing: Option<A
                 // `COMMIT` already rolled it back); fails on a closed
                 // connection, which is then given back to be discarded.
                 let _ = client.batch_execute("ROLLBACK").await;
+                if let Failure::RolledBack(why) = &failure {
+                    tracing::debug!(error = %why, jobs = jobs.len(), "a creation batch failed; creating each alone");
+                }
                 for job in jobs.drain(..) {
                     let answer = match &failure {
-                        Failure::RolledBack(why) => {
-                            tracing::debug!(error = %why, "a creation batch failed; creating each alone");
-                            Refusal::Alone(Box::new(job.request))
-                        }
+                        Failure::RolledBack(_) => Refusal::Alone(Box::new(job.request)),
                         Failure::Unknown(e) => Refusal::Failed(copy(e)),
                     };
                     let _ = job.reply.send(Err(answer));
