@@ -260,10 +260,10 @@ const NEXT_SEQS: &str = "SELECT nextval('audit_seq') FROM generate_series(1, $1:
 
 /// Every job's duplicate search at once: job `$1[i]` looks for open cases
 /// of category `$2[i]` within longitudes `$3[i]..$4[i]` and latitudes
-/// `$5[i]..$6[i]`, as [`sql::NEARBY`] does for one (body first, then job).
-const SEARCH: &str = "SELECT c.body, u.job FROM unnest($1::int[], $2::text[], $3::float8[], $4::float8[],
+/// `$5[i]..$6[i]`, as [`sql::NEARBY`] does for one (its columns, then the job).
+const SEARCH: &str = "SELECT c.body, c.lon, c.lat, u.job FROM unnest($1::int[], $2::text[], $3::float8[], $4::float8[],
         $5::float8[], $6::float8[]) AS u(job, category, w, e, s, n)
-    JOIN LATERAL (SELECT body FROM cases WHERE open AND category = u.category COLLATE \"C\"
+    JOIN LATERAL (SELECT body, lon, lat FROM cases WHERE open AND category = u.category COLLATE \"C\"
         AND lon BETWEEN u.w AND u.e AND lat BETWEEN u.s AND u.n) c ON true";
 
 /// Inserts report entries (always the case's first, `seq` 1).
@@ -464,7 +464,7 @@ async fn create_all(c: &ClientWrapper, requests: &[&Request]) -> Result<Vec<Crea
     let mut head = audit::head_of(&head);
     let mut near: Vec<Vec<Row>> = requests.iter().map(|_| vec![]).collect();
     for row in found {
-        let job = usize::try_from(row.get::<_, i32>(1)).unwrap_or(usize::MAX);
+        let job = usize::try_from(row.get::<_, i32>(3)).unwrap_or(usize::MAX);
         if let Some(rows) = near.get_mut(job) {
             rows.push(row);
         }

@@ -516,9 +516,17 @@ pub(crate) fn searches(q: NearbyQuery) -> bool {
 }
 
 /// The bounding-box search for open cases of a category (`$1`) within
-/// longitudes `$2..$3` and latitudes `$4..$5`.
-pub(crate) const NEARBY: &str = "SELECT body FROM cases WHERE open AND category = $1
+/// longitudes `$2..$3` and latitudes `$4..$5`: body, longitude, latitude.
+pub(crate) const NEARBY: &str = "SELECT body, lon, lat FROM cases WHERE open AND category = $1
     AND lon BETWEEN $2 AND $3 AND lat BETWEEN $4 AND $5";
+
+/// What a duplicate hint needs of a stored case's body.
+#[derive(serde::Deserialize)]
+struct Hint {
+    id: CaseId,
+    state: CaseState,
+    description: String,
+}
 
 /// The hints for `case`: the stored cases [`NEARBY`] returned (`rows`) and
 /// `unstored` ones (created earlier in the same transaction, so no query
@@ -530,31 +538,34 @@ pub(crate) fn nearest<'a>(
     rows: &[tokio_postgres::Row],
     unstored: impl Iterator<Item = &'a Case>,
 ) -> Result<Vec<NearbyCase>, Fail> {
-    let b = case.location.bbox_around(q.radius_m);
+    let rounded = |d: f64| (d * 10.0).round() / 10.0;
     let mut hits = vec![];
-    let mut consider = |other: &Case| {
-        let d = case.location.distance_m(&other.location);
-        if d <= q.radius_m {
-            hits.push(NearbyCase {
-                id: other.id,
-                state: other.state,
-                distance_m: (d * 10.0).round() / 10.0,
-                description: other.description.clone(),
-            });
-        }
-    };
     for r in rows {
-        consider(&decode::<Case>(r.get::<_, &str>(0))?);
+        // Measured from the row's columns first, so that only the cases
+        // within the radius are decoded, and only as far as a hint needs.
+        let at = citygrid_domain::Point { lon: r.get(1), lat: r.get(2) };
+        let d = case.location.distance_m(&at);
+        if d <= q.radius_m {
+            let h: Hint = decode(r.get::<_, &str>(0))?;
+            hits.push(NearbyCase { id: h.id, state: h.state, distance_m: rounded(d), description: h.description });
+        }
     }
+    let b = case.location.bbox_around(q.radius_m);
     for other in unstored {
         let (lon, lat) = (other.location.lon, other.location.lat);
         // The filters the query applies to stored cases.
-        if other.state.is_open()
+        let found = other.state.is_open()
             && other.category == case.category
             && (b.min_lon..=b.max_lon).contains(&lon)
-            && (b.min_lat..=b.max_lat).contains(&lat)
-        {
-            consider(other);
+            && (b.min_lat..=b.max_lat).contains(&lat);
+        let d = case.location.distance_m(&other.location);
+        if found && d <= q.radius_m {
+            hits.push(NearbyCase {
+                id: other.id,
+                state: other.state,
+                distance_m: rounded(d),
+                description: other.description.clone(),
+            });
         }
     }
     hits.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m).then(a.id.cmp(&b.id)));
