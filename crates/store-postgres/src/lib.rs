@@ -47,7 +47,9 @@
 //! in its own transaction, before inserting it: a bounding-box query on the
 //! `cases_open_place` index, then the embedded store's distance metric.
 //! Two reports committed at the same instant by different processes do not
-//! see each other; every later one sees both.
+//! see each other; every later one sees both. Within one creation batch
+//! (`batch.rs`), a report also sees the earlier reports of its batch, as if
+//! they had been created one after another.
 //!
 //! # Round trips
 //!
