@@ -48,6 +48,8 @@ pub struct Options<'a> {
     pub server: &'a str,
     /// Pooled connections per `PgStore`.
     pub pool_size: usize,
+    /// Workers batching case creations per `PgStore`.
+    pub create_workers: usize,
 }
 
 /// The three setups of a round.
@@ -218,7 +220,7 @@ async fn on_postgres(o: &Options<'_>, url: &str, instances: usize) -> Result<(Ve
     }
     let mut servers = vec![];
     for i in 0..instances {
-        let opts = PgOptions { pool_size: o.pool_size, ..PgOptions::default() };
+        let opts = PgOptions { pool_size: o.pool_size, create_workers: o.create_workers, ..PgOptions::default() };
         let store = PgStore::connect(url, opts).await.map_err(|e| format!("cannot open the PostgreSQL store: {e}"))?;
         // The first instance seeds the database; the others find it seeded.
         servers.push(start(store, false, i == 0).await?);
@@ -274,7 +276,7 @@ pub fn report(out: &Outcome, o: &Options<'_>) -> String {
     let mut r = format!(
         "wrk -t1 -c{c} -d{secs}s --latency -s create_case.lua per run (two instances: two wrk at the same time, -c{h} \
          each), {rounds} rounds, setups in rotating order, {machine}\nPostgreSQL {v}: synchronous_commit = {sc}, \
-         fsync = {fs}, wal_sync_method = {ws}; {pool} pooled connections per instance; a fresh database per run\n\n\
+         fsync = {fs}, wal_sync_method = {ws}; {pool} pooled connections and {workers} creation batch workers per instance; a fresh database per run\n\n\
          | round | setup | create cases/s | p50 / p99 ms | errors |\n|---|---|---|---|---|\n",
         c = o.conns,
         secs = o.secs,
@@ -286,6 +288,7 @@ pub fn report(out: &Outcome, o: &Options<'_>) -> String {
         fs = s.fsync,
         ws = s.wal_sync_method,
         pool = o.pool_size,
+        workers = o.create_workers,
     );
     let row = |r: &mut String, round: &str, name: &str, w: &WrkResult| {
         r.push_str(&format!("| {round} | {name} | {:.0} | {:.2} / {:.2} | {} |\n", w.rps, w.p50, w.p99, w.errors));

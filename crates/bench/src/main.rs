@@ -79,6 +79,10 @@ enum Command {
         /// Pooled connections per instance (the default of `serve`).
         #[arg(long, default_value_t = citygrid_store_postgres::PgOptions::default().pool_size)]
         pool_size: usize,
+        /// Workers batching case creations per instance (the default of
+        /// `serve`; 0: each creation its own transaction).
+        #[arg(long, default_value_t = citygrid_store_postgres::PgOptions::default().create_workers)]
+        create_workers: usize,
     },
     /// Point location on the Wuhu demo: index build, locates per second, a
     /// naive reference, optionally PostGIS, and `citygrid locate` end to end.
@@ -139,6 +143,7 @@ async fn run(command: Command) -> Result<String, String> {
             cached_cases,
             database_server,
             pool_size,
+            create_workers,
         } => {
             let o = http_pg::Options {
                 wrk: &wrk,
@@ -149,6 +154,7 @@ async fn run(command: Command) -> Result<String, String> {
                 cached_cases,
                 server: &database_server,
                 pool_size,
+                create_workers,
             };
             let out = http_pg::run(&o).await?;
             Ok(http_pg::report(&out, &o))

@@ -58,7 +58,7 @@ impl Statements {
 
 /// The chain a creation prefers: successive creations of this process
 /// spread over the chains, so concurrent ones rarely meet on a head.
-fn spread() -> u32 {
+pub(crate) fn spread() -> u32 {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     (NEXT.fetch_add(1, Ordering::Relaxed).wrapping_add(std::process::id())) % CHAINS
 }

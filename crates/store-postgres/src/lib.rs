@@ -47,14 +47,22 @@
 //! in its own transaction, before inserting it: a bounding-box query on the
 //! `cases_open_place` index, then the embedded store's distance metric.
 //! Two reports committed at the same instant by different processes do not
-//! see each other; every later one sees both.
+//! see each other; every later one sees both. Within one creation batch
+//! (`batch.rs`), a report also sees the earlier reports of its batch, as if
+//! they had been created one after another.
 //!
 //! # Round trips
 //!
-//! Case creation, the busiest write, is pipelined (see `create.rs`):
-//! `BEGIN` with the duplicate search, the case id and the chain head in one
-//! round trip, every insert with `COMMIT` in the next. Statements are
-//! prepared once per pooled connection.
+//! Case creation, the busiest write, is batched and pipelined (see
+//! `batch.rs`): concurrent creations queue, and a few workers
+//! ([`PgOptions::create_workers`]) each create whatever is waiting in one
+//! transaction: `BEGIN` with the duplicate searches, the case ids and the
+//! chain head in one round trip, every insert (one multi-row statement per
+//! table) with `COMMIT` in the next; one commit, one WAL flush, for the
+//! whole batch. A batch that fails is run again one creation at a time
+//! (`create.rs`, the same two round trips for one case), so one bad
+//! creation never takes the others down. Statements are prepared once per
+//! pooled connection.
 //!
 //! # Durability
 //!
@@ -127,6 +135,7 @@
 //! deadlock runs the transaction again a few times, then is a conflict.
 
 mod audit;
+mod batch;
 mod create;
 mod error;
 mod eyes;
@@ -178,6 +187,15 @@ pub struct PgOptions {
     /// refused at connect; an unreachable one is not (reads go to the
     /// primary until it answers).
     pub replica_url: Option<String>,
+    /// How many workers create cases in batches (see the crate docs, "Round
+    /// trips"); each uses one pooled connection while it has work. 0 turns batching off: each
+    /// creation is then its own transaction.
+    pub create_workers: usize,
+    /// Most creations one batch (one transaction) takes.
+    pub create_batch: usize,
+    /// Most creations waiting for a batch; beyond that, creation answers
+    /// [`StoreError::Overloaded`] at once.
+    pub create_queue: usize,
 }
 
 impl Default for PgOptions {
@@ -187,6 +205,9 @@ impl Default for PgOptions {
             connect_timeout: Duration::from_secs(5),
             wait_timeout: Duration::from_secs(5),
             replica_url: None,
+            create_workers: 2,
+            create_batch: 64,
+            create_queue: 10_000,
         }
     }
 }
@@ -206,6 +227,8 @@ pub struct PgStore {
     routing: Option<Arc<replica::Routing>>,
     /// The task refreshing the replica's replay position.
     refresher: Option<tokio::task::AbortHandle>,
+    /// Where concurrent creations are batched, unless batching is off.
+    batcher: Option<batch::Batcher>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -357,7 +380,16 @@ impl PgStore {
         // through another store next hears about it; if the LISTEN is slow,
         // the feed catches up by itself.
         let _ = tokio::time::timeout(options.connect_timeout, ready_rx).await;
-        Ok(PgStore { pool, instance, changes, listener, takes: AtomicU64::new(0), routing, refresher })
+        let batcher = (options.create_workers > 0).then(|| {
+            batch::Batcher::start(
+                &pool,
+                routing.as_ref(),
+                options.create_workers,
+                options.create_batch,
+                options.create_queue,
+            )
+        });
+        Ok(PgStore { pool, instance, changes, listener, takes: AtomicU64::new(0), routing, refresher, batcher })
     }
 
     /// A pooled connection, or [`StoreError::Unavailable`].
@@ -490,6 +522,15 @@ impl CaseStore for PgStore {
         nearby: NearbyQuery,
         audit: AuditEvent,
     ) -> Result<CreatedCase> {
+        let (case, report, contact, nearby, audit) = match &self.batcher {
+            None => (case, report, contact, nearby, audit),
+            Some(b) => match b.create(batch::Request { case, report, contact, nearby, audit }).await {
+                Ok(created) => return Ok(created),
+                Err(batch::Refusal::Failed(e)) => return Err(e),
+                // Its batch did not commit: alone, it gets its own answer.
+                Err(batch::Refusal::Alone(r)) => (r.case, r.report, r.contact, r.nearby, r.audit),
+            },
+        };
         let mut attempt = 0u32;
         loop {
             let client = self.client().await?;

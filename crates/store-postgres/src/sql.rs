@@ -368,6 +368,71 @@ impl<'a> ProjectionArgs<'a> {
     }
 }
 
+/// Inserts many cases' projection rows, one array per column of
+/// [`INSERT_CASE`] (see [`CaseColumns`]).
+pub(crate) const INSERT_CASES: &str = "INSERT INTO cases (id, state, open, category, territory, reporter, department,
+    reported_at, deadline, lon, lat, version, body)
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::bool[], $4::text[], $5::text[], $6::text[], $7::text[],
+        $8::timestamptz[], $9::timestamptz[], $10::float8[], $11::float8[], $12::bigint[], $13::text[])";
+
+/// Many cases' projection rows as columns, for [`INSERT_CASES`]: built
+/// from [`ProjectionArgs`] so both inserts store exactly the same values.
+#[derive(Default)]
+pub(crate) struct CaseColumns<'a> {
+    id: Vec<CaseId>,
+    state: Vec<&'static str>,
+    open: Vec<bool>,
+    category: Vec<&'a str>,
+    territory: Vec<&'a str>,
+    reporter: Vec<&'a str>,
+    department: Vec<Option<&'a str>>,
+    reported_at: Vec<DateTime<Utc>>,
+    deadline: Vec<Option<DateTime<Utc>>>,
+    lon: Vec<f64>,
+    lat: Vec<f64>,
+    version: Vec<i64>,
+    body: Vec<String>,
+}
+
+impl<'a> CaseColumns<'a> {
+    /// Adds one case's row.
+    pub(crate) fn push(&mut self, row: ProjectionArgs<'a>) {
+        let c = row.case;
+        self.id.push(c.id);
+        self.state.push(row.state);
+        self.open.push(row.open);
+        self.category.push(row.category);
+        self.territory.push(row.territory);
+        self.reporter.push(&c.reporter);
+        self.department.push(c.department.as_deref());
+        self.reported_at.push(c.reported_at);
+        self.deadline.push(c.deadline);
+        self.lon.push(c.location.lon);
+        self.lat.push(c.location.lat);
+        self.version.push(row.version);
+        self.body.push(row.body);
+    }
+
+    /// [`INSERT_CASES`]'s parameters (`$1`..`$13`).
+    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 13] {
+        [
+            &self.id,
+            &self.state,
+            &self.open,
+            &self.category,
+            &self.territory,
+            &self.reporter,
+            &self.department,
+            &self.reported_at,
+            &self.deadline,
+            &self.lon,
+            &self.lat,
+            &self.version,
+            &self.body,
+        ]
+    }
+}
+
 /// Inserts a whole case: projection, timeline, contact.
 pub(crate) async fn insert_case<C: Cached>(
     c: &C,
@@ -436,27 +501,70 @@ pub(crate) async fn case<C: GenericClient + Sync>(c: &C, id: CaseId) -> Result<O
 /// [`citygrid_domain::Point::distance_m`], the metric the embedded store's
 /// index uses, so both backends give the same hints to the decimetre.
 pub(crate) async fn nearby<C: Cached>(c: &C, case: &Case, q: NearbyQuery) -> Result<Vec<NearbyCase>, Fail> {
-    if q.radius_m <= 0.0 || q.limit == 0 {
+    if !searches(q) {
         return Ok(vec![]);
     }
     let b = case.location.bbox_around(q.radius_m);
-    let st = c
-        .stmt(
-            "SELECT body FROM cases WHERE open AND category = $1
-               AND lon BETWEEN $2 AND $3 AND lat BETWEEN $4 AND $5",
-        )
-        .await?;
+    let st = c.stmt(NEARBY).await?;
     let rows = c.inner().query(&st, &[&case.category.as_str(), &b.min_lon, &b.max_lon, &b.min_lat, &b.max_lat]).await?;
+    nearest(case, q, &rows, std::iter::empty())
+}
+
+/// Whether `q` asks for a search at all.
+pub(crate) fn searches(q: NearbyQuery) -> bool {
+    q.radius_m > 0.0 && q.limit > 0
+}
+
+/// The bounding-box search for open cases of a category (`$1`) within
+/// longitudes `$2..$3` and latitudes `$4..$5`: body, longitude, latitude.
+pub(crate) const NEARBY: &str = "SELECT body, lon, lat FROM cases WHERE open AND category = $1
+    AND lon BETWEEN $2 AND $3 AND lat BETWEEN $4 AND $5";
+
+/// What a duplicate hint needs of a stored case's body.
+#[derive(serde::Deserialize)]
+struct Hint {
+    id: CaseId,
+    state: CaseState,
+    description: String,
+}
+
+/// The hints for `case`: the stored cases [`NEARBY`] returned (`rows`) and
+/// `unstored` ones (created earlier in the same transaction, so no query
+/// saw them), kept if they pass the same filters (open, same category, in
+/// the box, within the radius), nearest first, at most `q.limit`.
+pub(crate) fn nearest<'a>(
+    case: &Case,
+    q: NearbyQuery,
+    rows: &[tokio_postgres::Row],
+    unstored: impl Iterator<Item = &'a Case>,
+) -> Result<Vec<NearbyCase>, Fail> {
+    let rounded = |d: f64| (d * 10.0).round() / 10.0;
     let mut hits = vec![];
     for r in rows {
-        let other: Case = decode(r.get::<_, &str>(0))?;
-        let d = case.location.distance_m(&other.location);
+        // Measured from the row's columns first, so that only the cases
+        // within the radius are decoded, and only as far as a hint needs.
+        let at = citygrid_domain::Point { lon: r.get(1), lat: r.get(2) };
+        let d = case.location.distance_m(&at);
         if d <= q.radius_m {
+            let h: Hint = decode(r.get::<_, &str>(0))?;
+            hits.push(NearbyCase { id: h.id, state: h.state, distance_m: rounded(d), description: h.description });
+        }
+    }
+    let b = case.location.bbox_around(q.radius_m);
+    for other in unstored {
+        let (lon, lat) = (other.location.lon, other.location.lat);
+        // The filters the query applies to stored cases.
+        let found = other.state.is_open()
+            && other.category == case.category
+            && (b.min_lon..=b.max_lon).contains(&lon)
+            && (b.min_lat..=b.max_lat).contains(&lat);
+        let d = case.location.distance_m(&other.location);
+        if found && d <= q.radius_m {
             hits.push(NearbyCase {
                 id: other.id,
                 state: other.state,
-                distance_m: (d * 10.0).round() / 10.0,
-                description: other.description,
+                distance_m: rounded(d),
+                description: other.description.clone(),
             });
         }
     }

@@ -417,3 +417,207 @@ async fn a_creation_whose_write_fails_commits_nothing_and_frees_its_connection()
     let again = s.case(made.case.id).await.unwrap().unwrap();
     assert_eq!(again.timeline.len(), 1);
 }
+
+/// `(transaction id, case ids)` for every transaction that inserted cases,
+/// from the rows' `xmin`: cases created in one batch share it.
+async fn case_transactions(c: &tokio_postgres::Client) -> Vec<(String, Vec<i64>)> {
+    let rows =
+        c.query("SELECT xmin::text, array_agg(id ORDER BY id) FROM cases GROUP BY 1 ORDER BY 2", &[]).await.unwrap();
+    rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+}
+
+async fn connect(db: &TestDb) -> tokio_postgres::Client {
+    let (c, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    c
+}
+
+/// A report far from every other one made with another `i`.
+fn far_report(i: usize) -> (citygrid_domain::case::Case, citygrid_domain::case::TimelineEntry) {
+    citygrid_store::conformance::sample_report(118.0 + i as f64 * 0.01)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creations_are_batched_with_unique_ids_a_whole_trail_and_an_ordered_feed() {
+    use citygrid_store::FeedItem;
+    use citygrid_store::conformance::sample_contact;
+    let db = TestDb::new().await;
+    let s = db.store().await;
+    let near = NearbyQuery { radius_m: 100.0, limit: 5 };
+    let creations = (0..60).map(|i| {
+        let (case, entry) = far_report(i);
+        let contact = (i % 2 == 0).then(sample_contact);
+        s.create_case(case, entry, contact, near, audit("case.create", "case/new"))
+    });
+    let created: Vec<_> = futures_util::future::join_all(creations).await.into_iter().map(|r| r.unwrap()).collect();
+    let mut ids: Vec<i64> = created.iter().map(|c| c.case.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 60, "every case its own id");
+    assert!(created.iter().all(|c| c.nearby.is_empty() && c.entry.seq == 1));
+
+    let c = connect(&db).await;
+    let txs = case_transactions(&c).await;
+    eprintln!("{} transactions for 60 creations", txs.len());
+    assert!(txs.iter().any(|(_, ids)| ids.len() > 1), "some creations shared a transaction: {txs:?}");
+    let count = |sql: &'static str| {
+        let c = &c;
+        async move { c.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM timeline").await, 60);
+    assert_eq!(count("SELECT COUNT(*) FROM case_contacts").await, 30);
+    for (i, made) in created.iter().enumerate() {
+        let rec = s.case(made.case.id).await.unwrap().unwrap();
+        assert_eq!(rec.case, made.case);
+        assert_eq!(rec.timeline, vec![made.entry.clone()]);
+        assert_eq!(rec.contact, (i % 2 == 0).then(sample_contact), "creation {i}'s contact");
+    }
+
+    let trail = s.audit_records(AuditFilter::default()).await.unwrap();
+    assert_eq!(trail.len(), 60);
+    assert_eq!(verify_chain(&trail), Ok(60), "the batches leave a verifiable trail");
+    let named: HashSet<String> = trail.iter().map(|r| r.event.resource.clone()).collect();
+    assert_eq!(named, ids.iter().map(|id| format!("case/{id}")).collect(), "each record names its case");
+
+    // One feed event per case; within a transaction, in id order.
+    let events = s.feed_after(0, 1000).await.unwrap();
+    let case_of = |item: &FeedItem| {
+        let FeedItem::Case(change) = item;
+        change.id
+    };
+    let fed: Vec<i64> = events.iter().map(|e| case_of(&e.item)).collect();
+    let mut sorted = fed.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, ids, "one event per case");
+    for (_, batch) in &txs {
+        let order: Vec<i64> = fed.iter().copied().filter(|id| batch.contains(id)).collect();
+        assert_eq!(&order, batch, "a batch's events in id order");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_creation_in_a_batch_gets_its_error_and_the_others_commit() {
+    let db = TestDb::new().await;
+    let s = PgStore::connect(&db.url, PgOptions { create_workers: 1, ..PgOptions::default() }).await.unwrap();
+    let c = connect(&db).await;
+    c.batch_execute(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN IF NEW.body LIKE '%refuse-me%' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$;
+         CREATE TRIGGER refuse BEFORE INSERT ON cases FOR EACH ROW EXECUTE FUNCTION refuse();",
+    )
+    .await
+    .unwrap();
+    let near = NearbyQuery { radius_m: 100.0, limit: 5 };
+    let creations = (0..20).map(|i| {
+        let (mut case, entry) = far_report(i);
+        if i == 7 {
+            case.description = "refuse-me".into();
+        }
+        s.create_case(case, entry, None, near, audit("case.create", "case/new"))
+    });
+    let outcomes = futures_util::future::join_all(creations).await;
+    for (i, o) in outcomes.iter().enumerate() {
+        if i == 7 {
+            assert!(matches!(o, Err(StoreError::Backend(m)) if m.contains("refused")), "{o:?}");
+        } else {
+            assert!(o.is_ok(), "creation {i}: {o:?}");
+        }
+    }
+    let count = |sql: &'static str| {
+        let c = &c;
+        async move { c.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM cases").await, 19);
+    assert_eq!(count("SELECT COUNT(*) FROM timeline").await, 19);
+    assert_eq!(count("SELECT COUNT(*) FROM feed").await, 19);
+    let trail = s.audit_records(AuditFilter::default()).await.unwrap();
+    assert_eq!(verify_chain(&trail), Ok(19), "nothing of the failed creation in the trail");
+
+    // The worker's connection came back out of the failed transaction.
+    let created = futures_util::future::join_all((20..30).map(|i| {
+        let (case, entry) = far_report(i);
+        s.create_case(case, entry, None, near, audit("case.create", "case/new"))
+    }))
+    .await;
+    assert!(created.iter().all(Result::is_ok), "{created:?}");
+    assert_eq!(count("SELECT COUNT(*) FROM cases").await, 29);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_hints_include_earlier_creations_of_the_same_batch() {
+    use citygrid_store::conformance::sample_report;
+    let db = TestDb::new().await;
+    let s = PgStore::connect(&db.url, PgOptions { create_workers: 1, ..PgOptions::default() }).await.unwrap();
+    let near = NearbyQuery { radius_m: 200.0, limit: 20 };
+    // Ten reports about 9.5 m apart, all within 200 m of each other.
+    let creations = (0..10).map(|i| {
+        let (case, entry) = sample_report(118.38 + f64::from(i) * 0.0001);
+        s.create_case(case, entry, None, near, audit("case.create", "case/new"))
+    });
+    let created: Vec<_> = futures_util::future::join_all(creations).await.into_iter().map(|r| r.unwrap()).collect();
+    let c = connect(&db).await;
+    let txs = case_transactions(&c).await;
+    assert!(txs.iter().any(|(_, ids)| ids.len() > 1), "some creations shared a transaction: {txs:?}");
+    // As if created one after another, in id order: each hint lists every
+    // earlier case, nearest first, with the distance the search measures.
+    for made in &created {
+        let mut expected: Vec<_> = created
+            .iter()
+            .filter(|o| o.case.id < made.case.id)
+            .map(|o| (o.case.id, (made.case.location.distance_m(&o.case.location) * 10.0).round() / 10.0))
+            .collect();
+        expected.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        let got: Vec<_> = made.nearby.iter().map(|n| (n.id, n.distance_m)).collect();
+        assert_eq!(got, expected, "hints of case {}", made.case.id);
+    }
+}
+
+/// Locks every audit chain head from another connection, so that the
+/// creation worker waits (for its preferred head) until `ROLLBACK`.
+async fn hold_every_head(db: &TestDb) -> tokio_postgres::Client {
+    let c = connect(db).await;
+    c.batch_execute("BEGIN; SELECT chain FROM audit_chains FOR UPDATE;").await.unwrap();
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_creation_queue_is_overloaded_at_once() {
+    use std::sync::Arc;
+    let db = TestDb::new().await;
+    let opts = PgOptions { create_workers: 1, create_queue: 1, ..PgOptions::default() };
+    let s = Arc::new(PgStore::connect(&db.url, opts).await.unwrap());
+    let near = NearbyQuery { radius_m: 100.0, limit: 5 };
+    let create = |s: Arc<PgStore>, i: usize| async move {
+        let (case, entry) = far_report(i);
+        s.create_case(case, entry, None, near, audit("case.create", "case/new")).await
+    };
+    let holder = hold_every_head(&db).await;
+    let first = tokio::spawn(create(s.clone(), 0));
+    // Until the worker waits for a head with the first creation.
+    let watcher = common::admin().await;
+    let started = std::time::Instant::now();
+    loop {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+                &[&db.name],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "the worker never waited for a head");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second = tokio::spawn(create(s.clone(), 1));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let third = tokio::time::timeout(Duration::from_secs(2), create(s.clone(), 2)).await;
+    assert!(matches!(third, Ok(Err(StoreError::Overloaded))), "{third:?}");
+    holder.batch_execute("ROLLBACK").await.unwrap();
+    let (first, second) = (first.await.unwrap().unwrap(), second.await.unwrap().unwrap());
+    assert!(second.case.id > first.case.id);
+    let trail = s.audit_records(AuditFilter::default()).await.unwrap();
+    assert_eq!(verify_chain(&trail), Ok(2));
+}
