@@ -88,6 +88,19 @@ pub async fn run<S: Store>(s: &Settings, app: App<S>, started: std::time::Instan
         }));
         hj212_addr = Some(local.to_string());
     }
+    if let Some(url) = &s.mqtt_url {
+        let settings = citygrid_server::listeners::mqtt::MqttSettings {
+            url: url.clone(),
+            client_id: s.mqtt_client_id.clone(),
+            topic_prefix: String::new(),
+        };
+        // Checked now, so a bad URL stops the start instead of a log line later.
+        citygrid_server::listeners::mqtt::options(&settings).map_err(|e| e.to_string())?;
+        announce(format_args!("CityGrid reading detections from {url} (MQTT, client id {})", s.mqtt_client_id));
+        tokio::spawn(citygrid_server::listeners::mqtt::serve(settings, std::sync::Arc::clone(app.core()), async {
+            let _ = tokio::signal::ctrl_c().await;
+        }));
+    }
     if s.simulate {
         // Gently: a few detections a second and a packet per station every
         // half minute keep the demo alive without loading it.

@@ -45,6 +45,14 @@ pub struct ServeArgs {
     /// unset: no listener, except `demo`, which listens on 9212).
     #[arg(long, env = "CITYGRID_HJ212_PORT")]
     pub hj212_port: Option<u16>,
+    /// An MQTT broker to read detections from (`mqtt://host:port`): Frigate's
+    /// `frigate/events` and `citygrid/detections` (see docs/mqtt.md).
+    #[arg(long, env = "CITYGRID_MQTT_URL")]
+    pub mqtt_url: Option<String>,
+    /// This instance's MQTT client id; the broker keeps its session, so give
+    /// every instance its own.
+    #[arg(long, env = "CITYGRID_MQTT_CLIENT_ID")]
+    pub mqtt_client_id: Option<String>,
     /// `demo` only: do not run the built-in simulator (`citygrid simulate`
     /// at a gentle rate) that keeps the demo's devices reporting.
     #[arg(long)]
@@ -61,6 +69,8 @@ struct FileConfig {
     port: Option<u16>,
     bind: Option<IpAddr>,
     hj212_port: Option<u16>,
+    mqtt_url: Option<String>,
+    mqtt_client_id: Option<String>,
     key_file: Option<PathBuf>,
     calendar_dir: Option<PathBuf>,
     metrics_token: Option<String>,
@@ -84,6 +94,10 @@ pub struct Settings {
     pub hj212_port: Option<u16>,
     /// Whether to drive the served city with the simulator (the demo's default).
     pub simulate: bool,
+    /// The MQTT broker to read detections from, if any.
+    pub mqtt_url: Option<String>,
+    /// The MQTT client id.
+    pub mqtt_client_id: String,
     /// Keyring file.
     pub key_file: PathBuf,
     /// Holiday year files to use instead of the built-in ones.
@@ -119,6 +133,8 @@ impl Settings {
             bind: args.bind.or(file.bind).unwrap_or(IpAddr::from([127, 0, 0, 1])),
             hj212_port: args.hj212_port.or(file.hj212_port),
             simulate: false,
+            mqtt_url: args.mqtt_url.clone().or(file.mqtt_url),
+            mqtt_client_id: args.mqtt_client_id.clone().or(file.mqtt_client_id).unwrap_or_else(|| "citygrid".into()),
             key_file,
             calendar_dir: std::env::var_os("CITYGRID_CALENDAR_DIR").map(PathBuf::from).or(file.calendar_dir),
             metrics_token: std::env::var("CITYGRID_METRICS_TOKEN").ok().or(file.metrics_token),
@@ -139,6 +155,8 @@ impl Settings {
             bind: IpAddr::from([127, 0, 0, 1]),
             hj212_port: None,
             simulate: false,
+            mqtt_url: None,
+            mqtt_client_id: "citygrid".into(),
             key_file: data_dir.join("keys.json"),
             calendar_dir: None,
             metrics_token: None,

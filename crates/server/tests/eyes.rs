@@ -6,39 +6,11 @@
 mod common;
 
 use chrono::{Duration, Utc};
-use citygrid_domain::{Point, ZoneKind};
 use citygrid_store::AuditFilter;
 use citygrid_store::prelude::*;
 use common::*;
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
-
-/// A point on the Yangtze inside the demo's fishing ban and inside district
-/// 340202 (镜湖区), found from the seeded zones.
-fn point_in_the_ban(s: &TestServer) -> (f64, f64) {
-    let world = s.app.world();
-    let now = Utc::now();
-    let river = citygrid_geo::wuhu_yangtze();
-    let mut candidates = vec![];
-    for w in river.0.windows(2) {
-        for k in 0..8 {
-            let t = f64::from(k) / 8.0;
-            candidates.push((w[0].x + (w[1].x - w[0].x) * t, w[0].y + (w[1].y - w[0].y) * t));
-        }
-    }
-    for (lon, lat) in candidates {
-        let p = Point { lon, lat };
-        let in_ban = world.zones.zones_at(p, now).iter().any(|z| z.kind == ZoneKind::FishingBanWater);
-        // 100 m to the north-east must still be in it (the second camera's sighting).
-        let q = Point { lon: lon + 0.001, lat: lat + 0.001 };
-        let q_in_ban = world.zones.zones_at(q, now).iter().any(|z| z.kind == ZoneKind::FishingBanWater);
-        let district = |p| world.territory.locate(p).and_then(|l| l.chain.get(1).map(|c| c.as_str().to_owned()));
-        if in_ban && q_in_ban && district(p).as_deref() == Some("340202") && district(q).as_deref() == Some("340202") {
-            return (lon, lat);
-        }
-    }
-    panic!("no point of the Yangtze lies in the fishing ban inside 340202");
-}
 
 /// Registers a device; its API key.
 async fn device(s: &TestServer, admin: &str, id: &str) -> String {

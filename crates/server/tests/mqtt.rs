@@ -133,3 +133,68 @@ async fn a_message_the_intake_did_not_take_comes_again_after_a_restart() {
     let _stop = start(&prefix, Arc::clone(&fresh));
     until("the redelivered message", || fresh.got.lock().iter().any(|(_, d)| d.id == "k-again")).await;
 }
+
+mod common;
+
+/// Through the real server's intake: a registered camera's Frigate event
+/// and a keyed batch are stored once; a wrong key stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_detections_go_through_the_servers_intake() {
+    broker_up();
+    let s = common::start_wuhu().await;
+    let admin = s.login("admin").await;
+    let (lon, lat) = common::point_in_the_ban(&s);
+    let r = s
+        .post(
+            "/api/v1/devices",
+            &admin,
+            json!({"id": "cam-river-1", "name": "江面 1", "kind": "camera", "lon": lon, "lat": lat}),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let key = r.json::<serde_json::Value>().await.unwrap()["api_key"].as_str().unwrap().to_owned();
+
+    let prefix = format!("cgtest{}/", rand::random::<u32>());
+    let settings =
+        MqttSettings { url: BROKER.into(), client_id: format!("{prefix}server"), topic_prefix: prefix.clone() };
+    tokio::spawn(mqtt::serve(settings, Arc::clone(s.app.core()), std::future::pending()));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let p = publisher(&prefix).await;
+    let mut event = serde_json::from_slice::<serde_json::Value>(&frigate("new", "cam-river-1", "obj-77")).unwrap();
+    event["after"]["label"] = json!("fishing");
+    p.publish(format!("{prefix}frigate/events"), QoS::AtLeastOnce, false, serde_json::to_vec(&event).unwrap())
+        .await
+        .unwrap();
+    let batch = json!({"key": key, "detections": [{"id": "k-77", "device": "cam-river-1", "at": chrono::Utc::now(),
+        "label": "fishing", "score": 0.9, "lon": lon, "lat": lat}]});
+    p.publish(format!("{prefix}citygrid/detections"), QoS::AtLeastOnce, false, serde_json::to_vec(&batch).unwrap())
+        .await
+        .unwrap();
+    let forged = json!({"key": "cgk_forged", "detections": [{"id": "k-78", "device": "cam-river-1",
+        "at": chrono::Utc::now(), "label": "fishing", "score": 0.9, "lon": lon, "lat": lat}]});
+    p.publish(format!("{prefix}citygrid/detections"), QoS::AtLeastOnce, false, serde_json::to_vec(&forged).unwrap())
+        .await
+        .unwrap();
+
+    use citygrid_store::prelude::*;
+    let keys = |ids: &[&str]| ids.iter().map(|i| ("cam-river-1".to_owned(), (*i).to_owned())).collect::<Vec<_>>();
+    for _ in 0..200 {
+        if s.app.store.detections_known(keys(&["obj-77", "k-77"])).await.unwrap() == vec![true, true] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(s.app.store.detections_known(keys(&["obj-77", "k-77"])).await.unwrap(), vec![true, true]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        s.app.store.detections_known(keys(&["k-78"])).await.unwrap(),
+        vec![false],
+        "a forged key stores nothing"
+    );
+    // Both sightings are fishing in the ban: one incident.
+    let op = s.login("city.op").await;
+    let incidents: serde_json::Value = s.get("/api/v1/incidents", &op).await.json().await.unwrap();
+    let list = incidents["items"].as_array().or_else(|| incidents.as_array()).cloned().unwrap_or_default();
+    assert_eq!(list.len(), 1, "{incidents}");
+    assert_eq!(list[0]["count"], 2, "{incidents}");
+}

@@ -105,7 +105,7 @@ impl Api {
             .await;
         let v = answer("post detections", r).await?;
         let mut t = BatchTally::default();
-        for item in v["results"].as_array().into_iter().flatten() {
+        for item in v["items"].as_array().into_iter().flatten() {
             match item["status"].as_str() {
                 Some("accepted") => t.accepted += 1,
                 Some("duplicate") => t.duplicate += 1,

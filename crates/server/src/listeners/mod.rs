@@ -6,3 +6,4 @@
 
 pub mod hj212;
 pub mod mqtt;
+mod mqtt_intake;
