@@ -759,7 +759,7 @@ impl DeviceStore for PgStore {
 
 impl WaterStore for PgStore {
     async fn append_readings(&self, readings: Vec<WaterReading>, audit: AuditEvent) -> Result<u64> {
-        water::check_values(&readings)?;
+        citygrid_store::water::check_values(&readings)?;
         if readings.is_empty() {
             return Ok(0);
         }

@@ -1,33 +1,13 @@
 //! SQL for water-quality readings.
 
 use chrono::{DateTime, Utc};
-use citygrid_domain::{ReadingKind, WaterClass};
+use citygrid_domain::ReadingKind;
 use citygrid_store::{ReadingPage, ReadingQuery, StoreError, WaterReading};
 use tokio_postgres::GenericClient;
 
 use crate::error::Fail;
 use crate::sql::Query;
-
-/// A class as stored (`I` … `worse_than_V`).
-fn class_text(c: Option<WaterClass>) -> Option<String> {
-    c.and_then(|c| serde_json::to_value(c).ok()).and_then(|v| v.as_str().map(str::to_owned))
-}
-
-fn class_of(column: &str, text: Option<String>) -> Result<Option<WaterClass>, StoreError> {
-    text.map(|t| {
-        serde_json::from_value(serde_json::Value::String(t.clone()))
-            .map_err(|_| StoreError::Backend(format!("stored {column} {t:?} is not a water class")))
-    })
-    .transpose()
-}
-
-/// Refuses a batch with a value that is not a finite number.
-pub(crate) fn check_values(readings: &[WaterReading]) -> Result<(), StoreError> {
-    match readings.iter().find(|r| !r.value.is_finite()) {
-        Some(r) => Err(StoreError::Invalid(format!("reading {} of {} is not a finite number", r.factor, r.station))),
-        None => Ok(()),
-    }
-}
+use citygrid_store::water::{class_of, class_text};
 
 /// Inserts the readings not stored yet, in one statement; returns how many were new.
 pub(crate) async fn append<C: GenericClient + Sync>(c: &C, readings: &[WaterReading]) -> Result<u64, Fail> {

@@ -508,7 +508,7 @@ impl FeedStore for SqliteStore {
 
 impl WaterStore for SqliteStore {
     async fn append_readings(&self, readings: Vec<WaterReading>, audit: AuditEvent) -> Result<u64> {
-        water::check_values(&readings)?;
+        citygrid_store::water::check_values(&readings)?;
         if readings.is_empty() {
             return Ok(0);
         }

@@ -1,32 +1,12 @@
 //! SQL for water-quality readings.
 
-use citygrid_domain::{ReadingKind, WaterClass};
+use citygrid_domain::ReadingKind;
 use citygrid_store::{ReadingPage, ReadingQuery, StoreError, WaterReading};
 use rusqlite::types::Value;
 use rusqlite::{Connection, params, params_from_iter};
 
 use crate::sql::{backend, from_ms, ms};
-
-/// A class as stored (`I` … `worse_than_V`).
-fn class_text(c: Option<WaterClass>) -> Option<String> {
-    c.and_then(|c| serde_json::to_value(c).ok()).and_then(|v| v.as_str().map(str::to_owned))
-}
-
-fn class_of(column: &str, text: Option<String>) -> Result<Option<WaterClass>, StoreError> {
-    text.map(|t| {
-        serde_json::from_value(serde_json::Value::String(t.clone()))
-            .map_err(|_| StoreError::Backend(format!("stored {column} {t:?} is not a water class")))
-    })
-    .transpose()
-}
-
-/// Refuses a batch with a value that is not a finite number.
-pub(crate) fn check_values(readings: &[WaterReading]) -> Result<(), StoreError> {
-    match readings.iter().find(|r| !r.value.is_finite()) {
-        Some(r) => Err(StoreError::Invalid(format!("reading {} of {} is not a finite number", r.factor, r.station))),
-        None => Ok(()),
-    }
-}
+use citygrid_store::water::{class_of, class_text};
 
 /// Inserts the readings not stored yet; returns how many were new.
 pub(crate) fn append(conn: &Connection, readings: &[WaterReading]) -> Result<u64, StoreError> {

@@ -17,6 +17,8 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod contract;
+/// Water readings: the contract and the encodings both backends share.
+pub use contract::water;
 mod error;
 mod types;
 

@@ -14,7 +14,8 @@ mod meta;
 mod rates;
 mod reference;
 mod transfer;
-mod water;
+/// Water-quality readings from HJ 212 stations.
+pub mod water;
 
 pub use accounts::AccountStore;
 pub use attachments::AttachmentStore;
