@@ -263,3 +263,63 @@ async fn malformed_and_out_of_bounds_requests_get_their_codes() {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }
 }
+
+/// A GB/T 28181 alarm posted over HTTP is one detection of the key's
+/// device, kept once however often it is sent; what is not an alarm, or
+/// comes with no place, is refused with its code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gb28181_alarms_over_http_are_detections_kept_once() {
+    let s = start_wuhu().await;
+    let admin = s.login("admin").await;
+    let (lon, lat) = point_in_the_ban(&s);
+    let r = s
+        .post(
+            "/api/v1/devices",
+            &admin,
+            json!({"id": "gb-cam-1", "name": "卡口 1", "kind": "camera", "lon": lon, "lat": lat}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let key = r.json::<Value>().await.unwrap()["api_key"].as_str().unwrap().to_owned();
+    let bare = device(&s, &admin, "gb-cam-2").await;
+    let post = |key: &str, body: String| {
+        s.http
+            .post(format!("{}/api/v1/intake/gb28181", s.base))
+            .header("x-api-key", key)
+            .header("content-type", "application/xml")
+            .body(body)
+            .send()
+    };
+    // The documented alarm, fired a minute ago (detections older than 30 days are refused).
+    let fired = (Utc::now() - Duration::minutes(1)).with_timezone(&citygrid_domain::calendar::cst()).naive_local();
+    let stamp = fired.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let example = citygrid_server::routes::gb28181::EXAMPLE.replace("2026-12-02T12:00:00", &stamp);
+    let example = example.as_str();
+    let here = example.replace("118.37", &lon.to_string()).replace("31.33", &lat.to_string());
+    let first = ok_json(post(&key, here.clone()).await.unwrap()).await;
+    assert_eq!((first["status"].as_str(), first["device"].as_str()), (Some("accepted"), Some("gb-cam-1")), "{first}");
+    assert_eq!(first["id"], format!("17430-{}", fired.format("%Y%m%dT%H%M%S")));
+    let again = ok_json(post(&key, here).await.unwrap()).await;
+    assert_eq!(again["status"], "duplicate");
+
+    // Without coordinates the registered position is used; a device without one is refused.
+    let nowhere =
+        example.replace("<Longitude>118.37</Longitude><Latitude>31.33</Latitude>", "").replace("17430", "17431");
+    assert_eq!(ok_json(post(&key, nowhere.clone()).await.unwrap()).await["status"], "accepted");
+    assert_error(post(&bare, nowhere).await.unwrap(), 422, "no_position").await;
+
+    assert_error(post(&key, "<Notify><CmdType>Catalog</CmdType></Notify>".into()).await.unwrap(), 400, "invalid_alarm")
+        .await;
+    assert_error(post(&key, "<!DOCTYPE x [<!ENTITY a \"b\">]><Notify/>".into()).await.unwrap(), 400, "invalid_alarm")
+        .await;
+    let op = s.login("city.op").await;
+    let as_user = s
+        .http
+        .post(format!("{}/api/v1/intake/gb28181", s.base))
+        .bearer_auth(&op)
+        .body(example.to_owned())
+        .send()
+        .await
+        .unwrap();
+    assert_error(as_user, 403, "forbidden").await;
+}

@@ -99,6 +99,7 @@ const CALLS: &[(&str, &str, &str, &[u16])] = &[
     // Items the document describes may still be refused one by one (another
     // device's id, an old `at`): the batch itself is answered 200.
     ("POST", "/api/v1/detections", DEVICE, &[]),
+    ("POST", "/api/v1/intake/gb28181", DEVICE, &[]),
     ("GET", "/api/v1/incidents", "city.op", &[]),
     ("GET", "/api/v1/incidents/stats", "city.op", &[]),
     ("GET", "/api/v1/incidents/{id}", "city.op", &[404]),
@@ -541,6 +542,11 @@ impl World {
                 None => vec![(None, None)],
                 Some("application/octet-stream") => {
                     vec![(Some(Body::Raw("application/octet-stream", PNG.to_vec())), None)]
+                }
+                Some("application/xml") => {
+                    let example = op["requestBody"]["content"]["application/xml"]["example"].as_str();
+                    let xml = example.unwrap_or_else(|| panic!("{key}: an XML body needs its example"));
+                    vec![(Some(Body::Raw("application/xml", xml.as_bytes().to_vec())), None)]
                 }
                 Some("application/geo+json") => {
                     vec![(Some(Body::Raw("application/geo+json", IMPORT.as_bytes().to_vec())), None)]

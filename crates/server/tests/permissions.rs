@@ -217,6 +217,7 @@ const RULES: &[(&str, &str, Rule)] = &[
     ("DELETE", "/api/v1/zones/{id}", Rule::Roles(&[Role::Admin])),
     ("GET", "/api/v1/water/readings", Rule::ReadReadings),
     ("POST", "/api/v1/detections", Rule::DeviceSelf),
+    ("POST", "/api/v1/intake/gb28181", Rule::DeviceSelf),
     ("GET", "/api/v1/incidents", Rule::Roles(INCIDENT_READERS)),
     ("GET", "/api/v1/incidents/stats", Rule::Roles(INCIDENT_READERS)),
     ("GET", "/api/v1/incidents/{id}", Rule::ReadIncident),
@@ -674,6 +675,16 @@ impl World {
                     "id": format!("matrix-{}", self.next()), "device": "probe-device", "at": chrono::Utc::now(),
                     "label": "vessel", "score": 0.5, "lon": lon, "lat": lat,
                 }]}))
+            }
+            ("POST", "/api/v1/intake/gb28181") => {
+                let (lon, lat) = side.point();
+                let xml = citygrid_server::routes::gb28181::EXAMPLE
+                    .replace("<SN>17430</SN>", &format!("<SN>{}</SN>", self.next()))
+                    .replace("118.37", &lon.to_string())
+                    .replace("31.33", &lat.to_string());
+                let mut r = Req::new(m, template);
+                r.body = Body::Bytes(xml.into_bytes());
+                r
             }
             ("GET", "/api/v1/incidents") => Req::new(m, format!("{template}?state=open&limit=10")),
             ("GET", "/api/v1/incidents/stats") => Req::new(m, template),

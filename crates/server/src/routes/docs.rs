@@ -63,7 +63,7 @@ impl utoipa::Modify for Security {
         super::devices::create, super::devices::list, super::devices::me, super::devices::revoke,
         super::zones::list, super::zones::geojson, super::zones::at, super::zones::put, super::zones::delete,
         super::water::readings,
-        super::detections::submit,
+        super::detections::submit, super::gb28181::alarm,
         super::incidents::list::list, super::incidents::stats::stats, super::incidents::read::read,
         super::incidents::review::confirm, super::incidents::review::dismiss, super::incidents::review::merge,
         super::incidents::review::promote,

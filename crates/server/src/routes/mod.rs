@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod detections;
 pub mod devices;
 pub mod docs;
+pub mod gb28181;
 pub mod health;
 pub mod incidents;
 pub mod metrics;
@@ -135,6 +136,7 @@ pub fn endpoints<S: Store>() -> Vec<Endpoint<S>> {
             body: Body::Intake,
             route: post(detections::submit::<S>),
         },
+        ep(M::POST, "/api/v1/intake/gb28181", A, post(gb28181::alarm::<S>)),
         ep(M::GET, "/api/v1/incidents", A, get(incidents::list::list::<S>)),
         ep(M::GET, "/api/v1/incidents/stats", A, get(incidents::stats::stats::<S>)),
         ep(M::GET, "/api/v1/incidents/{id}", A, get(incidents::read::read::<S>)),
