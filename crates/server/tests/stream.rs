@@ -137,3 +137,40 @@ async fn a_position_the_store_never_gave_is_a_reset_and_bad_requests_are_refused
     let anonymous = s.http.get(format!("{}/api/v1/stream", s.base)).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incidents_are_followed_live_by_those_who_may_read_them() {
+    let s = start_wuhu().await;
+    let admin = s.login("admin").await;
+    let (lon, lat) = point_in_the_ban(&s);
+    let r = s
+        .post(
+            "/api/v1/devices",
+            &admin,
+            json!({"id": "cam-live-1", "name": "江面", "kind": "camera", "lon": lon, "lat": lat}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let key = r.json::<Value>().await.unwrap()["api_key"].as_str().unwrap().to_owned();
+    let op = s.login("city.op").await;
+    let citizen = s.login("citizen").await;
+    let mut watch = Reader::open(&s, &op, None).await;
+    let mut theirs = Reader::open(&s, &citizen, None).await;
+
+    for (n, id) in ["live-1", "live-2"].iter().enumerate() {
+        let at = chrono::Utc::now() - chrono::Duration::seconds(30 - n as i64);
+        let body = json!({"detections": [{"id": id, "device": "cam-live-1", "at": at, "label": "fishing",
+                                          "score": 0.9, "lon": lon, "lat": lat}]});
+        let r = s.http.post(format!("{}/api/v1/detections", s.base)).header("x-api-key", &key).json(&body).send().await;
+        assert_eq!(r.unwrap().status(), 200);
+    }
+    let opened = watch.next(WAIT).await.unwrap();
+    assert_eq!(opened.event, "incident");
+    assert_eq!((opened.data["kind"].as_str(), opened.data["count"].as_u64()), (Some("illegal_fishing"), Some(1)));
+    let grew = watch.next(WAIT).await.unwrap();
+    assert_eq!(
+        (grew.data["incident"].clone(), grew.data["count"].as_u64()),
+        (opened.data["incident"].clone(), Some(2))
+    );
+    assert!(theirs.next(Duration::from_millis(800)).await.is_none(), "citizens do not see incidents");
+}

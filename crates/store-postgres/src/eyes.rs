@@ -17,8 +17,9 @@ use citygrid_domain::access::CaseScope;
 use citygrid_domain::audit::AuditEvent;
 use citygrid_domain::eyes::{Detection, IncidentId};
 use citygrid_store::{
-    DetectionBatch, EyesStore, FalsePositiveStats, FalsePositives, IncidentFilter, IncidentPage, IncidentRecord,
-    MAX_DETECTION_BATCH, MAX_INCIDENT_PAGE, Recorded, Result, StoreError, StoredDetection,
+    DetectionBatch, EyesStore, FalsePositiveStats, FalsePositives, FeedItem, IncidentChange, IncidentFilter,
+    IncidentPage, IncidentRecord, MAX_DETECTION_BATCH, MAX_INCIDENT_PAGE, Recorded, Result, StoreError,
+    StoredDetection,
 };
 use tokio_postgres::GenericClient;
 
@@ -362,6 +363,9 @@ impl EyesStore for PgStore {
                 Ok::<_, Fail>(())
             };
             let (inserted, ()) = tokio::try_join!(cols.insert(&tx), incidents)?;
+            for r in &batch.incidents {
+                crate::feed::record_item(&*tx, r.updated_at, &FeedItem::Incident(IncidentChange::of(r))).await?;
+            }
             audit::append(&tx, &batch.audit).await?;
             inserted
         })?;
@@ -436,6 +440,7 @@ impl EyesStore for PgStore {
                 return Err(Fail::Store(StoreError::NotFound(format!("incident/{}", record.incident.id))));
             }
             put_incident(&tx, &record, false).await?;
+            crate::feed::record_item(&*tx, record.updated_at, &FeedItem::Incident(IncidentChange::of(&record))).await?;
             audit::append(&tx, &audit_event).await?;
         })
     }

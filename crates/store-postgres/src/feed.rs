@@ -18,7 +18,16 @@ pub(crate) fn body(change: CaseChange) -> Result<String, Fail> {
 
 /// Records a case change in the caller's transaction.
 pub(crate) async fn record<C: GenericClient + Sync>(c: &C, at: DateTime<Utc>, change: CaseChange) -> Result<(), Fail> {
-    c.execute(INSERT, &[&at, &body(change)?]).await?;
+    record_item(c, at, &FeedItem::Case(change)).await
+}
+
+/// Records what changed in the caller's transaction.
+pub(crate) async fn record_item<C: GenericClient + Sync>(
+    c: &C,
+    at: DateTime<Utc>,
+    item: &FeedItem,
+) -> Result<(), Fail> {
+    c.execute(INSERT, &[&at, &to_json(item)?]).await?;
     Ok(())
 }
 

@@ -482,7 +482,7 @@ async fn concurrent_creations_are_batched_with_unique_ids_a_whole_trail_and_an_o
     // One feed event per case; within a transaction, in id order.
     let events = s.feed_after(0, 1000).await.unwrap();
     let case_of = |item: &FeedItem| {
-        let FeedItem::Case(change) = item;
+        let FeedItem::Case(change) = item else { panic!("only cases changed: {item:?}") };
         change.id
     };
     let fed: Vec<i64> = events.iter().map(|e| case_of(&e.item)).collect();

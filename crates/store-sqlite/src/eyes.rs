@@ -12,8 +12,8 @@ use citygrid_domain::audit::AuditEvent;
 use citygrid_domain::eyes::{Detection, IncidentId};
 use citygrid_store::prelude::*;
 use citygrid_store::{
-    DetectionBatch, FalsePositiveStats, FalsePositives, IncidentFilter, IncidentPage, IncidentRecord,
-    MAX_DETECTION_BATCH, MAX_INCIDENT_PAGE, Recorded, Result, StoreError, StoredDetection,
+    DetectionBatch, FalsePositiveStats, FalsePositives, FeedItem, IncidentChange, IncidentFilter, IncidentPage,
+    IncidentRecord, MAX_DETECTION_BATCH, MAX_INCIDENT_PAGE, Recorded, Result, StoreError, StoredDetection,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -298,7 +298,15 @@ impl EyesStore for SqliteStore {
         }
         // The job may run twice (see the writer); it reads the batch, never takes it.
         let batch = Arc::new(batch);
-        self.writer.write(move |w| record(w, &batch)).await
+        self.writer
+            .write(move |w| {
+                let recorded = record(w, &batch)?;
+                for r in &batch.incidents {
+                    crate::feed::record_item(w.conn, r.updated_at, &FeedItem::Incident(IncidentChange::of(r)))?;
+                }
+                Ok(recorded)
+            })
+            .await
     }
 
     async fn detections_known(&self, keys: Vec<(String, String)>) -> Result<Vec<bool>> {
@@ -368,6 +376,7 @@ impl EyesStore for SqliteStore {
                     return Err(StoreError::NotFound(format!("incident/{}", record.incident.id)));
                 }
                 put_incident(w.conn, &record, false)?;
+                crate::feed::record_item(w.conn, record.updated_at, &FeedItem::Incident(IncidentChange::of(&record)))?;
                 crate::sql::append_audit(w, &audit)
             })
             .await

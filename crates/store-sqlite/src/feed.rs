@@ -9,7 +9,12 @@ use crate::sql::{backend, from_ms, json_err, ms, to_json};
 
 /// Records a case change in the writer's transaction.
 pub(crate) fn record(conn: &Connection, at: DateTime<Utc>, change: CaseChange) -> Result<(), StoreError> {
-    let body = to_json(&FeedItem::Case(change))?;
+    record_item(conn, at, &FeedItem::Case(change))
+}
+
+/// Records what changed in the writer's transaction.
+pub(crate) fn record_item(conn: &Connection, at: DateTime<Utc>, item: &FeedItem) -> Result<(), StoreError> {
+    let body = to_json(item)?;
     conn.prepare_cached("INSERT INTO feed (at, body) VALUES (?1, ?2)")
         .and_then(|mut st| st.execute(params![ms(at), body]))
         .map_err(backend)?;

@@ -522,6 +522,7 @@ pub async fn feed_numbers_every_case_change<S: Store>(s: &S) {
         .iter()
         .map(|e| match &e.item {
             FeedItem::Case(c) => (c.id, c.action, c.version),
+            other => panic!("only cases changed: {other:?}"),
         })
         .collect();
     assert_eq!(
@@ -536,7 +537,7 @@ pub async fn feed_numbers_every_case_change<S: Store>(s: &S) {
         "one event per change, in commit order"
     );
     assert!(events.windows(2).all(|w| w[0].seq < w[1].seq), "numbers rise");
-    let FeedItem::Case(last) = &events[4].item;
+    let FeedItem::Case(last) = &events[4].item else { panic!("a case change") };
     assert_eq!(last.state, t.first.state);
     assert_eq!(last.department.as_deref(), Some("D340202-UM"));
     assert_eq!(last.assists, vec!["D340202-EE".to_string()]);

@@ -25,9 +25,10 @@ mod types;
 pub use citygrid_domain::access::CaseScope;
 pub use contract::{
     AccountStore, AttachmentStore, AuditStore, BlobStore, CaseChange, CaseStore, Change, ChangeFeed, DetectionBatch,
-    DeviceStore, EyesStore, FalsePositiveStats, FalsePositives, FeedEvent, FeedItem, FeedStore, IncidentFilter,
-    IncidentPage, IncidentRecord, LeaseStore, MAX_DETECTION_BATCH, MAX_INCIDENT_PAGE, MetaStore, RateStore, Recorded,
-    ReferenceStore, Row, StoredDetection, Table, TransferStore, WaterStore, detection_key, split_detection_key,
+    DeviceStore, EyesStore, FalsePositiveStats, FalsePositives, FeedEvent, FeedItem, FeedStore, IncidentChange,
+    IncidentFilter, IncidentPage, IncidentRecord, LeaseStore, MAX_DETECTION_BATCH, MAX_INCIDENT_PAGE, MetaStore,
+    RateStore, Recorded, ReferenceStore, Row, StoredDetection, Table, TransferStore, WaterStore, detection_key,
+    split_detection_key,
 };
 pub use error::StoreError;
 pub use types::*;

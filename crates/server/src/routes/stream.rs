@@ -2,7 +2,8 @@
 //! case visible to the caller, resumable with `Last-Event-ID`.
 //!
 //! Event types: `case` (a case was reported or acted on; the data is the
-//! change), `reset` (the requested position is no longer kept: reload the
+//! change), `incident` (an incident was opened, grew or was reviewed; seen
+//! by those who may read incidents in its territory), `reset` (the requested position is no longer kept: reload the
 //! view, then keep following) and `lagged` (this connection fell behind;
 //! the stream ends and the client reconnects with its `Last-Event-ID`,
 //! which browsers' `EventSource` does by itself). Nothing is skipped
@@ -36,11 +37,11 @@ pub struct StreamQuery {
     last_event_id: Option<u64>,
 }
 
-/// The live feed of case changes within the caller's scope.
+/// The live feed of case and incident changes within the caller's scope.
 #[utoipa::path(get, path = "/api/v1/stream", tag = "stream", params(StreamQuery,
         ("Last-Event-ID" = Option<u64>, Header, description = "resume after this event number")),
     responses((status = 200, content_type = "text/event-stream",
-        description = "`case` events (data: the change), `reset`, `lagged`")))]
+        description = "`case` and `incident` events (data: the change), `reset`, `lagged`")))]
 pub async fn stream<S: Store>(
     State(app): State<App<S>>,
     caller: Caller,
@@ -89,35 +90,57 @@ impl<S: Store> Watching<S> {
                 }
             };
             match next {
-                Next::Event(e) => {
-                    let FeedItem::Case(c) = &e.item;
-                    let mut departments: Vec<String> = c.assists.clone();
-                    departments.extend(c.department.clone());
-                    let facts = CaseFacts {
-                        territory: &c.territory,
-                        reporter: &c.reporter,
-                        department: c.department.as_deref(),
-                        departments_ever: &departments,
-                    };
-                    if authorize(&self.who, Operation::ReadCase, &Scope::Case(facts)).is_err() {
-                        continue;
+                Next::Event(e) => match &e.item {
+                    FeedItem::Case(c) => {
+                        let mut departments: Vec<String> = c.assists.clone();
+                        departments.extend(c.department.clone());
+                        let facts = CaseFacts {
+                            territory: &c.territory,
+                            reporter: &c.reporter,
+                            department: c.department.as_deref(),
+                            departments_ever: &departments,
+                        };
+                        if authorize(&self.who, Operation::ReadCase, &Scope::Case(facts)).is_err() {
+                            continue;
+                        }
+                        let data = serde_json::json!({
+                            "seq": e.seq,
+                            "at": e.at,
+                            "case": c.id,
+                            "version": c.version,
+                            "action": c.action,
+                            "state": c.state,
+                            "territory": c.territory,
+                            "lon": c.lon,
+                            "lat": c.lat,
+                            "department": c.department,
+                            "assists": c.assists,
+                            "deadline": c.deadline,
+                        });
+                        return Some(Event::default().id(e.seq.to_string()).event("case").data(data.to_string()));
                     }
-                    let data = serde_json::json!({
-                        "seq": e.seq,
-                        "at": e.at,
-                        "case": c.id,
-                        "version": c.version,
-                        "action": c.action,
-                        "state": c.state,
-                        "territory": c.territory,
-                        "lon": c.lon,
-                        "lat": c.lat,
-                        "department": c.department,
-                        "assists": c.assists,
-                        "deadline": c.deadline,
-                    });
-                    return Some(Event::default().id(e.seq.to_string()).event("case").data(data.to_string()));
-                }
+                    FeedItem::Incident(i) => {
+                        let scope = Scope::Incident(Some(&i.territory));
+                        if authorize(&self.who, Operation::ReadIncident, &scope).is_err() {
+                            continue;
+                        }
+                        let data = serde_json::json!({
+                            "seq": e.seq,
+                            "at": e.at,
+                            "incident": i.id,
+                            "version": i.version,
+                            "kind": i.kind,
+                            "state": i.state,
+                            "severity": i.severity,
+                            "count": i.count,
+                            "territory": i.territory,
+                            "lon": i.lon,
+                            "lat": i.lat,
+                            "case": i.case,
+                        });
+                        return Some(Event::default().id(e.seq.to_string()).event("incident").data(data.to_string()));
+                    }
+                },
                 Next::Reset { after, oldest } => {
                     let data = serde_json::json!({ "after": after, "oldest": oldest });
                     // The id moves the client's Last-Event-ID past the lost part.

@@ -107,6 +107,10 @@ pub async fn detections_are_recorded_once<S: Store>(s: &S) {
     assert_eq!(got, [I, I, I, D], "the same key later in the batch is a duplicate");
     assert_eq!(batches_audited(s).await, 1, "one audit record per batch, not per detection");
     assert_eq!(trail(s).await, 1);
+    // The incident it opened is on the live feed, once, as written.
+    let feed = s.feed_after(0, 10).await.unwrap();
+    assert_eq!(feed.len(), 1, "{feed:?}");
+    assert_eq!(feed[0].item, crate::FeedItem::Incident(crate::IncidentChange::of(&inc)));
 
     // The same keys again, and a new one: only the new one is stored.
     let again = vec![detection("cam-1", "e1", 5), detection("cam-2", "e1", 5), detection("cam-3", "e1", 4)];

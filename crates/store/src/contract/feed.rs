@@ -9,7 +9,8 @@ use citygrid_domain::audit::AuditEvent;
 use citygrid_domain::case::{ActionKind, Case, CaseId, CaseState, TimelineEntry};
 use serde::{Deserialize, Serialize};
 
-use crate::Result;
+use crate::{IncidentRecord, Result};
+use citygrid_domain::eyes::{AlertType, IncidentId, IncidentState, Severity};
 
 /// One numbered change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,10 +25,56 @@ pub struct FeedEvent {
 
 /// What a feed event is about.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "subject", rename_all = "snake_case")]
 pub enum FeedItem {
     /// A case was reported or acted on.
     Case(CaseChange),
+    /// An incident was opened, grew, or was reviewed.
+    Incident(IncidentChange),
+}
+
+/// An incident as one of its changes left it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentChange {
+    /// The incident.
+    pub id: IncidentId,
+    /// Its version after the change.
+    pub version: u64,
+    /// Its alert type.
+    pub kind: AlertType,
+    /// Its state after the change.
+    pub state: IncidentState,
+    /// Its severity after the change.
+    pub severity: Severity,
+    /// Detections so far.
+    pub count: u64,
+    /// The unit that decides who may see it.
+    pub territory: UnitCode,
+    /// Longitude of its centroid.
+    pub lon: f64,
+    /// Latitude of its centroid.
+    pub lat: f64,
+    /// The case it was promoted to.
+    pub case: Option<CaseId>,
+}
+
+impl IncidentChange {
+    /// The change a write of `r` makes.
+    pub fn of(r: &IncidentRecord) -> IncidentChange {
+        let i = &r.incident;
+        IncidentChange {
+            id: i.id,
+            version: r.version,
+            kind: i.kind,
+            state: i.state,
+            severity: i.severity,
+            count: i.count,
+            territory: r.territory.clone(),
+            lon: i.centroid.lon,
+            lat: i.centroid.lat,
+            case: i.case_id,
+        }
+    }
 }
 
 /// A case as one of its changes left it: enough to place it on a map and
@@ -78,8 +125,10 @@ impl CaseChange {
 }
 
 /// The numbered changes. Case writes ([`crate::CaseStore::create_case`],
-/// [`crate::CaseStore::append_entry`]) add theirs in the same transaction;
-/// bulk imports and moves between backends add none.
+/// [`crate::CaseStore::append_entry`]) and incident writes
+/// ([`crate::EyesStore::record_detections`],
+/// [`crate::EyesStore::update_incident`]) add theirs in the same
+/// transaction; bulk imports and moves between backends add none.
 pub trait FeedStore: Send + Sync {
     /// Up to `limit` events numbered above `after`, in order. Numbers are
     /// unique and rising but may have gaps, and on a backend with several

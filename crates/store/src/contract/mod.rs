@@ -28,7 +28,7 @@ pub use eyes::{
     DetectionBatch, EyesStore, FalsePositiveStats, FalsePositives, IncidentFilter, IncidentPage, IncidentRecord,
     MAX_DETECTION_BATCH, MAX_INCIDENT_PAGE, Recorded, StoredDetection,
 };
-pub use feed::{CaseChange, FeedEvent, FeedItem, FeedStore};
+pub use feed::{CaseChange, FeedEvent, FeedItem, FeedStore, IncidentChange};
 pub use leases::LeaseStore;
 pub use meta::MetaStore;
 pub use rates::RateStore;
